@@ -1,0 +1,197 @@
+from datetime import date
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class LoyaltyClub(models.Model):
+    """Club configuration of one company; its branches share it."""
+
+    _name = "loyalty.club"
+    _description = "Customer Club"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, translate=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company.root_id,
+        domain=[("parent_id", "=", False)],
+        help="Root company of the club; its branches use the same club.",
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+
+    # Earning
+    earn_amount = fields.Monetary(
+        "Spend",
+        default=1.0,
+        required=True,
+        help="Amount to spend to earn the points below.",
+    )
+    earn_points = fields.Integer(
+        "Earns points",
+        default=1,
+        required=True,
+        help="Points earned for each 'Spend' amount.",
+    )
+    earn_rounding = fields.Selection(
+        [("down", "Round down"), ("half_up", "Round half up"), ("up", "Round up")],
+        "Points rounding",
+        default="down",
+        required=True,
+    )
+    point_value = fields.Monetary(
+        "Value of a point",
+        default=0.01,
+        required=True,
+        help="Money value of one point when redeemed.",
+    )
+    expiry_months = fields.Integer(
+        "Points expire after (months)",
+        default=12,
+        help="Earned points expire this many months after they were earned; 0 = never.",
+    )
+
+    # PIN policy
+    pin_length = fields.Integer("PIN length", default=4, required=True)
+    pin_max_attempts = fields.Integer("Attempts before lock", default=3, required=True)
+    pin_lock_minutes = fields.Integer(
+        "Lock duration (minutes)",
+        default=30,
+        help="How long a card stays locked after too many wrong PINs; 0 = until a manager unlocks it.",
+    )
+    card_prefix = fields.Char(
+        "Card number prefix",
+        default="7700",
+        required=True,
+        help="Digits every generated card number starts with (also used by barcode scanners).",
+    )
+
+    # Tiers
+    tier_ids = fields.One2many("loyalty.club.tier", "club_id", "Tiers")
+    tier_metric = fields.Selection(
+        [
+            ("points", "Points earned"),
+            ("amount", "Amount spent"),
+            ("purchases", "Number of purchases"),
+            ("weighted", "Weighted mix"),
+        ],
+        "Qualify by",
+        default="points",
+        required=True,
+    )
+    tier_weight_points = fields.Float("Weight of points", digits=(12, 4), default=1.0)
+    tier_weight_amount = fields.Float("Weight of spend", digits=(12, 4), default=0.0)
+    tier_weight_purchases = fields.Float("Weight of purchases", digits=(12, 4), default=0.0)
+    tier_window = fields.Selection(
+        [
+            ("lifetime", "Lifetime"),
+            ("rolling", "Rolling months"),
+            ("calendar_year", "Calendar year"),
+        ],
+        "Evaluation window",
+        default="rolling",
+        required=True,
+    )
+    tier_window_months = fields.Integer("Window (months)", default=12)
+    tier_grace_days = fields.Integer(
+        "Downgrade grace (days)",
+        default=30,
+        help="A member who no longer qualifies keeps the tier this many days before being downgraded.",
+    )
+
+    card_count = fields.Integer(compute="_compute_card_count")
+
+    _sql_constraints = [
+        ("company_unique", "unique(company_id)", "A company has one club."),
+        ("earn_amount_positive", "CHECK(earn_amount > 0)", "The spend per earning step must be positive."),
+        ("earn_points_positive", "CHECK(earn_points >= 0)", "Points earned cannot be negative."),
+        ("point_value_positive", "CHECK(point_value >= 0)", "The value of a point cannot be negative."),
+        ("expiry_positive", "CHECK(expiry_months >= 0)", "The expiry cannot be negative."),
+        ("pin_length_range", "CHECK(pin_length BETWEEN 4 AND 6)", "The PIN length must be 4 to 6 digits."),
+        ("pin_attempts_positive", "CHECK(pin_max_attempts >= 1)", "At least one PIN attempt is needed."),
+        ("pin_lock_positive", "CHECK(pin_lock_minutes >= 0)", "The lock duration cannot be negative."),
+        ("grace_positive", "CHECK(tier_grace_days >= 0)", "The grace period cannot be negative."),
+        ("window_positive", "CHECK(tier_window_months >= 1)", "The window needs at least one month."),
+    ]
+
+    @api.constrains("company_id")
+    def _check_root_company(self):
+        for club in self:
+            if club.company_id.parent_id:
+                raise ValidationError(
+                    _("A club belongs to a root company; the branch %s uses its parent's club.",
+                      club.company_id.name)
+                )
+
+    @api.constrains("card_prefix")
+    def _check_card_prefix(self):
+        for club in self:
+            prefix = club.card_prefix or ""
+            if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 8):
+                raise ValidationError(_("The card number prefix must be 1 to 8 digits."))
+
+    @api.constrains("tier_weight_points", "tier_weight_amount", "tier_weight_purchases")
+    def _check_weights(self):
+        for club in self:
+            weights = (club.tier_weight_points, club.tier_weight_amount, club.tier_weight_purchases)
+            if any(weight < 0 for weight in weights):
+                raise ValidationError(_("Tier weights cannot be negative."))
+
+    def _compute_card_count(self):
+        counts = dict(
+            self.env["loyalty.club.card"]._read_group(
+                [("club_id", "in", self.ids)], ["club_id"], ["__count"]
+            )
+        )
+        for club in self:
+            club.card_count = counts.get(club, 0)
+
+    def _compute_points_for_amount(self, amount, multiplier=1.0):
+        """Points earned for ``amount`` of money (already filtered), with the tier multiplier.
+
+        Computed in decimal arithmetic from the currency-rounded amounts (so 0.29 / 0.01
+        is 29, not 28.999...) and rounded per the club setting; the result is an ``int``.
+        """
+        self.ensure_one()
+        if not amount or amount <= 0 or not self.earn_points:
+            return 0
+
+        def to_decimal(value):
+            return Decimal(repr(self.currency_id.round(value)))
+
+        raw = (
+            to_decimal(amount) / to_decimal(self.earn_amount)
+            * self.earn_points * Decimal(repr(multiplier))
+        )
+        rounding = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "up": ROUND_UP}[self.earn_rounding]
+        return int(raw.quantize(Decimal(1), rounding=rounding))
+
+    def _expiry_date_from(self, when):
+        """Expiry date of points earned on ``when`` (a date), or False when they never expire."""
+        self.ensure_one()
+        if not self.expiry_months:
+            return False
+        return when + relativedelta(months=self.expiry_months)
+
+    def _tier_window_start(self, today=None):
+        """First date counted by the tier evaluation window, or None for lifetime."""
+        self.ensure_one()
+        today = today or fields.Date.today()
+        if self.tier_window == "rolling":
+            return today - relativedelta(months=self.tier_window_months)
+        if self.tier_window == "calendar_year":
+            return date(today.year, 1, 1)
+        return None
+
+    def action_open_cards(self):
+        """Open the cards of this club."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_club.loyalty_club_card_action")
+        action["domain"] = [("club_id", "=", self.id)]
+        action["context"] = {"default_club_id": self.id}
+        return action

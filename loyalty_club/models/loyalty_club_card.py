@@ -1,0 +1,615 @@
+import base64
+import hashlib
+import hmac
+import io
+import logging
+from datetime import timedelta
+
+from passlib.context import CryptContext
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL
+
+from odoo.addons.phone_validation.tools import phone_validation
+
+from ..tools.card_number import is_valid_card_number, luhn_check_digit, normalize_digits
+
+_logger = logging.getLogger(__name__)
+
+try:
+    import qrcode
+except ImportError:  # pragma: no cover - declared in external_dependencies
+    qrcode = None
+
+CARD_NUMBER_LENGTH = 16
+PIN_ROUNDS_PARAM = "loyalty_club.pin_hash_rounds"
+PIN_ROUNDS_DEFAULT = 200_000
+PIN_SECRET_CONFIG_KEY = "loyalty_club_pin_secret"
+_warned_no_secret = False
+# Fields only the posting service or the PIN methods change (through SQL or sudo).
+PROTECTED_FIELDS = {
+    "balance", "pin_set", "pin_failed_attempts", "pin_locked", "pin_locked_until",
+    "tier_grace_until", "tier_since",
+}
+
+
+class LoyaltyClubCard(models.Model):
+    """A member card: number, state, PIN, tier; its balance is kept by the posting service."""
+
+    _name = "loyalty.club.card"
+    _description = "Club Member Card"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+    _rec_name = "number"
+    _check_company_auto = True
+
+    number = fields.Char(
+        "Card number",
+        required=True,
+        copy=False,
+        index=True,
+        readonly=True,
+        default=lambda self: _("New"),
+        tracking=True,
+    )
+    club_id = fields.Many2one(
+        "loyalty.club",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company.root_id._loyalty_club_get(),
+        check_company=True,
+    )
+    company_id = fields.Many2one(related="club_id.company_id", store=True, index=True, precompute=True)
+    currency_id = fields.Many2one(related="club_id.currency_id")
+    partner_id = fields.Many2one(
+        "res.partner", "Member", required=True, index=True, tracking=True, ondelete="restrict"
+    )
+    partner_phone_sanitized = fields.Char(
+        related="partner_id.phone_sanitized", store=True, index="btree_not_null", string="Member phone (E.164)"
+    )
+    partner_email = fields.Char(related="partner_id.email")
+    state = fields.Selection(
+        [
+            ("active", "Active"),
+            ("blocked", "Blocked"),
+            ("lost", "Lost / replaced"),
+            ("expired", "Expired"),
+        ],
+        default="active",
+        required=True,
+        tracking=True,
+        index=True,
+    )
+    date_issued = fields.Date(default=fields.Date.context_today, required=True)
+    date_expiry = fields.Date("Card valid until")
+    replaced_by_id = fields.Many2one("loyalty.club.card", "Replaced by", readonly=True, copy=False)
+    replaces_id = fields.Many2one("loyalty.club.card", "Replaces", readonly=True, copy=False)
+
+    balance = fields.Integer("Points balance", readonly=True, copy=False, default=0)
+    balance_value = fields.Monetary("Balance value", compute="_compute_balance_value")
+    entry_ids = fields.One2many("loyalty.club.entry", "card_id", "Ledger entries", readonly=True)
+    entry_count = fields.Integer(compute="_compute_entry_count")
+
+    tier_id = fields.Many2one(
+        "loyalty.club.tier", "Tier", readonly=True, copy=False, index=True,
+        domain="[('club_id', '=', club_id)]",
+    )
+    tier_since = fields.Date(readonly=True, copy=False)
+    tier_grace_until = fields.Date(
+        "Downgrade after", readonly=True, copy=False,
+        help="The member no longer qualifies for the tier and is downgraded at the first evaluation after this date.",
+    )
+    tier_history_ids = fields.One2many("loyalty.club.tier.history", "card_id", "Tier history", readonly=True)
+    tier_metric_value = fields.Float("Qualification value", digits=(16, 2), compute="_compute_tier_progress")
+    next_tier_id = fields.Many2one("loyalty.club.tier", compute="_compute_tier_progress")
+    next_tier_missing = fields.Float("Missing for next tier", digits=(16, 2), compute="_compute_tier_progress")
+    tier_progress = fields.Float("Progress to next tier (%)", compute="_compute_tier_progress")
+
+    pin_set = fields.Boolean("PIN set", readonly=True, copy=False)
+    pin_failed_attempts = fields.Integer(readonly=True, copy=False)
+    pin_locked = fields.Boolean("PIN locked", readonly=True, copy=False)
+    pin_locked_until = fields.Datetime(readonly=True, copy=False)
+
+    qr_code = fields.Binary("QR code", compute="_compute_qr_code")
+
+    _sql_constraints = [
+        ("number_unique", "unique(number)", "This card number is already used."),
+        ("balance_sane", "CHECK(balance > -2000000000)", "Balance out of range."),
+    ]
+
+    def init(self):
+        """Create the PIN hash column outside the ORM: no field, export or RPC can read it."""
+        self.env.cr.execute(
+            "ALTER TABLE loyalty_club_card ADD COLUMN IF NOT EXISTS pin_hash varchar"
+        )
+
+    # ------------------------------------------------------------------
+    # Computes
+    # ------------------------------------------------------------------
+    @api.depends("balance", "club_id.point_value")
+    def _compute_balance_value(self):
+        for card in self:
+            card.balance_value = card.currency_id.round(card.balance * card.club_id.point_value)
+
+    def _compute_entry_count(self):
+        counts = dict(
+            self.env["loyalty.club.entry"]._read_group([("card_id", "in", self.ids)], ["card_id"], ["__count"])
+        )
+        for card in self:
+            card.entry_count = counts.get(card, 0)
+
+    @api.depends("tier_id", "balance")
+    def _compute_tier_progress(self):
+        metrics = self._tier_metric_values() if self.ids else {}
+        for card in self:
+            value = metrics.get(card.id, 0.0)
+            card.tier_metric_value = value
+            next_tier = card.tier_id._next_tier() if card.tier_id else self.env["loyalty.club.tier"].search(
+                [("club_id", "=", card.club_id.id)], order="threshold", limit=1
+            )
+            if next_tier and next_tier.threshold > value:
+                card.next_tier_id = next_tier
+                card.next_tier_missing = next_tier.threshold - value
+                card.tier_progress = 100.0 * value / next_tier.threshold if next_tier.threshold else 100.0
+            else:
+                card.next_tier_id = False
+                card.next_tier_missing = 0.0
+                card.tier_progress = 100.0
+
+    @api.depends("number")
+    def _compute_qr_code(self):
+        for card in self:
+            if qrcode and card.number and is_valid_card_number(card.number):
+                image = qrcode.make(card.number, box_size=6, border=2)
+                stream = io.BytesIO()
+                image.save(stream, format="PNG")
+                card.qr_code = base64.b64encode(stream.getvalue())
+            else:
+                card.qr_code = False
+
+    @api.depends("number", "partner_id")
+    def _compute_display_name(self):
+        for card in self:
+            card.display_name = f"{card.number} - {card.partner_id.name}" if card.partner_id else card.number
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if PROTECTED_FIELDS & set(vals) or "tier_id" in vals:
+                raise UserError(_("Balance, PIN state and tier are set by the club, not on creation."))
+            number = vals.get("number")
+            if not number or number == _("New"):
+                club = self.env["loyalty.club"].browse(vals.get("club_id")) if vals.get("club_id") else None
+                club = club or self.env.company.root_id._loyalty_club_get()
+                if not club:
+                    raise UserError(_("Create a club for this company before issuing cards."))
+                vals["club_id"] = club.id
+                vals["number"] = self._generate_number(club)
+            else:
+                vals["number"] = self._check_number_format(number)
+        cards = super().create(vals_list)
+        cards._assign_initial_tier()
+        return cards
+
+    def write(self, vals):
+        if PROTECTED_FIELDS & set(vals):
+            raise UserError(_("Balances and PIN states change only through the club's own operations."))
+        if "tier_id" in vals and not self.env.su:
+            raise AccessError(_("Tiers change by evaluation; use the tier history actions."))
+        if "number" in vals and not self.env.su:
+            raise UserError(_("A card number cannot be changed; replace the card instead."))
+        if {"partner_id", "club_id"} & set(vals) and self.filtered("entry_ids"):
+            raise UserError(_("The member or club of a card with ledger entries cannot be changed."))
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_with_entries(self):
+        if self.filtered("entry_ids"):
+            raise UserError(_("A card with ledger entries cannot be deleted; block it instead."))
+
+    @api.model
+    def _check_number_format(self, number):
+        """Return ``number`` if it is a valid card number, else raise a clear error."""
+        if not isinstance(number, str):
+            raise ValidationError(_("A card number must be text made of digits."))
+        stripped = normalize_digits(number).strip()
+        if not stripped.isascii() or not stripped.isdigit():
+            raise ValidationError(_("Card number %s: only digits are allowed (no spaces or letters).", number))
+        if not is_valid_card_number(stripped):
+            raise ValidationError(_("Card number %s is not valid (wrong length or check digit).", number))
+        return stripped
+
+    @api.model
+    def _generate_number(self, club):
+        """Next card number of ``club``: prefix, zero-padded sequence and a Luhn check digit."""
+        sequence = self.env["ir.sequence"].sudo().next_by_code("loyalty.club.card.number")
+        body_length = CARD_NUMBER_LENGTH - 1 - len(club.card_prefix)
+        body = club.card_prefix + sequence.zfill(body_length)[-body_length:]
+        return body + luhn_check_digit(body)
+
+    # ------------------------------------------------------------------
+    # States
+    # ------------------------------------------------------------------
+    def action_block(self):
+        """Block the cards: no earning or spending until unblocked."""
+        self.filtered(lambda c: c.state == "active").write({"state": "blocked"})
+
+    def action_unblock(self):
+        """Re-activate blocked cards."""
+        self.filtered(lambda c: c.state == "blocked").write({"state": "active"})
+
+    def action_open_replace_wizard(self):
+        """Open the replacement wizard for this card."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Replace card"),
+            "res_model": "loyalty.club.card.replace.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_card_id": self.id},
+        }
+
+    def action_open_adjust_wizard(self):
+        """Open the manual adjustment wizard (managers)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Adjust points"),
+            "res_model": "loyalty.club.adjust.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_card_id": self.id},
+        }
+
+    def action_open_pin_wizard(self):
+        """Open the wizard setting a new PIN."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Set PIN"),
+            "res_model": "loyalty.club.pin.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_card_id": self.id},
+        }
+
+    def action_view_entries(self):
+        """Open the ledger of this card."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_club.loyalty_club_entry_action")
+        action["domain"] = [("card_id", "=", self.id)]
+        action["context"] = {"search_default_group_by_kind": 0}
+        return action
+
+    # ------------------------------------------------------------------
+    # Lookup
+    # ------------------------------------------------------------------
+    @api.model
+    def _find_by_number(self, number):
+        """Card with this number (validated first), or an empty recordset."""
+        return self.search([("number", "=", self._check_number_format(number))], limit=1)
+
+    @api.model
+    def _normalize_phone(self, phone, company=None):
+        """E.164 form of ``phone`` read in the company's country (e.g. 0912... -> +98912...)."""
+        if not isinstance(phone, str) or not phone.strip():
+            raise ValidationError(_("Enter a phone number."))
+        company = company or self.env.company
+        country = company.country_id or company.root_id.country_id
+        normalized = phone_validation.phone_format(
+            phone.strip(),
+            country.code if country else None,
+            country.phone_code if country else None,
+            force_format="E164",
+            raise_exception=False,
+        )
+        if not normalized or not normalized.startswith("+"):
+            raise ValidationError(_("%s is not a valid phone number.", phone))
+        return normalized
+
+    @api.model
+    def _find_by_phone(self, phone, company=None):
+        """Active cards of the company's club whose member's phone is ``phone`` (any local or
+        international form, read in the company's country)."""
+        company = company or self.env.company
+        normalized = self._normalize_phone(phone, company)
+        return self.search([
+            ("club_id", "=", company._loyalty_club_get().id),
+            ("partner_phone_sanitized", "=", normalized),
+            ("state", "=", "active"),
+        ], order="id desc")
+
+    # ------------------------------------------------------------------
+    # PIN
+    # ------------------------------------------------------------------
+    @api.model
+    def _pin_secret(self):
+        secret = tools.config.get(PIN_SECRET_CONFIG_KEY)
+        if not secret:
+            global _warned_no_secret  # noqa: PLW0603 - warn once per process
+            if not _warned_no_secret:
+                _warned_no_secret = True
+                _logger.warning(
+                    "loyalty_club: no '%s' in the Odoo configuration file; PIN hashes are keyed "
+                    "with the database secret instead. Set a dedicated secret for production.",
+                    PIN_SECRET_CONFIG_KEY,
+                )
+            secret = self.env["ir.config_parameter"].sudo().get_param("database.secret")
+        return secret.encode()
+
+    @api.model
+    def _pin_crypt_context(self):
+        rounds = int(self.env["ir.config_parameter"].sudo().get_param(PIN_ROUNDS_PARAM, PIN_ROUNDS_DEFAULT))
+        return CryptContext(["pbkdf2_sha512"], pbkdf2_sha512__rounds=max(rounds, 10_000))
+
+    def _pin_digest(self, pin):
+        """Key the PIN with the server secret and the card id before the slow hash."""
+        self.ensure_one()
+        message = f"{self.id}:{pin}".encode()
+        return hmac.new(self._pin_secret(), message, hashlib.sha256).hexdigest()
+
+    def _check_pin_format(self, pin):
+        self.ensure_one()
+        length = self.club_id.pin_length
+        pin = normalize_digits(pin)
+        if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit() or len(pin) != length:
+            raise ValidationError(_("The PIN must be exactly %s digits.", length))
+        return pin
+
+    def _set_pin(self, pin):
+        """Store a new PIN (keyed slow hash only) and clear failures and locks."""
+        self.ensure_one()
+        self.check_access("write")
+        pin = self._check_pin_format(pin)
+        pin_hash = self._pin_crypt_context().hash(self._pin_digest(pin))
+        self.env.cr.execute(
+            SQL(
+                """UPDATE loyalty_club_card
+                      SET pin_hash = %s, pin_set = TRUE, pin_failed_attempts = 0,
+                          pin_locked = FALSE, pin_locked_until = NULL,
+                          write_uid = %s, write_date = (now() at time zone 'UTC')
+                    WHERE id = %s""",
+                pin_hash, self.env.uid, self.id,
+            )
+        )
+        self.invalidate_recordset(["pin_set", "pin_failed_attempts", "pin_locked", "pin_locked_until"])
+        self.message_post(body=_("The PIN was changed."))
+
+    def _pin_is_locked(self):
+        self.ensure_one()
+        if not self.pin_locked:
+            return False
+        return not self.pin_locked_until or self.pin_locked_until > fields.Datetime.now()
+
+    def _verify_pin(self, pin):
+        """Check ``pin``; count failures durably and lock after too many. Returns a bool.
+
+        A failure is recorded in its own committed transaction, so it survives even when
+        the caller raises and rolls back its request.
+        """
+        self.ensure_one()
+        self.env.cr.execute("SELECT pin_hash FROM loyalty_club_card WHERE id = %s", [self.id])
+        row = self.env.cr.fetchone()
+        pin_hash = row and row[0]
+        context = self._pin_crypt_context()
+        if self._pin_is_locked() or not pin_hash or self.state != "active":
+            context.dummy_verify()
+            return False
+        pin = normalize_digits(pin)
+        pin_ok = isinstance(pin, str) and context.verify(self._pin_digest(pin), pin_hash)
+        if pin_ok:
+            if self.pin_failed_attempts or self.pin_locked:
+                self.env.cr.execute(
+                    """UPDATE loyalty_club_card
+                          SET pin_failed_attempts = 0, pin_locked = FALSE, pin_locked_until = NULL
+                        WHERE id = %s""",
+                    [self.id],
+                )
+                self.invalidate_recordset(["pin_failed_attempts", "pin_locked", "pin_locked_until"])
+            return True
+        self._register_pin_failure()
+        return False
+
+    def _register_pin_failure(self):
+        self.ensure_one()
+        club = self.club_id
+        lock_until = (
+            fields.Datetime.now() + timedelta(minutes=club.pin_lock_minutes) if club.pin_lock_minutes else None
+        )
+        query = SQL(
+            """UPDATE loyalty_club_card
+                  SET pin_failed_attempts = CASE WHEN pin_locked THEN 1 ELSE pin_failed_attempts + 1 END,
+                      pin_locked = (CASE WHEN pin_locked THEN 1 ELSE pin_failed_attempts + 1 END) >= %(max)s,
+                      pin_locked_until = CASE
+                          WHEN (CASE WHEN pin_locked THEN 1 ELSE pin_failed_attempts + 1 END) >= %(max)s
+                          THEN %(until)s::timestamp ELSE NULL END
+                WHERE id = %(id)s
+            RETURNING pin_failed_attempts""",
+            max=club.pin_max_attempts, until=lock_until, id=self.id,
+        )
+        row = None
+        try:
+            with self.env.registry.cursor() as own_cr:
+                own_cr.execute("SET LOCAL lock_timeout = '2s'")
+                own_cr.execute(query)
+                row = own_cr.fetchone()
+        except Exception:  # noqa: BLE001 - fall back to the request's own transaction
+            _logger.warning("loyalty_club: could not record a PIN failure in its own transaction", exc_info=True)
+        if not row:
+            # The card is not visible outside this transaction (created by it), or the row
+            # is locked by it: count the failure here, it lives and dies with the card row.
+            self.env.cr.execute(query)
+            row = self.env.cr.fetchone()
+        self.invalidate_recordset(["pin_failed_attempts", "pin_locked", "pin_locked_until"])
+        if row and row[0] >= club.pin_max_attempts:
+            _logger.info("loyalty_club: card id %s locked after repeated wrong PINs", self.id)
+
+    @api.model
+    def _uniform_auth_error(self):
+        return UserError(self.env._("Unknown card, wrong PIN or card not usable."))
+
+    @api.model
+    def _authenticate(self, number, pin):
+        """Card for ``number`` whose PIN is ``pin``, else one uniform error.
+
+        Unknown card, malformed number, wrong PIN, locked PIN and a card that is not active
+        all give the same message, so a caller learns nothing about which it was.
+        """
+        try:
+            card = self._find_by_number(number)
+        except ValidationError:
+            card = self.browse()
+        if not card:
+            self._pin_crypt_context().dummy_verify()
+            raise self._uniform_auth_error()
+        if not card._verify_pin(pin):
+            raise self._uniform_auth_error()
+        return card
+
+    def action_unlock_pin(self):
+        """Clear PIN failures and locks (managers)."""
+        if not self.env.user.has_group("loyalty_club.group_loyalty_club_manager"):
+            raise AccessError(_("Only club managers can unlock a PIN."))
+        self.env.cr.execute(
+            """UPDATE loyalty_club_card
+                  SET pin_failed_attempts = 0, pin_locked = FALSE, pin_locked_until = NULL
+                WHERE id = ANY(%s)""",
+            [self.ids],
+        )
+        self.invalidate_recordset(["pin_failed_attempts", "pin_locked", "pin_locked_until"])
+        for card in self:
+            card.message_post(body=_("PIN unlocked by %s.", self.env.user.name))
+
+    # ------------------------------------------------------------------
+    # Tiers
+    # ------------------------------------------------------------------
+    def _tier_metric_values(self, today=None):
+        """Qualification value per card id, summed over every card of the same member and club.
+
+        One aggregate query over the ledger (index on partner and date).
+        """
+        if not self:
+            return {}
+        result = {}
+        for club in self.club_id:
+            cards = self.filtered(lambda c, club=club: c.club_id == club)
+            start = club._tier_window_start(today)
+            if club.tier_metric == "points":
+                expression = SQL("SUM(e.points)")
+            elif club.tier_metric == "amount":
+                expression = SQL("SUM(e.amount)")
+            elif club.tier_metric == "purchases":
+                expression = SQL("SUM(e.purchase_count)")
+            else:
+                expression = SQL(
+                    "SUM(e.points) * %s + SUM(e.amount) * %s + SUM(e.purchase_count) * %s",
+                    club.tier_weight_points, club.tier_weight_amount, club.tier_weight_purchases,
+                )
+            self.env.cr.execute(SQL(
+                """SELECT c.id, COALESCE(m.value, 0)
+                     FROM loyalty_club_card c
+                LEFT JOIN (SELECT e.partner_id, %(expression)s AS value
+                             FROM loyalty_club_entry e
+                            WHERE e.club_id = %(club)s AND e.qualifying
+                              AND e.partner_id = ANY(%(partners)s)
+                              AND (%(start)s::date IS NULL OR e.date >= %(start)s::date)
+                         GROUP BY e.partner_id) m ON m.partner_id = c.partner_id
+                    WHERE c.id = ANY(%(cards)s)""",
+                expression=expression, club=club.id, partners=cards.partner_id.ids,
+                start=start, cards=cards.ids,
+            ))
+            result.update({card_id: float(value or 0) for card_id, value in self.env.cr.fetchall()})
+        return result
+
+    def _qualified_tier(self, value):
+        """Highest tier of the card's club whose threshold ``value`` reaches."""
+        self.ensure_one()
+        return self.env["loyalty.club.tier"].search(
+            [("club_id", "=", self.club_id.id), ("threshold", "<=", value)], order="threshold desc", limit=1
+        )
+
+    def _assign_initial_tier(self):
+        for card in self.filtered(lambda c: not c.tier_id):
+            tier = card._qualified_tier(card._tier_metric_values().get(card.id, 0.0))
+            if tier:
+                card._change_tier(tier, "initial", _("Card issued"))
+
+    def _change_tier(self, tier, reason, note=False):
+        """Move the card to ``tier`` and record it in the tier history."""
+        self.ensure_one()
+        old_tier = self.tier_id
+        if old_tier == tier:
+            return
+        self.sudo().write({"tier_id": tier.id})
+        self.env.cr.execute(
+            """UPDATE loyalty_club_card SET tier_since = %s, tier_grace_until = NULL WHERE id = %s""",
+            [fields.Date.today(), self.id],
+        )
+        self.invalidate_recordset(["tier_since", "tier_grace_until"])
+        self.env["loyalty.club.tier.history"].sudo().create({
+            "card_id": self.id,
+            "old_tier_id": old_tier.id,
+            "new_tier_id": tier.id,
+            "reason": reason,
+            "note": note,
+        })
+
+    def _upgrade_tier_if_qualified(self):
+        """Upgrade at once when the member now qualifies for a higher tier (never downgrades)."""
+        metrics = self._tier_metric_values()
+        for card in self:
+            tier = card._qualified_tier(metrics.get(card.id, 0.0))
+            if tier and (not card.tier_id or tier.threshold > card.tier_id.threshold):
+                card._change_tier(tier, "upgrade", _("Qualified with %s", metrics.get(card.id, 0.0)))
+            elif card.tier_grace_until and tier == card.tier_id:
+                self.env.cr.execute(
+                    "UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = %s", [card.id]
+                )
+                card.invalidate_recordset(["tier_grace_until"])
+
+    @api.model
+    def _cron_evaluate_tiers(self, batch_size=5000):
+        """Evaluate every active card: upgrade at once, downgrade after the grace period.
+
+        Works in id batches; each batch is one metric query plus grouped writes.
+        """
+        today = fields.Date.today()
+        last_id = 0
+        while True:
+            cards = self.search([("state", "=", "active"), ("id", ">", last_id)], order="id", limit=batch_size)
+            if not cards:
+                break
+            last_id = cards[-1].id
+            metrics = cards._tier_metric_values(today)
+            start_grace, clear_grace = [], []
+            for card in cards:
+                tier = card._qualified_tier(metrics.get(card.id, 0.0))
+                current = card.tier_id
+                if not tier or tier == current:
+                    if card.tier_grace_until:
+                        clear_grace.append(card.id)
+                    continue
+                if not current or tier.threshold > current.threshold:
+                    card._change_tier(tier, "upgrade", _("Periodic evaluation"))
+                elif not card.tier_grace_until:
+                    if card.club_id.tier_grace_days:
+                        start_grace.append((card.id, today + timedelta(days=card.club_id.tier_grace_days)))
+                    else:
+                        card._change_tier(tier, "downgrade", _("Periodic evaluation"))
+                elif card.tier_grace_until <= today:
+                    card._change_tier(tier, "downgrade", _("Grace period ended on %s", card.tier_grace_until))
+            if clear_grace:
+                self.env.cr.execute(
+                    "UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = ANY(%s)", [clear_grace]
+                )
+            for card_id, until in start_grace:
+                self.env.cr.execute(
+                    "UPDATE loyalty_club_card SET tier_grace_until = %s WHERE id = %s", [until, card_id]
+                )
+            cards.invalidate_recordset(["tier_grace_until"])
+        return True

@@ -1,0 +1,145 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+ENTRY_KINDS = [
+    ("earn", "Earned"),
+    ("redeem", "Redeemed"),
+    ("expire", "Expired"),
+    ("adjust", "Adjustment"),
+    ("reverse", "Reversal"),
+    ("transfer", "Transfer"),
+    ("bonus", "Bonus"),
+]
+
+# Columns the database refuses to change once an entry exists. Only points_remaining
+# (how much of an earned lot is still unspent) moves, and only within [0, points].
+IMMUTABLE_COLUMNS = (
+    "card_id", "partner_id", "club_id", "company_id", "branch_id", "pos_config_id", "kind",
+    "points", "date", "posting_key", "origin_model", "origin_id", "reason", "reversed_entry_id",
+    "lot_id", "expiry_date", "amount", "purchase_count", "qualifying", "user_id", "create_uid",
+    "create_date",
+)
+
+
+class LoyaltyClubEntry(models.Model):
+    """One append-only movement of points on a card; a card's balance is the sum of these."""
+
+    _name = "loyalty.club.entry"
+    _description = "Club Ledger Entry"
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    card_id = fields.Many2one("loyalty.club.card", "Card", required=True, index=True, ondelete="restrict",
+                              readonly=True)
+    partner_id = fields.Many2one("res.partner", "Member", required=True, index=True, readonly=True)
+    club_id = fields.Many2one("loyalty.club", required=True, readonly=True)
+    company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
+    branch_id = fields.Many2one("res.company", "Branch", readonly=True,
+                                help="Company or branch where the movement happened.")
+    pos_config_id = fields.Many2one("pos.config", "Point of Sale", readonly=True)
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    kind = fields.Selection(ENTRY_KINDS, required=True, readonly=True, index=True)
+    points = fields.Integer(required=True, readonly=True)
+    points_remaining = fields.Integer(
+        "Unspent points", readonly=True,
+        help="For a credit: the part not yet spent, expired or transferred (oldest first).",
+    )
+    expiry_date = fields.Date("Expires on", readonly=True)
+    date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now, index=True)
+    posting_key = fields.Char(required=True, readonly=True, copy=False,
+                              help="Unique key (origin, line, kind) that makes the posting happen once.")
+    origin_model = fields.Char(readonly=True)
+    origin_id = fields.Many2oneReference("Origin record ID", model_field="origin_model", readonly=True)
+    origin_reference = fields.Reference(
+        selection="_selection_origin_reference", compute="_compute_origin_reference", string="Origin"
+    )
+    reason = fields.Char(readonly=True)
+    reversed_entry_id = fields.Many2one("loyalty.club.entry", "Reverses", readonly=True, index="btree_not_null")
+    lot_id = fields.Many2one("loyalty.club.entry", "Consumed lot", readonly=True,
+                             help="For an expiry: the earned lot that expired.")
+    amount = fields.Monetary("Qualifying spend", readonly=True,
+                             help="Spend that produced the entry (negative when reversed); used by tiers.")
+    purchase_count = fields.Integer("Purchases", readonly=True)
+    qualifying = fields.Boolean("Counts for tiers", readonly=True)
+    user_id = fields.Many2one("res.users", "Author", readonly=True, default=lambda self: self.env.user)
+
+    _sql_constraints = [
+        ("posting_key_unique", "unique(posting_key)", "This movement was already posted."),
+        ("points_not_zero", "CHECK(points <> 0)", "A ledger entry moves at least one point."),
+        (
+            "remaining_in_range",
+            "CHECK(points_remaining >= 0 AND points_remaining <= GREATEST(points, 0))",
+            "The unspent part of a lot must stay between zero and its points.",
+        ),
+    ]
+
+    def init(self):
+        """Indexes for lots and tiers, and the trigger that makes the ledger append-only."""
+        cr = self.env.cr
+        cr.execute("""
+            CREATE INDEX IF NOT EXISTS loyalty_club_entry_open_lots_idx
+                ON loyalty_club_entry (card_id, expiry_date, id) WHERE points_remaining > 0;
+            CREATE INDEX IF NOT EXISTS loyalty_club_entry_due_lots_idx
+                ON loyalty_club_entry (expiry_date) WHERE points_remaining > 0;
+            CREATE INDEX IF NOT EXISTS loyalty_club_entry_tier_idx
+                ON loyalty_club_entry (partner_id, club_id, date) WHERE qualifying;
+        """)
+        changed = " OR ".join(f"NEW.{col} IS DISTINCT FROM OLD.{col}" for col in IMMUTABLE_COLUMNS)
+        cr.execute(f"""
+            CREATE OR REPLACE FUNCTION loyalty_club_entry_append_only() RETURNS trigger AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
+                    RAISE EXCEPTION 'loyalty_club: ledger entries are append-only; % refused', TG_OP
+                        USING ERRCODE = 'integrity_constraint_violation';
+                END IF;
+                IF {changed} THEN
+                    RAISE EXCEPTION 'loyalty_club: ledger entry % cannot be modified; post a correction', OLD.id
+                        USING ERRCODE = 'integrity_constraint_violation';
+                END IF;
+                RETURN NEW;
+            END;
+            $$ LANGUAGE plpgsql;
+            DROP TRIGGER IF EXISTS loyalty_club_entry_append_only_row ON loyalty_club_entry;
+            CREATE TRIGGER loyalty_club_entry_append_only_row
+                BEFORE UPDATE OR DELETE ON loyalty_club_entry
+                FOR EACH ROW EXECUTE FUNCTION loyalty_club_entry_append_only();
+            DROP TRIGGER IF EXISTS loyalty_club_entry_append_only_truncate ON loyalty_club_entry;
+            CREATE TRIGGER loyalty_club_entry_append_only_truncate
+                BEFORE TRUNCATE ON loyalty_club_entry
+                FOR EACH STATEMENT EXECUTE FUNCTION loyalty_club_entry_append_only();
+        """)  # noqa: E501
+
+    @api.model
+    def _selection_origin_reference(self):
+        return [(model.model, model.name) for model in self.env["ir.model"].sudo().search([])]
+
+    @api.depends("origin_model", "origin_id")
+    def _compute_origin_reference(self):
+        for entry in self:
+            if entry.origin_model and entry.origin_id and entry.origin_model in self.env:
+                entry.origin_reference = f"{entry.origin_model},{entry.origin_id}"
+            else:
+                entry.origin_reference = False
+
+    @api.depends("kind", "points", "card_id")
+    def _compute_display_name(self):
+        kinds = dict(self._fields["kind"]._description_selection(self.env))
+        for entry in self:
+            entry.display_name = f"{kinds.get(entry.kind, '')} {entry.points:+d}"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.context.get("loyalty_club_posting"):
+            raise UserError(_("Ledger entries are created by the club's posting service only."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if set(vals) - {"points_remaining"}:
+            raise UserError(_("Ledger entries cannot be modified; post a correcting entry instead."))
+        if not self.env.context.get("loyalty_club_posting"):
+            raise UserError(_("Ledger entries are changed by the club's posting service only."))
+        return super().write(vals)
+
+    def unlink(self):
+        """Ledger entries are never deleted."""
+        raise UserError(_("Ledger entries cannot be deleted; post a correcting entry instead."))

@@ -1,0 +1,291 @@
+import math
+import numbers
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+MAX_POINTS_PER_POSTING = 100_000_000
+CREDIT_KINDS = {"earn", "bonus"}
+DEBIT_KINDS = {"redeem", "expire"}
+SIGNED_KINDS = {"adjust", "reverse", "transfer"}
+# Kinds that need an active card; corrections (adjust, reverse, transfer, expire) do not.
+ACTIVE_CARD_KINDS = {"earn", "bonus", "redeem"}
+QUALIFYING_KINDS = {"earn", "bonus"}
+
+
+class LoyaltyClubPosting(models.AbstractModel):
+    """The posting service: the only code that changes point balances.
+
+    Every channel (sales, POS, wizards, crons) calls :meth:`_post`; it locks the card row,
+    makes the posting exactly-once by its key, refuses overdrafts, keeps the FIFO lots and
+    the stored balance in step with the ledger, and upgrades the tier when earned.
+    """
+
+    _name = "loyalty.club.posting"
+    _description = "Club Posting Service"
+
+    @api.model
+    def _make_key(self, origin, kind, line=None):
+        """Posting key ``model:id:line:kind`` for an origin record (line: any sub-identifier)."""
+        origin.ensure_one()
+        return f"{origin._name}:{origin.id}:{line if line is not None else 0}:{kind}"
+
+    @api.model
+    def _check_points(self, points, kind):
+        if kind not in dict(self.env["loyalty.club.entry"]._fields["kind"].selection):
+            raise ValidationError(_("Unknown kind of ledger entry: %s", kind))
+        if isinstance(points, bool) or not isinstance(points, numbers.Real):
+            raise ValidationError(_("Points must be a whole number."))
+        if isinstance(points, float) and (math.isnan(points) or math.isinf(points)):
+            raise ValidationError(_("Points must be a whole number."))
+        if int(points) != points:
+            raise ValidationError(_("Points must be a whole number, not %s.", points))
+        points = int(points)
+        if not points:
+            raise ValidationError(_("A posting must move at least one point."))
+        if abs(points) > MAX_POINTS_PER_POSTING:
+            raise ValidationError(
+                _("%(points)s points is more than one posting may move (%(max)s).",
+                  points=points, max=MAX_POINTS_PER_POSTING)
+            )
+        if kind in CREDIT_KINDS and points < 0:
+            raise ValidationError(_("Points of this kind must be positive."))
+        if kind in DEBIT_KINDS and points > 0:
+            raise ValidationError(_("Points of this kind must be negative."))
+        return points
+
+    @api.model
+    def _lock_cards(self, cards):
+        """Lock the card rows (in id order, to avoid deadlocks) for the rest of the transaction."""
+        self.env.cr.execute(
+            SQL("SELECT id FROM loyalty_club_card WHERE id = ANY(%s) ORDER BY id FOR UPDATE", list(cards.ids))
+        )
+        cards.invalidate_recordset(["balance", "state"])
+
+    @api.model
+    def _post(self, card, points, kind, posting_key, *, origin=None, reason=None, branch=None,
+              pos_config=None, amount=0.0, purchase_count=0, reversed_entry=None, lot=None,
+              expiry_date=None, allow_negative=False, date=None):
+        """Post ``points`` (signed int) of ``kind`` on ``card`` exactly once per ``posting_key``.
+
+        :param card: ``loyalty.club.card`` record
+        :param origin: record the movement comes from (sale order, POS order, wizard...)
+        :param branch: company/branch where it happened (default: the current company)
+        :param amount: qualifying spend behind the entry (signed), used by tier metrics
+        :param purchase_count: +1 for a purchase, -1 when a purchase is undone
+        :param reversed_entry: the entry this one corrects
+        :param lot: credit entry to consume first (a reversal takes back its own lot first)
+        :param expiry_date: expiry of a credit (default: the club's rule; False = never)
+        :param allow_negative: let the balance go below zero (reversals of spent points)
+        :returns: the ``loyalty.club.entry``, the existing one when the key was posted before
+        :raises UserError: not enough points, card not usable
+        :raises ValidationError: malformed points, kind or key
+        """
+        card.ensure_one()
+        points = self._check_points(points, kind)
+        if not isinstance(posting_key, str) or not posting_key.strip():
+            raise ValidationError(_("A posting needs a key."))
+        Entry = self.env["loyalty.club.entry"].sudo().with_context(loyalty_club_posting=True)
+        card = card.sudo()
+        self._lock_cards(card)
+        existing = Entry.search([("posting_key", "=", posting_key)], limit=1)
+        if existing:
+            return existing.sudo(self.env.su)
+        if kind in ACTIVE_CARD_KINDS and card.state != "active":
+            raise UserError(_("Card %s is not active.", card.number))
+        now = date or fields.Datetime.now()
+        if points < 0 and kind != "expire":
+            self._expire_card_lots(card, now)
+        balance = card.balance
+        if points < 0 and not allow_negative and balance + points < 0:
+            raise UserError(
+                _("Not enough points on card %(card)s: the balance is %(balance)s, %(needed)s are needed.",
+                  card=card.number, balance=balance, needed=-points)
+            )
+
+        values = {
+            "card_id": card.id,
+            "partner_id": card.partner_id.id,
+            "club_id": card.club_id.id,
+            "company_id": card.company_id.id,
+            "branch_id": (branch or self.env.company).id,
+            "pos_config_id": pos_config.id if pos_config else False,
+            "kind": kind,
+            "points": points,
+            "date": now,
+            "posting_key": posting_key,
+            "origin_model": origin._name if origin else False,
+            "origin_id": origin.id if origin else False,
+            "reason": reason,
+            "reversed_entry_id": reversed_entry.id if reversed_entry else False,
+            "lot_id": lot.id if lot and kind == "expire" else False,
+            "amount": amount or 0.0,
+            "purchase_count": purchase_count,
+            "qualifying": kind in QUALIFYING_KINDS or bool(reversed_entry and reversed_entry.qualifying),
+            "user_id": self.env.uid,
+        }
+        if points > 0:
+            debt = max(0, -balance)
+            values["points_remaining"] = max(0, points - debt)
+            if expiry_date is None:
+                expiry_date = card.club_id._expiry_date_from(fields.Date.to_date(now))
+            values["expiry_date"] = expiry_date or False
+        else:
+            values["points_remaining"] = 0
+            self._consume_lots(card, -points, first_lot=lot)
+        entry = Entry.create(values)
+        self.env.cr.execute(
+            "UPDATE loyalty_club_card SET balance = balance + %s WHERE id = %s", [points, card.id]
+        )
+        card.invalidate_recordset(["balance"])
+        if values["qualifying"] and points > 0:
+            card._upgrade_tier_if_qualified()
+        return entry.sudo(self.env.su)
+
+    @api.model
+    def _consume_lots(self, card, points, first_lot=None):
+        """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first."""
+        self.env.cr.execute(SQL(
+            """SELECT id, points_remaining FROM loyalty_club_entry
+                WHERE card_id = %(card)s AND points_remaining > 0
+             ORDER BY (id = %(first)s) DESC, expiry_date ASC NULLS LAST, id ASC""",
+            card=card.id, first=first_lot.id if first_lot else 0,
+        ))
+        taken = []
+        left = points
+        for lot_id, remaining in self.env.cr.fetchall():
+            if left <= 0:
+                break
+            take = min(left, remaining)
+            taken.append((lot_id, take))
+            left -= take
+        if taken:
+            self.env.cr.execute(SQL(
+                """UPDATE loyalty_club_entry e SET points_remaining = e.points_remaining - t.take
+                     FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS take) t
+                    WHERE e.id = t.id""",
+                [lot_id for lot_id, _take in taken], [take for _lot, take in taken],
+            ))
+            self.env["loyalty.club.entry"].invalidate_model(["points_remaining"])
+
+    @api.model
+    def _expire_card_lots(self, card, when):
+        """Expire the card's lots due by ``when`` (a datetime; called under the card lock before a debit)."""
+        lots = self.env["loyalty.club.entry"].sudo().search([
+            ("card_id", "=", card.id), ("points_remaining", ">", 0),
+            ("expiry_date", "<=", fields.Date.to_date(when)),
+        ], order="expiry_date, id")
+        for lot in lots:
+            self._post(
+                card, -lot.points_remaining, "expire", f"loyalty.club.entry:{lot.id}:0:expire",
+                lot=lot, reason=_("Points earned on %s expired", lot.date.date()), origin=lot, date=when,
+            )
+
+    @api.model
+    def _transfer_balance(self, source, target, origin=None):
+        """Move everything on ``source`` to ``target`` (card replacement), lot by lot.
+
+        Each open lot becomes a transfer-out on the source and a transfer-in with the same
+        expiry on the target; a negative balance is carried over as a debt.
+        """
+        source.ensure_one()
+        target.ensure_one()
+        self._lock_cards(source | target)
+        self._expire_card_lots(source.sudo(), fields.Datetime.now())
+        prefix = f"transfer:{source.id}:{target.id}"
+        common = {"origin": origin, "reason": _("Card %(old)s replaced by %(new)s",
+                                                  old=source.number, new=target.number)}
+        lots = self.env["loyalty.club.entry"].sudo().search(
+            [("card_id", "=", source.id), ("points_remaining", ">", 0)], order="expiry_date, id"
+        )
+        for lot in lots:
+            moved = lot.points_remaining
+            self._post(source, -moved, "transfer", f"{prefix}:{lot.id}:out", lot=lot, **common)
+            self._post(target, moved, "transfer", f"{prefix}:{lot.id}:in",
+                       expiry_date=lot.expiry_date or False, **common)
+        if source.balance < 0:
+            debt = -source.balance
+            self._post(source, debt, "transfer", f"{prefix}:debt:out", expiry_date=False, **common)
+            self._post(target, -debt, "transfer", f"{prefix}:debt:in", allow_negative=True, **common)
+
+    @api.model
+    def _cron_expire_points(self, batch_size=10000):
+        """Post expiry entries for every lot due today (UTC), set-based, one batch per call.
+
+        Idempotent: the expiry key of a lot is unique and an expired lot has nothing left.
+        Reports progress to the cron so Odoo calls again until nothing is due.
+        """
+        today = fields.Date.today()
+        cr = self.env.cr
+        cr.execute(SQL(
+            """SELECT DISTINCT card_id FROM (
+                   SELECT card_id FROM loyalty_club_entry
+                    WHERE points_remaining > 0 AND expiry_date <= %s
+                 ORDER BY expiry_date, id LIMIT %s) due""",
+            today, batch_size,
+        ))
+        card_ids = [row[0] for row in cr.fetchall()]
+        if not card_ids:
+            self.env["ir.cron"]._notify_progress(done=0, remaining=0)
+            return 0
+        cr.execute(SQL("SELECT id FROM loyalty_club_card WHERE id = ANY(%s) ORDER BY id FOR UPDATE", card_ids))
+        cr.execute(SQL(
+            """WITH due AS (
+                   SELECT id, card_id, partner_id, club_id, company_id, points_remaining, date
+                     FROM loyalty_club_entry
+                    WHERE card_id = ANY(%(cards)s) AND points_remaining > 0 AND expiry_date <= %(today)s
+                      FOR UPDATE),
+               inserted AS (
+                   INSERT INTO loyalty_club_entry
+                         (card_id, partner_id, club_id, company_id, branch_id, kind, points, points_remaining,
+                          date, posting_key, origin_model, origin_id, reason, lot_id, amount, purchase_count,
+                          qualifying, user_id, create_uid, create_date, write_uid, write_date)
+                   SELECT card_id, partner_id, club_id, company_id, company_id, 'expire', -points_remaining, 0,
+                          %(now)s, 'loyalty.club.entry:' || id || ':0:expire', 'loyalty.club.entry', id,
+                          %(reason)s, id, 0, 0, FALSE, %(uid)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                     FROM due
+                   ON CONFLICT (posting_key) DO NOTHING
+                   RETURNING lot_id, card_id, points),
+               emptied AS (
+                   UPDATE loyalty_club_entry e SET points_remaining = 0
+                     FROM inserted i WHERE e.id = i.lot_id
+                   RETURNING e.id)
+               UPDATE loyalty_club_card c SET balance = c.balance + s.total
+                 FROM (SELECT card_id, SUM(points) AS total FROM inserted GROUP BY card_id) s
+                WHERE c.id = s.card_id""",
+            cards=card_ids, today=today, now=fields.Datetime.now(), uid=self.env.uid,
+            reason=_("Points expired"),
+        ))
+        self.env["loyalty.club.entry"].invalidate_model()
+        self.env["loyalty.club.card"].invalidate_model(["balance"])
+        cr.execute(SQL(
+            "SELECT count(*) FROM loyalty_club_entry WHERE points_remaining > 0 AND expiry_date <= %s", today
+        ))
+        remaining = cr.fetchone()[0]
+        self.env["ir.cron"]._notify_progress(done=len(card_ids), remaining=remaining)
+        return len(card_ids)
+
+    @api.model
+    def _post_demo(self, card_id, points, kind, posting_key, reason, days_ago=0, amount=0.0):
+        """Demo data helper: post through :meth:`_post` as if it happened ``days_ago`` days ago."""
+        when = fields.Datetime.now() - timedelta(days=days_ago)
+        card = self.env["loyalty.club.card"].browse(card_id)
+        purchase_count = 1 if kind == "earn" else 0
+        return self._post(card, points, kind, posting_key, reason=reason, date=when,
+                          amount=amount, purchase_count=purchase_count).id
+
+    @api.model
+    def _audit_balances(self, cards=None):
+        """Cards whose stored balance differs from the sum of their entries: {card_id: (stored, sum)}."""
+        where = SQL("WHERE c.id = ANY(%s)", cards.ids) if cards is not None else SQL()
+        self.env.cr.execute(SQL(
+            """SELECT c.id, c.balance, COALESCE(s.total, 0)
+                 FROM loyalty_club_card c
+            LEFT JOIN (SELECT card_id, SUM(points) AS total FROM loyalty_club_entry GROUP BY card_id) s
+                   ON s.card_id = c.id
+                %s""",
+            where,
+        ))
+        return {card_id: (stored, total) for card_id, stored, total in self.env.cr.fetchall() if stored != total}

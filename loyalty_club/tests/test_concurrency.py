@@ -1,0 +1,106 @@
+import threading
+import traceback
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import DummyRLock, Registry
+from odoo.exceptions import UserError
+from odoo.service.model import retrying
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
+
+from .common import CommittedClubMixin
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentPostings(CommittedClubMixin, TransactionCase):
+    """Acceptance 3 and 4 with real concurrency: one thread and one database cursor per caller.
+
+    Each thread runs its posting the way Odoo runs an RPC request: inside
+    ``odoo.service.model.retrying``, which rolls back and retries the whole transaction on a
+    serialization failure. The callers see either success or a clean ``UserError``.
+
+    Why the row lock matters: the balance check reads the card in the transaction's snapshot.
+    Without ``SELECT ... FOR UPDATE`` on the card first, two transactions that start together
+    would both read the same balance, both pass the check and both insert their redeem entries
+    (inserts never conflict), overdrawing the card. With the lock, the second transaction
+    waits for the first; when the first commits, PostgreSQL refuses the second's stale
+    snapshot (serialization failure), and the retry re-reads the lowered balance and is refused.
+    """
+
+    def _run_threads(self, count, target):
+        # The test runner holds the registry lock while tests run; the threads only look the
+        # loaded registry up (api.Environment, retrying's reset), so let them through, as
+        # Registry.enter_test_mode does.
+        self.patch(Registry, "_lock", DummyRLock())
+        barrier = threading.Barrier(count)
+        outcomes = [None] * count
+
+        def run(index):
+            try:
+                with self.env.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    barrier.wait(timeout=30)
+                    retrying(lambda: target(env, index), env)
+                outcomes[index] = "ok"
+            except UserError:
+                outcomes[index] = "refused"
+            except Exception:  # noqa: BLE001 - any other error is what the test must not see
+                outcomes[index] = traceback.format_exc()
+
+        threads = [threading.Thread(target=run, args=(i,), name=f"club-test-{i}") for i in range(count)]
+        for thread in threads:
+            thread.dbname = self.env.cr.dbname
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        self.assertFalse([t for t in threads if t.is_alive()], "a caller is still waiting after 120 s")
+        return outcomes
+
+    def _card_state(self, card_id):
+        """Balance, kinds of entries and audit mismatches of a card, read from a fresh cursor."""
+        with self.committed_env() as env:
+            card = env["loyalty.club.card"].browse(card_id)
+            kinds = env["loyalty.club.entry"].search([("card_id", "=", card_id)]).mapped("kind")
+            return card.balance, kinds, env["loyalty.club.posting"]._audit_balances(card)
+
+    @mute_logger("odoo.service.model", "odoo.sql_db")
+    def _check_concurrent_redemptions(self, threads):
+        balance, amount = 100, 30
+        ids = self.make_committed_card(balance=balance, tag=f"redeem{threads}")
+
+        def redeem(env, index):
+            card = env["loyalty.club.card"].browse(ids["card"])
+            env["loyalty.club.posting"]._post(card, -amount, "redeem", f"redeem:{ids['card']}:{index}")
+
+        outcomes = self._run_threads(threads, redeem)
+        unexpected = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
+        self.assertFalse(unexpected, "no traceback may reach a caller:\n" + "\n".join(map(str, unexpected)))
+        successes = outcomes.count("ok")
+        self.assertEqual(successes, min(threads, balance // amount))
+        final_balance, kinds, mismatches = self._card_state(ids["card"])
+        self.assertEqual(final_balance, balance - successes * amount)
+        self.assertGreaterEqual(final_balance, 0)
+        self.assertEqual(kinds.count("redeem"), successes)
+        self.assertFalse(mismatches)
+
+    def test_two_threads_redeem_one_card(self):
+        self._check_concurrent_redemptions(2)
+
+    def test_eight_threads_redeem_one_card(self):
+        self._check_concurrent_redemptions(8)
+
+    @mute_logger("odoo.service.model", "odoo.sql_db")
+    def test_concurrent_duplicates_post_once(self):
+        """The same posting key sent by 4 callers at once (retried POS sync, double click)."""
+        ids = self.make_committed_card(tag="dup")
+
+        def earn(env, index):
+            card = env["loyalty.club.card"].browse(ids["card"])
+            env["loyalty.club.posting"]._post(card, 25, "earn", f"pos.order:{ids['card']}:0:earn")
+
+        outcomes = self._run_threads(4, earn)
+        self.assertEqual(outcomes, ["ok"] * 4)
+        final_balance, kinds, mismatches = self._card_state(ids["card"])
+        self.assertEqual(kinds, ["earn"])
+        self.assertEqual(final_balance, 25)
+        self.assertFalse(mismatches)

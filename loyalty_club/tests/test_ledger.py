@@ -1,0 +1,188 @@
+import psycopg2
+
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import LoyaltyClubCase
+
+
+@tagged("post_install", "-at_install")
+class TestLedgerPosting(LoyaltyClubCase):
+    """Acceptance 1: balance = sum of entries after every operation; no overdraft."""
+
+    def test_balance_follows_every_operation(self):
+        self.post(100)
+        self.assertEqual(self.card.balance, 100)
+        self.assertBalanceIsLedgerSum()
+        self.post(-30, "redeem")
+        self.assertBalanceIsLedgerSum()
+        self.post(25, "adjust")
+        self.assertBalanceIsLedgerSum()
+        self.post(-5, "adjust")
+        self.assertBalanceIsLedgerSum()
+        self.post(40, "bonus")
+        self.assertBalanceIsLedgerSum()
+        self.assertEqual(self.card.balance, 130)
+
+    def test_redemption_beyond_balance_refused_and_nothing_written(self):
+        self.post(50)
+        before = self.ledger_count()
+        with self.assertRaisesRegex(UserError, "Not enough points"):
+            self.post(-51, "redeem")
+        self.assertEqual(self.ledger_count(), before)
+        self.assertEqual(self.card.balance, 50)
+        self.assertBalanceIsLedgerSum()
+
+    def test_redeem_consumes_oldest_lot_first(self):
+        first = self.post(100)
+        second = self.post(100)
+        self.post(-150, "redeem")
+        self.assertEqual(first.points_remaining, 0)
+        self.assertEqual(second.points_remaining, 50)
+        self.assertBalanceIsLedgerSum()
+
+    def test_reversal_may_go_negative_and_later_earnings_repay_it(self):
+        earned = self.post(100)
+        self.post(-80, "redeem")
+        self.post(-100, "reverse", reversed_entry=earned, allow_negative=True)
+        self.assertEqual(self.card.balance, -80)
+        self.assertBalanceIsLedgerSum()
+        with self.assertRaises(UserError):
+            self.post(-1, "redeem")
+        repaid = self.post(100)
+        self.assertEqual(repaid.points_remaining, 20, "the debt is repaid before points become spendable")
+        self.assertBalanceIsLedgerSum()
+
+    def test_inactive_card_cannot_earn_or_redeem(self):
+        self.post(10)
+        self.card.action_block()
+        with self.assertRaisesRegex(UserError, "not active"):
+            self.post(-5, "redeem")
+        with self.assertRaisesRegex(UserError, "not active"):
+            self.post(5)
+        self.assertEqual(self.card.balance, 10)
+
+    def test_points_from_amount_use_decimal_rounding(self):
+        club = self.club
+        club.earn_amount = 0.01
+        self.assertEqual(club._compute_points_for_amount(0.29), 29, "0.29 / 0.01 must not become 28.999")
+        club.earn_amount = 10
+        self.assertEqual(club._compute_points_for_amount(99.99), 9)
+        club.earn_rounding = "half_up"
+        self.assertEqual(club._compute_points_for_amount(95), 10)
+        club.earn_rounding = "up"
+        self.assertEqual(club._compute_points_for_amount(90.01), 10)
+        self.assertEqual(club._compute_points_for_amount(100, multiplier=1.25), 13)
+        self.assertEqual(club._compute_points_for_amount(-50), 0)
+
+
+@tagged("post_install", "-at_install")
+class TestLedgerAppendOnly(LoyaltyClubCase):
+    """Acceptance 2: entries cannot be written or deleted, not even by sudo or raw SQL."""
+
+    def setUp(self):
+        super().setUp()
+        self.entry = self.post(100)
+
+    def test_orm_write_and_unlink_refused_even_with_sudo(self):
+        for env in (self.env, self.env(user=self.club_manager), self.env(su=True)):
+            entry = env["loyalty.club.entry"].browse(self.entry.id)
+            with self.assertRaises(UserError):
+                entry.sudo().write({"points": 1000})
+            with self.assertRaises(UserError):
+                entry.sudo().unlink()
+        self.entry.invalidate_recordset()
+        self.assertEqual(self.entry.points, 100)
+
+    def test_orm_create_outside_the_service_refused(self):
+        with self.assertRaises(UserError):
+            self.env["loyalty.club.entry"].sudo().create({
+                "card_id": self.card.id, "partner_id": self.member.id, "club_id": self.club.id,
+                "company_id": self.company.id, "kind": "earn", "points": 5, "posting_key": "forged",
+            })
+
+    @mute_logger("odoo.sql_db")
+    def test_raw_sql_update_refused(self):
+        for statement in (
+            "UPDATE loyalty_club_entry SET points = 1000 WHERE id = %s",
+            "UPDATE loyalty_club_entry SET kind = 'bonus' WHERE id = %s",
+            "UPDATE loyalty_club_entry SET card_id = card_id + 0, posting_key = 'x' WHERE id = %s",
+        ):
+            with self.subTest(statement=statement), self.assertRaises(psycopg2.Error), self.env.cr.savepoint():
+                self.env.cr.execute(statement, [self.entry.id])
+
+    @mute_logger("odoo.sql_db")
+    def test_raw_sql_delete_and_truncate_refused(self):
+        with self.assertRaises(psycopg2.Error), self.env.cr.savepoint():
+            self.env.cr.execute("DELETE FROM loyalty_club_entry WHERE id = %s", [self.entry.id])
+        with self.assertRaises(psycopg2.Error), self.env.cr.savepoint():
+            self.env.cr.execute("TRUNCATE loyalty_club_entry CASCADE")
+        self.env.cr.execute("SELECT points FROM loyalty_club_entry WHERE id = %s", [self.entry.id])
+        self.assertEqual(self.env.cr.fetchone()[0], 100)
+
+    @mute_logger("odoo.sql_db")
+    def test_remaining_cannot_leave_its_range(self):
+        with self.assertRaises(psycopg2.Error), self.env.cr.savepoint():
+            self.env.cr.execute("UPDATE loyalty_club_entry SET points_remaining = 101 WHERE id = %s",
+                                [self.entry.id])
+
+    def test_balance_cannot_be_written_directly(self):
+        with self.assertRaises(UserError):
+            self.card.write({"balance": 10_000})
+        with self.assertRaises(UserError):
+            self.card.sudo().write({"balance": 10_000})
+        self.assertEqual(self.card.balance, 100)
+
+
+@tagged("post_install", "-at_install")
+class TestLedgerIdempotency(LoyaltyClubCase):
+    """Acceptance 3 (single transaction): the same key twice yields one entry."""
+
+    def test_same_key_twice_returns_the_existing_entry(self):
+        first = self.post(70, key="sale.order:1:0:earn")
+        count = self.ledger_count()
+        second = self.post(70, key="sale.order:1:0:earn")
+        self.assertEqual(first, second)
+        self.assertEqual(self.ledger_count(), count)
+        self.assertEqual(self.card.balance, 70)
+
+    def test_key_is_unique_in_the_database(self):
+        self.post(70, key="unique-key")
+        with self.assertRaises(psycopg2.errors.UniqueViolation), mute_logger("odoo.sql_db"), \
+                self.env.cr.savepoint():
+            self.env.cr.execute(
+                """INSERT INTO loyalty_club_entry (card_id, partner_id, club_id, company_id, kind, points,
+                                                   points_remaining, date, posting_key)
+                   VALUES (%s, %s, %s, %s, 'earn', 5, 5, now(), 'unique-key')""",
+                [self.card.id, self.member.id, self.club.id, self.company.id],
+            )
+
+    def test_make_key_names_origin_line_and_kind(self):
+        key = self.Posting._make_key(self.member, "earn", line=3)
+        self.assertEqual(key, f"res.partner:{self.member.id}:3:earn")
+
+    def test_adjust_wizard_double_click_posts_once(self):
+        wizard = self.env["loyalty.club.adjust.wizard"].with_user(self.club_manager).create({
+            "card_id": self.card.id, "delta": 15, "reason": "Goodwill",
+        })
+        wizard.action_apply()
+        wizard.action_apply()
+        self.assertEqual(self.card.balance, 15)
+        self.assertEqual(self.env["loyalty.club.entry"].search_count([("card_id", "=", self.card.id)]), 1)
+
+    def test_bad_points_are_refused(self):
+        before = self.ledger_count()
+        for points in (0, 1.5, float("nan"), float("inf"), 10**12, True, "10", None):
+            with self.subTest(points=points), self.assertRaises(ValidationError):
+                self.post(points)
+        with self.assertRaises(ValidationError):
+            self.post(-5, "earn")
+        with self.assertRaises(ValidationError):
+            self.post(5, "redeem")
+        with self.assertRaises(ValidationError):
+            self.post(5, "no-such-kind")
+        with self.assertRaises(ValidationError):
+            self.Posting._post(self.card, 5, "earn", "  ")
+        self.assertEqual(self.ledger_count(), before)
+        self.assertEqual(self.card.balance, 0)

@@ -1,0 +1,56 @@
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+
+from ..tools.card_number import is_valid_card_number, luhn_check_digit
+from .common import LoyaltyClubCase
+
+
+@tagged("post_install", "-at_install")
+class TestCardNumbersAndLookup(LoyaltyClubCase):
+    """Acceptance 9 and card number rules."""
+
+    def test_luhn(self):
+        self.assertEqual(luhn_check_digit("7992739871"), "3")
+        self.assertTrue(is_valid_card_number("79927398713"))
+        self.assertFalse(is_valid_card_number("79927398710"))
+
+    def test_generated_numbers_are_unique_valid_and_prefixed(self):
+        cards = self.env["loyalty.club.card"].create(
+            [{"partner_id": self.member2.id, "club_id": self.club.id} for _i in range(3)]
+        )
+        numbers = cards.mapped("number") + [self.card.number]
+        self.assertEqual(len(set(numbers)), 4)
+        for number in numbers:
+            self.assertTrue(number.startswith("7700"))
+            self.assertEqual(len(number), 16)
+            self.assertTrue(is_valid_card_number(number), number)
+
+    def test_find_by_number(self):
+        Card = self.env["loyalty.club.card"]
+        self.assertEqual(Card._find_by_number(self.card.number), self.card)
+        self.assertEqual(Card._find_by_number(f"  {self.card.number}\n"), self.card)
+        persian = self.card.number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+        self.assertEqual(Card._find_by_number(persian), self.card)
+
+    def test_phone_lookup_local_iranian_format(self):
+        Card = self.env["loyalty.club.card"].with_company(self.company)
+        self.assertEqual(self.card.partner_phone_sanitized, "+989123456789")
+        for typed in ("0912 345 6789", "09123456789", "+98 912 345 6789", "00989123456789", "۰۹۱۲۳۴۵۶۷۸۹"):
+            with self.subTest(typed=typed):
+                self.assertEqual(Card._find_by_phone(typed), self.card)
+
+    def test_phone_lookup_follows_the_partner(self):
+        self.member.phone = "0935 222 3344"
+        self.assertEqual(self.env["loyalty.club.card"].with_company(self.company)._find_by_phone("09352223344"),
+                         self.card)
+
+    def test_phone_lookup_skips_inactive_cards_and_rejects_garbage(self):
+        Card = self.env["loyalty.club.card"].with_company(self.company)
+        self.card.action_block()
+        self.assertFalse(Card._find_by_phone("09123456789"))
+        for typed in ("", "abc", "12", None):
+            with self.subTest(typed=typed), self.assertRaises(ValidationError):
+                Card._find_by_phone(typed)
+
+    def test_card_form_shows_a_qr_code(self):
+        self.assertTrue(self.card.qr_code)

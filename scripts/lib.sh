@@ -1,0 +1,565 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/run.sh and scripts/test.sh.
+# Source this file (it does not run anything by itself):
+#     source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#     setup_all        # python + venv + Odoo 18 + PostgreSQL, sets ODOO_CMD / ODOO_ARGS
+#
+# Everything the scripts create lives in the repository, git-ignored:
+#   .venv/          virtualenv (--system-site-packages)
+#   .local/pgdata   private PostgreSQL cluster (unix socket only, superuser role "odoo")
+#   .local/pgrun    its socket directory
+#   .local/data     Odoo data dir (filestore, sessions)
+#   .local/logs     logs of every test run, template build and pip run
+#   .local/odoo.conf  passed to Odoo with -c; put extra Odoo options there if you need any
+
+LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$LIB_DIR/.." && pwd)"
+ADDON_NAME=loyalty_club
+# Directory that contains the loyalty_club/ folder (and goes on the addons path).
+ADDON_PARENT="${LOYALTY_ADDON_DIR:-$REPO_ROOT}"
+LOCAL_DIR="$REPO_ROOT/.local"
+LOG_DIR="$LOCAL_DIR/logs"
+LOCK_DIR="$LOCAL_DIR/locks"
+DATA_DIR="$LOCAL_DIR/data"
+ODOO_CONF="$LOCAL_DIR/odoo.conf"
+VENV_DIR="$REPO_ROOT/.venv"
+# shellcheck disable=SC2034  # used by run.sh and test.sh
+TEST_TEMPLATE_DB="${ADDON_NAME}_test_tpl"
+# Places searched for an Odoo 18 source tree when neither ODOO_PATH nor an
+# importable "odoo" package gives one.
+ODOO_COMMON_PLACES=("$REPO_ROOT/../odoo" "$REPO_ROOT/../odoo18" /opt/odoo18 /opt/odoo)
+
+# --------------------------------------------------------------------------
+# messages
+
+info() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() {
+    printf 'ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+repo_hash() { printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12; }
+
+# --------------------------------------------------------------------------
+# 1. python
+
+# find_python: sets PYTHON to a python >= 3.10 (python3.11 preferred).
+find_python() {
+    local cand candidates=(python3.11 python3) tried=()
+    [[ -n "${LOYALTY_PYTHON:-}" ]] && candidates=("$LOYALTY_PYTHON")
+    for cand in "${candidates[@]}"; do
+        if ! command -v "$cand" >/dev/null 2>&1; then
+            tried+=("$cand (not found)")
+            continue
+        fi
+        if "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+            PYTHON="$("$cand" -c 'import sys; print(sys.executable)')"
+            return 0
+        fi
+        tried+=("$cand ($("$cand" --version 2>&1 | head -n1), too old or not working)")
+    done
+    die "Python >= 3.10 is required (Odoo 18 supports 3.10-3.12); tried: ${tried[*]}.
+       On Debian 12: apt-get install python3 python3-venv python3-dev (or set LOYALTY_PYTHON=/path/to/python3)"
+}
+
+# --------------------------------------------------------------------------
+# 2. virtualenv
+
+# ensure_venv: .venv with --system-site-packages, then pip install Odoo's and
+# our requirements unless .venv/.stamp says they are already installed.
+# Calls find_odoo (it needs Odoo's requirements.txt). Sets VENV_PY.
+ensure_venv() {
+    [[ -n "${PYTHON:-}" ]] || find_python
+    VENV_PY="$VENV_DIR/bin/python"
+    mkdir -p "$LOCK_DIR" "$LOG_DIR"
+    {
+        flock 7 2>/dev/null || true
+        _venv_create
+        [[ -n "${ODOO_DIR:-}" ]] || find_odoo
+        _venv_pip_install
+    } 7>"$LOCK_DIR/venv.lock"
+}
+
+_venv_create() {
+    if [[ -e "$VENV_PY" ]] && ! "$VENV_PY" -c 'import sys' >/dev/null 2>&1; then
+        warn "$VENV_DIR is broken (its python does not run); recreating it"
+        rm -rf "$VENV_DIR"
+    fi
+    [[ -e "$VENV_PY" ]] && return 0
+    info "Creating virtualenv $VENV_DIR (--system-site-packages, $PYTHON)"
+    if ! "$PYTHON" -m venv --system-site-packages "$VENV_DIR"; then
+        rm -rf "$VENV_DIR"
+        die "could not create a virtualenv with $PYTHON.
+       On Debian: apt-get install python3-venv"
+    fi
+}
+
+_venv_pip_install() {
+    local req_files=() f
+    for f in "$ODOO_DIR/requirements.txt" "$REPO_ROOT/requirements.txt"; do
+        [[ -f "$f" ]] && req_files+=("$f")
+    done
+    ((${#req_files[@]})) || return 0
+
+    local stamp_file="$VENV_DIR/.stamp" stamp
+    stamp="$({ cat "${req_files[@]}"; "$VENV_PY" -VV; } | sha256sum | cut -c1-64)"
+    if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]]; then
+        return 0
+    fi
+
+    local constraints="$VENV_DIR/pip-constraints.txt" log pip_args=() rc
+    printf 'setuptools<70\n' >"$constraints"
+    for f in "${req_files[@]}"; do pip_args+=(-r "$f"); done
+    log="$LOG_DIR/pip-$(date +%Y%m%d-%H%M%S).log"
+    info "Installing Python requirements into $VENV_DIR (${req_files[*]}); log: $log"
+    set +e
+    PIP_CONSTRAINT="$constraints" "$VENV_PY" -m pip install --progress-bar off "${pip_args[@]}" 2>&1 |
+        tee "$log" | grep --line-buffered -vE '^(Requirement already satisfied|Ignoring |WARNING: Location .* is ignored)'
+    rc=${PIPESTATUS[0]}
+    set -e
+    if ((rc != 0)); then
+        pip_hints "$log"
+        die "pip install failed (exit $rc); full log: $log"
+    fi
+    printf '%s\n' "$stamp" >"$stamp_file"
+}
+
+# pip_hints LOG: tell which Debian packages a failed source build needs.
+pip_hints() {
+    local log="$1" hints=()
+    grep -qiE 'python-ldap|python_ldap|lber\.h|ldap\.h|sasl/sasl\.h' "$log" &&
+        hints+=("python-ldap needs: apt-get install libldap2-dev libsasl2-dev build-essential python3-dev")
+    grep -qiE 'psycopg2|pg_config' "$log" &&
+        hints+=("psycopg2 needs: apt-get install libpq-dev build-essential python3-dev")
+    grep -qiE 'libxml/|libxslt|xmlversion\.h' "$log" &&
+        hints+=("lxml needs: apt-get install libxml2-dev libxslt1-dev")
+    grep -qiE 'jpeglib\.h|zlib\.h|The headers or library files could not be found for (jpeg|zlib)' "$log" &&
+        hints+=("Pillow needs: apt-get install libjpeg-dev zlib1g-dev")
+    grep -qiE "command '(x86_64-linux-gnu-)?gcc' failed|gcc: not found|No such file or directory: 'gcc'|unable to execute 'gcc'" "$log" &&
+        hints+=("a C compiler is missing: apt-get install build-essential python3-dev")
+    grep -qE 'Python\.h: No such file' "$log" &&
+        hints+=("Python headers are missing: apt-get install python3-dev")
+    local h
+    for h in "${hints[@]}"; do printf 'HINT: %s\n' "$h" >&2; done
+    return 0
+}
+
+# --------------------------------------------------------------------------
+# 3. Odoo
+
+# odoo_check DIR: 0 if DIR holds an Odoo 18 source (DIR/odoo/release.py with
+# version_info 18). Otherwise sets ODOO_CHECK_WHY and returns 1.
+odoo_check() {
+    local dir="$1" major
+    if [[ ! -d "$dir" ]]; then
+        ODOO_CHECK_WHY="no such directory"
+        return 1
+    fi
+    if [[ ! -f "$dir/odoo/release.py" ]]; then
+        ODOO_CHECK_WHY="no odoo/release.py"
+        return 1
+    fi
+    major="$(sed -nE 's/^version_info *= *\( *([0-9]+).*/\1/p' "$dir/odoo/release.py" | head -n1)"
+    if [[ "$major" != 18 ]]; then
+        ODOO_CHECK_WHY="Odoo version ${major:-unknown}, need 18"
+        return 1
+    fi
+    return 0
+}
+
+_set_odoo_dir() {
+    ODOO_DIR="$(cd "$1" && pwd)"
+    ODOO_BIN=""
+    [[ -f "$ODOO_DIR/odoo-bin" ]] && ODOO_BIN="$ODOO_DIR/odoo-bin"
+    local d parts=()
+    for d in "$ODOO_DIR/addons" "$ODOO_DIR/odoo/addons" "$ADDON_PARENT"; do
+        [[ -d "$d" ]] && parts+=("$d")
+    done
+    ADDONS_PATH="$(
+        IFS=,
+        printf '%s' "${parts[*]}"
+    )"
+    export ODOO_DIR
+}
+
+# odoo_source_check DIR: like odoo_check, and DIR must also have odoo-bin.
+odoo_source_check() {
+    odoo_check "$1" || return 1
+    if [[ ! -f "$1/odoo-bin" ]]; then
+        ODOO_CHECK_WHY="no odoo-bin"
+        return 1
+    fi
+}
+
+# find_odoo: sets ODOO_DIR, ODOO_BIN (empty = use "python -m odoo") and ADDONS_PATH.
+find_odoo() {
+    local looked=() dir py
+    local hint="Put the Odoo 18.0 Community source somewhere and run: ODOO_PATH=/path/to/odoo ./scripts/test.sh (or ./scripts/run.sh)"
+
+    # a) explicit ODOO_PATH: use it or fail, never silently ignore it
+    if [[ -n "${ODOO_PATH:-}" ]]; then
+        odoo_source_check "$ODOO_PATH" ||
+            die "ODOO_PATH=$ODOO_PATH is not an Odoo 18 source directory ($ODOO_CHECK_WHY);
+       it must contain odoo-bin and odoo/release.py with version 18.
+       $hint"
+        _set_odoo_dir "$ODOO_PATH"
+        return 0
+    fi
+    looked+=("ODOO_PATH (not set)")
+
+    # b) an "odoo" package importable by the (venv) python, e.g. via a .pth file
+    if [[ "${LOYALTY_SKIP_IMPORT_PROBE:-0}" != 1 ]]; then
+        py="${VENV_PY:-${PYTHON:-python3}}"
+        # find_spec locates the package without importing (executing) it
+        dir="$(cd / && "$py" -c '
+import importlib.util, os
+s = importlib.util.find_spec("odoo")
+locs = list(s.submodule_search_locations or []) if s else []
+print(os.path.dirname(os.path.abspath(locs[0])) if locs else "")
+' 2>/dev/null)" || dir=""
+        if [[ -z "$dir" ]]; then
+            looked+=("python package 'odoo' importable by $py (not importable)")
+        elif odoo_check "$dir"; then
+            _set_odoo_dir "$dir"
+            return 0
+        else
+            looked+=("python package 'odoo' importable by $py: $dir ($ODOO_CHECK_WHY)")
+        fi
+    fi
+
+    # c) common places
+    for dir in "${ODOO_COMMON_PLACES[@]}"; do
+        if odoo_source_check "$dir"; then
+            _set_odoo_dir "$dir"
+            return 0
+        fi
+        looked+=("$dir ($ODOO_CHECK_WHY)")
+    done
+
+    local msg="Odoo 18 was not found. Looked at:" l
+    for l in "${looked[@]}"; do msg+=$'\n'"         - $l"; done
+    die "$msg
+       $hint"
+}
+
+# --------------------------------------------------------------------------
+# 4. PostgreSQL
+
+# find_pg_bin: sets PG_BINDIR (initdb, pg_ctl, psql, createdb, ... live there).
+find_pg_bin() {
+    local d
+    if [[ -n "${LOYALTY_PG_BIN:-}" ]]; then
+        PG_BINDIR="$LOYALTY_PG_BIN"
+    elif command -v pg_config >/dev/null 2>&1 && d="$(pg_config --bindir 2>/dev/null)" && [[ -x "$d/initdb" ]]; then
+        PG_BINDIR="$d"
+    else
+        # newest /usr/lib/postgresql/<version>/bin on Debian/Ubuntu
+        d="$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/initdb' 2>/dev/null | sort -V | tail -n1)"
+        if [[ -n "$d" ]]; then
+            PG_BINDIR="$(dirname "$d")"
+        elif d="$(command -v initdb || command -v psql)"; then
+            PG_BINDIR="$(dirname "$d")"
+        else
+            PG_BINDIR=""
+        fi
+    fi
+    [[ -n "$PG_BINDIR" && -x "$PG_BINDIR/psql" ]] ||
+        die "PostgreSQL binaries not found (looked at LOYALTY_PG_BIN, pg_config --bindir, /usr/lib/postgresql/*/bin, PATH).
+       On Debian 12: apt-get install postgresql"
+}
+
+pg_psql() { "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d "${1:-postgres}" "${@:2}"; }
+
+# ensure_postgres: make PGHOST/PGPORT/PGUSER point at a running server.
+ensure_postgres() {
+    # called again in a process (or child) that already points at our own cluster
+    if [[ -n "${LOYALTY_OWN_PGHOST:-}" && "${PGHOST:-}" == "$LOYALTY_OWN_PGHOST" ]]; then
+        unset PGHOST PGPORT PGUSER
+    fi
+    [[ -n "${LOYALTY_DB_HOST:-}" ]] && export PGHOST="$LOYALTY_DB_HOST"
+    [[ -n "${LOYALTY_DB_PORT:-}" ]] && export PGPORT="$LOYALTY_DB_PORT"
+    [[ -n "${LOYALTY_DB_USER:-}" ]] && export PGUSER="$LOYALTY_DB_USER"
+    [[ -n "${LOYALTY_DB_PASSWORD:-}" ]] && export PGPASSWORD="$LOYALTY_DB_PASSWORD"
+
+    if [[ -n "${PGHOST:-}" ]]; then
+        # somebody else's server: use it as is
+        find_pg_bin
+        [[ "${PGUSER:-}" != postgres ]] ||
+            die "Odoo refuses to connect as the 'postgres' role; set PGUSER (or LOYALTY_DB_USER) to a role with CREATEDB"
+        info "Using the PostgreSQL server at PGHOST=$PGHOST PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-$(id -un)}"
+        "$PG_BINDIR/pg_isready" -q -d postgres ||
+            die "PostgreSQL at PGHOST=$PGHOST PGPORT=${PGPORT:-5432} is not answering (pg_isready failed)"
+        return 0
+    fi
+
+    find_pg_bin
+    [[ -x "$PG_BINDIR/initdb" && -x "$PG_BINDIR/pg_ctl" ]] ||
+        die "PostgreSQL server binaries (initdb, pg_ctl) not found in $PG_BINDIR. On Debian 12: apt-get install postgresql"
+    PG_PORT="${LOYALTY_PG_PORT:-5433}"
+    PG_AS=()
+    local base="$LOCAL_DIR"
+    mkdir -p "$LOCAL_DIR" "$LOCK_DIR"
+    if ((EUID == 0)); then
+        # initdb/postgres refuse to run as root: run them as the postgres user
+        id postgres >/dev/null 2>&1 ||
+            die "running as root but there is no 'postgres' system user to run the PostgreSQL server as (apt-get install postgresql, or run as a normal user)"
+        PG_AS=(runuser -u postgres --)
+        if ! runuser -u postgres -- test -x "$LOCAL_DIR"; then
+            base="/tmp/loyalty_club-pg-$(repo_hash)"
+            warn "the postgres user cannot reach $LOCAL_DIR; keeping the PostgreSQL cluster in $base instead"
+        fi
+    fi
+    PG_DATA="$base/pgdata"
+    PG_LOG="$base/postgres.log"
+    PG_SOCK="$base/pgrun"
+    # unix socket paths are limited to 107 bytes: "<dir>/.s.PGSQL.<port>"
+    if ((${#PG_SOCK} + ${#PG_PORT} + 10 > 107)); then
+        PG_SOCK="/tmp/loyalty_club-pgrun-$(repo_hash)"
+        info "socket path under $base would be too long; using $PG_SOCK"
+    fi
+
+    {
+        flock 9 2>/dev/null || true
+        _pg_prepare_dirs "$base"
+        _pg_initdb
+        _pg_start
+    } 9>"$LOCK_DIR/postgres.lock"
+
+    export PGHOST="$PG_SOCK" PGPORT="$PG_PORT" PGUSER=odoo LOYALTY_OWN_PGHOST="$PG_SOCK"
+    unset PGPASSWORD
+}
+
+_pg_prepare_dirs() {
+    local base="$1"
+    mkdir -p "$base" "$PG_SOCK"
+    touch "$PG_LOG"
+    if ((EUID == 0)); then
+        # the server runs as postgres: it writes the socket dir and the log
+        chown postgres:postgres "$PG_SOCK" "$PG_LOG"
+    elif [[ ! -O "$PG_SOCK" ]]; then
+        die "$PG_SOCK exists but belongs to another user; remove it"
+    fi
+    # only the owner (and root) may connect: the cluster uses trust auth
+    chmod 0700 "$PG_SOCK"
+}
+
+_pg_initdb() {
+    [[ -s "$PG_DATA/PG_VERSION" ]] && return 0
+    [[ -e "$PG_DATA" ]] &&
+        die "$PG_DATA exists but is not a PostgreSQL data directory (an interrupted initdb?); remove it and retry"
+    local tmp="$PG_DATA.init" out
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    ((EUID == 0)) && chown postgres:postgres "$tmp"
+    chmod 0700 "$tmp"
+    info "Creating a PostgreSQL cluster in $PG_DATA (superuser role: odoo, trust auth, unix socket only)"
+    if ! out="$(cd / && "${PG_AS[@]}" "$PG_BINDIR/initdb" -D "$tmp" --auth=trust -U odoo -E UTF8 --no-locale 2>&1)"; then
+        rm -rf "$tmp"
+        die "initdb failed:
+$out"
+    fi
+    mv "$tmp" "$PG_DATA"
+}
+
+_pg_ready() { "$PG_BINDIR/pg_isready" -q -h "$PG_SOCK" -p "$PG_PORT" -U odoo -d postgres; }
+
+_pg_start() {
+    _pg_ready && return 0
+    local i
+    if (cd / && "${PG_AS[@]}" "$PG_BINDIR/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1); then
+        # already running (maybe still starting up): wait for it
+        for ((i = 0; i < 60; i++)); do
+            _pg_ready && return 0
+            sleep 0.5
+        done
+        die "a PostgreSQL server is running on $PG_DATA but does not answer on $PG_SOCK port $PG_PORT.
+       Stop it with: ${PG_AS[*]} $PG_BINDIR/pg_ctl -D $PG_DATA stop"
+    fi
+    info "Starting PostgreSQL (data $PG_DATA, socket $PG_SOCK, port $PG_PORT, log $PG_LOG)"
+    # Unix socket only; a private throwaway dev cluster, so durability is traded for speed.
+    local opts="-k '$PG_SOCK' -p $PG_PORT -c listen_addresses='' -c unix_socket_permissions=0700"
+    opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    # close the lock fds (8, 9) so the long-lived postmaster does not inherit them
+    if ! (cd / && "${PG_AS[@]}" "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 -o "$opts" start >/dev/null 8>&- 9>&-); then
+        printf '%s\n' "--- last lines of $PG_LOG:" >&2
+        tail -n 15 "$PG_LOG" >&2 || true
+        die "PostgreSQL could not start (data dir $PG_DATA, log $PG_LOG)"
+    fi
+    _pg_ready || die "PostgreSQL started but does not answer on $PG_SOCK port $PG_PORT (log: $PG_LOG)"
+}
+
+# --------------------------------------------------------------------------
+# databases
+
+check_db_name() {
+    [[ "$1" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || die "invalid database name '$1' (use letters, digits, _ . -)"
+}
+
+db_exists() {
+    check_db_name "$1"
+    [[ "$(pg_psql postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$1'")" == 1 ]]
+}
+
+db_comment() {
+    check_db_name "$1"
+    pg_psql postgres -Atc "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$1'"
+}
+
+# drop_db DB: drop the database (kicking out sessions) and its filestore.
+drop_db() {
+    check_db_name "$1"
+    "$PG_BINDIR/dropdb" --if-exists --force "$1"
+    rm -rf "${DATA_DIR:?}/filestore/$1"
+}
+
+# clone_db SRC DST: createdb -T SRC DST, plus a copy (hard links) of SRC's filestore.
+clone_db() {
+    local src="$1" dst="$2" fs="$DATA_DIR/filestore"
+    check_db_name "$src"
+    check_db_name "$dst"
+    "$PG_BINDIR/createdb" -T "$src" "$dst" || die "createdb -T $src $dst failed"
+    rm -rf "${fs:?}/$dst"
+    if [[ -d "$fs/$src" ]]; then
+        if ! cp -al "$fs/$src" "$fs/$dst" 2>/dev/null; then
+            rm -rf "${fs:?}/$dst"
+            cp -a "$fs/$src" "$fs/$dst"
+        fi
+    fi
+}
+
+# module_state DB MODULE: prints e.g. "installed" (empty if unknown).
+module_state() {
+    pg_psql "$1" -Atc "SELECT state FROM ir_module_module WHERE name = '$2'" 2>/dev/null || true
+}
+
+# --------------------------------------------------------------------------
+# running Odoo
+
+# odoo_run [shell] ARGS...: run Odoo with the common arguments (config, addons
+# path, data dir, database connection).
+odoo_run() {
+    if [[ "${1:-}" == shell ]]; then
+        shift
+        "${ODOO_CMD[@]}" shell "${ODOO_ARGS[@]}" "$@"
+    else
+        "${ODOO_CMD[@]}" "${ODOO_ARGS[@]}" "$@"
+    fi
+}
+
+# odoo_run_logged LOG ARGS...: odoo_run, output to the terminal and to LOG; returns Odoo's exit code.
+odoo_run_logged() {
+    local log="$1" rc
+    shift
+    set +e
+    odoo_run "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    return "$rc"
+}
+
+# free_port START: first TCP port >= START (up to START+99) nobody listens on.
+free_port() {
+    "$PYTHON" - "$1" <<'EOF'
+import socket, sys
+start = int(sys.argv[1])
+for port in range(start, start + 100):
+    with socket.socket() as s:
+        # like the HTTP server itself: TIME_WAIT leftovers do not count as busy
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            continue
+    print(port)
+    break
+else:
+    sys.exit(1)
+EOF
+}
+
+# addon_depends: comma-separated "depends" of loyalty_club/__manifest__.py.
+addon_depends() {
+    local manifest="$ADDON_PARENT/$ADDON_NAME/__manifest__.py"
+    [[ -f "$manifest" ]] || die "$manifest not found (LOYALTY_ADDON_DIR=${LOYALTY_ADDON_DIR:-<repo root>})"
+    "$PYTHON" - "$manifest" <<'EOF'
+import ast, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    manifest = ast.literal_eval(f.read())
+print(",".join(manifest.get("depends") or ["base"]))
+EOF
+}
+
+# odoo_revision: something that changes when the Odoo source changes.
+odoo_revision() {
+    if [[ -d "$ODOO_DIR/.git" ]] && command -v git >/dev/null 2>&1; then
+        git -C "$ODOO_DIR" rev-parse HEAD 2>/dev/null && return 0
+    fi
+    stat -c '%Y' "$ODOO_DIR/odoo/release.py"
+}
+
+# ensure_template DB MODULES DEMO: a database with MODULES (comma-separated)
+# installed, with demo data when DEMO is 1, and web assets pre-generated.
+# Rebuilt only when the module list, DEMO or the Odoo source changed; the
+# build stamp is stored as the database's COMMENT.
+ensure_template() {
+    local db="$1" modules="$2" demo="${3:-1}" stamp log demo_args=()
+    check_db_name "$db"
+    case "$demo" in 1 | true | yes) demo=1 ;; *) demo=0 ;; esac
+    ((demo)) || demo_args=(--without-demo=all)
+    stamp="$(printf 'modules=%s demo=%s odoo=%s:%s data=%s' \
+        "$(tr ',' '\n' <<<"$modules" | sort -u | paste -sd, -)" "$demo" "$ODOO_DIR" "$(odoo_revision)" "$DATA_DIR" |
+        sha256sum | cut -c1-16)"
+    stamp="loyalty_club template $stamp"
+    mkdir -p "$LOCK_DIR" "$LOG_DIR"
+    {
+        if ! flock -n 8 2>/dev/null; then
+            info "Waiting for another process building template $db ..."
+            flock 8 2>/dev/null || true
+        fi
+        if db_exists "$db" && [[ "$(db_comment "$db")" == "$stamp" && -d "$DATA_DIR/filestore/$db" ]]; then
+            info "Reusing template database $db ($modules)"
+        else
+            log="$LOG_DIR/template-$db-$(date +%Y%m%d-%H%M%S).log"
+            info "Building template database $db with: $modules (demo data: $([[ $demo == 1 ]] && echo yes || echo no)); log: $log"
+            drop_db "$db"
+            if ! odoo_run_logged "$log" -d "$db" -i "$modules" "${demo_args[@]}" \
+                --stop-after-init --no-http --workers=0 --max-cron-threads=0; then
+                die "building template $db failed; see $log"
+            fi
+            info "Pre-generating web asset bundles in $db"
+            if ! printf '%s\n' "env['ir.qweb']._pregenerate_assets_bundles()" "env.cr.commit()" |
+                odoo_run shell -d "$db" --no-http --workers=0 --max-cron-threads=0 >>"$log" 2>&1; then
+                die "pre-generating assets in $db failed; see $log"
+            fi
+            mkdir -p "$DATA_DIR/filestore/$db"
+            pg_psql postgres -c "COMMENT ON DATABASE \"$db\" IS '$stamp'"
+            info "Template $db ready"
+        fi
+    } 8>"$LOCK_DIR/template-$db.lock"
+}
+
+# --------------------------------------------------------------------------
+# everything
+
+# setup_all: python, venv, Odoo, PostgreSQL; sets ODOO_CMD and ODOO_ARGS.
+setup_all() {
+    find_python
+    ensure_venv
+    ensure_postgres
+    mkdir -p "$LOG_DIR" "$DATA_DIR"
+    [[ -f "$ODOO_CONF" ]] || printf '%s\n' \
+        '# Passed to Odoo by scripts/run.sh and scripts/test.sh (-c). Command-line options win.' \
+        '[options]' >"$ODOO_CONF"
+    if [[ -n "$ODOO_BIN" ]]; then
+        ODOO_CMD=("$VENV_PY" "$ODOO_BIN")
+    else
+        ODOO_CMD=("$VENV_PY" -m odoo)
+    fi
+    ODOO_ARGS=(--config="$ODOO_CONF" --addons-path="$ADDONS_PATH" --data-dir="$DATA_DIR")
+    [[ -n "${PGHOST:-}" ]] && ODOO_ARGS+=(--db_host="$PGHOST")
+    [[ -n "${PGPORT:-}" ]] && ODOO_ARGS+=(--db_port="$PGPORT")
+    [[ -n "${PGUSER:-}" ]] && ODOO_ARGS+=(--db_user="$PGUSER")
+    # PGPASSWORD, if any, reaches Odoo through the environment (not the command line)
+    info "Odoo 18 at $ODOO_DIR; addons path: $ADDONS_PATH"
+}
