@@ -35,5 +35,4 @@
         "demo/loyalty_club_demo.xml",
     ],
     "application": True,
-    "installable": True,
 }

@@ -551,6 +551,13 @@ setup_all() {
     [[ -f "$ODOO_CONF" ]] || printf '%s\n' \
         '# Passed to Odoo by scripts/run.sh and scripts/test.sh (-c). Command-line options win.' \
         '[options]' >"$ODOO_CONF"
+    # Key of the PIN hashes (loyalty_club): a random secret of this checkout, kept out of
+    # the database. Production servers set their own in their Odoo configuration file.
+    if ! grep -q '^loyalty_club_pin_secret' "$ODOO_CONF"; then
+        printf 'loyalty_club_pin_secret = %s\n' "$("$VENV_PY" -c 'import secrets; print(secrets.token_hex(32))')" \
+            >>"$ODOO_CONF"
+        chmod 600 "$ODOO_CONF"
+    fi
     if [[ -n "$ODOO_BIN" ]]; then
         ODOO_CMD=("$VENV_PY" "$ODOO_BIN")
     else

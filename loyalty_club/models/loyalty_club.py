@@ -3,7 +3,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -124,8 +124,9 @@ class LoyaltyClub(models.Model):
         for club in self:
             if club.company_id.parent_id:
                 raise ValidationError(
-                    _("A club belongs to a root company; the branch %s uses its parent's club.",
-                      club.company_id.name)
+                    self.env._(
+                        "A club belongs to a root company; the branch %s uses its parent's club.", club.company_id.name
+                    )
                 )
 
     @api.constrains("card_prefix")
@@ -133,20 +134,18 @@ class LoyaltyClub(models.Model):
         for club in self:
             prefix = club.card_prefix or ""
             if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 8):
-                raise ValidationError(_("The card number prefix must be 1 to 8 digits."))
+                raise ValidationError(self.env._("The card number prefix must be 1 to 8 digits."))
 
     @api.constrains("tier_weight_points", "tier_weight_amount", "tier_weight_purchases")
     def _check_weights(self):
         for club in self:
             weights = (club.tier_weight_points, club.tier_weight_amount, club.tier_weight_purchases)
             if any(weight < 0 for weight in weights):
-                raise ValidationError(_("Tier weights cannot be negative."))
+                raise ValidationError(self.env._("Tier weights cannot be negative."))
 
     def _compute_card_count(self):
         counts = dict(
-            self.env["loyalty.club.card"]._read_group(
-                [("club_id", "in", self.ids)], ["club_id"], ["__count"]
-            )
+            self.env["loyalty.club.card"]._read_group([("club_id", "in", self.ids)], ["club_id"], ["__count"])
         )
         for club in self:
             club.card_count = counts.get(club, 0)
@@ -164,10 +163,7 @@ class LoyaltyClub(models.Model):
         def to_decimal(value):
             return Decimal(repr(self.currency_id.round(value)))
 
-        raw = (
-            to_decimal(amount) / to_decimal(self.earn_amount)
-            * self.earn_points * Decimal(repr(multiplier))
-        )
+        raw = to_decimal(amount) / to_decimal(self.earn_amount) * self.earn_points * Decimal(repr(multiplier))
         rounding = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "up": ROUND_UP}[self.earn_rounding]
         return int(raw.quantize(Decimal(1), rounding=rounding))
 

@@ -7,11 +7,10 @@ from datetime import timedelta
 
 from passlib.context import CryptContext
 
-from odoo import _, api, fields, models, tools
+from odoo import api, fields, models, tools
+from odoo.addons.phone_validation.tools import phone_validation
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
-
-from odoo.addons.phone_validation.tools import phone_validation
 
 from ..tools.card_number import is_valid_card_number, luhn_check_digit, normalize_digits
 
@@ -29,8 +28,13 @@ PIN_SECRET_CONFIG_KEY = "loyalty_club_pin_secret"
 _warned_no_secret = False
 # Fields only the posting service or the PIN methods change (through SQL or sudo).
 PROTECTED_FIELDS = {
-    "balance", "pin_set", "pin_failed_attempts", "pin_locked", "pin_locked_until",
-    "tier_grace_until", "tier_since",
+    "balance",
+    "pin_set",
+    "pin_failed_attempts",
+    "pin_locked",
+    "pin_locked_until",
+    "tier_grace_until",
+    "tier_since",
 }
 
 
@@ -50,7 +54,7 @@ class LoyaltyClubCard(models.Model):
         copy=False,
         index=True,
         readonly=True,
-        default=lambda self: _("New"),
+        default=lambda self: self.env._("New"),
         tracking=True,
     )
     club_id = fields.Many2one(
@@ -62,9 +66,7 @@ class LoyaltyClubCard(models.Model):
     )
     company_id = fields.Many2one(related="club_id.company_id", store=True, index=True, precompute=True)
     currency_id = fields.Many2one(related="club_id.currency_id")
-    partner_id = fields.Many2one(
-        "res.partner", "Member", required=True, index=True, tracking=True, ondelete="restrict"
-    )
+    partner_id = fields.Many2one("res.partner", "Member", required=True, index=True, tracking=True, ondelete="restrict")
     partner_phone_sanitized = fields.Char(
         related="partner_id.phone_sanitized", store=True, index="btree_not_null", string="Member phone (E.164)"
     )
@@ -84,7 +86,7 @@ class LoyaltyClubCard(models.Model):
     date_issued = fields.Date(default=fields.Date.context_today, required=True)
     date_expiry = fields.Date("Card valid until")
     replaced_by_id = fields.Many2one("loyalty.club.card", "Replaced by", readonly=True, copy=False)
-    replaces_id = fields.Many2one("loyalty.club.card", "Replaces", readonly=True, copy=False)
+    replaces_id = fields.Many2one("loyalty.club.card", readonly=True, copy=False)
 
     balance = fields.Integer("Points balance", readonly=True, copy=False, default=0)
     balance_value = fields.Monetary("Balance value", compute="_compute_balance_value")
@@ -92,12 +94,17 @@ class LoyaltyClubCard(models.Model):
     entry_count = fields.Integer(compute="_compute_entry_count")
 
     tier_id = fields.Many2one(
-        "loyalty.club.tier", "Tier", readonly=True, copy=False, index=True,
+        "loyalty.club.tier",
+        readonly=True,
+        copy=False,
+        index=True,
         domain="[('club_id', '=', club_id)]",
     )
     tier_since = fields.Date(readonly=True, copy=False)
     tier_grace_until = fields.Date(
-        "Downgrade after", readonly=True, copy=False,
+        "Downgrade after",
+        readonly=True,
+        copy=False,
         help="The member no longer qualifies for the tier and is downgraded at the first evaluation after this date.",
     )
     tier_history_ids = fields.One2many("loyalty.club.tier.history", "card_id", "Tier history", readonly=True)
@@ -112,6 +119,7 @@ class LoyaltyClubCard(models.Model):
     pin_locked_until = fields.Datetime(readonly=True, copy=False)
 
     qr_code = fields.Binary("QR code", compute="_compute_qr_code")
+    barcode_image = fields.Binary("Barcode", compute="_compute_qr_code")
 
     _sql_constraints = [
         ("number_unique", "unique(number)", "This card number is already used."),
@@ -120,9 +128,7 @@ class LoyaltyClubCard(models.Model):
 
     def init(self):
         """Create the PIN hash column outside the ORM: no field, export or RPC can read it."""
-        self.env.cr.execute(
-            "ALTER TABLE loyalty_club_card ADD COLUMN IF NOT EXISTS pin_hash varchar"
-        )
+        self.env.cr.execute("ALTER TABLE loyalty_club_card ADD COLUMN IF NOT EXISTS pin_hash varchar")
 
     # ------------------------------------------------------------------
     # Computes
@@ -145,8 +151,12 @@ class LoyaltyClubCard(models.Model):
         for card in self:
             value = metrics.get(card.id, 0.0)
             card.tier_metric_value = value
-            next_tier = card.tier_id._next_tier() if card.tier_id else self.env["loyalty.club.tier"].search(
-                [("club_id", "=", card.club_id.id)], order="threshold", limit=1
+            next_tier = (
+                card.tier_id._next_tier()
+                if card.tier_id
+                else self.env["loyalty.club.tier"].search(
+                    [("club_id", "=", card.club_id.id)], order="threshold", limit=1
+                )
             )
             if next_tier and next_tier.threshold > value:
                 card.next_tier_id = next_tier
@@ -159,14 +169,24 @@ class LoyaltyClubCard(models.Model):
 
     @api.depends("number")
     def _compute_qr_code(self):
+        report = self.env["ir.actions.report"]
         for card in self:
-            if qrcode and card.number and is_valid_card_number(card.number):
-                image = qrcode.make(card.number, box_size=6, border=2)
-                stream = io.BytesIO()
-                image.save(stream, format="PNG")
-                card.qr_code = base64.b64encode(stream.getvalue())
+            if card.number and is_valid_card_number(card.number):
+                card.qr_code = base64.b64encode(self._qr_png(card.number)) if qrcode else False
+                card.barcode_image = base64.b64encode(
+                    report.barcode("Code128", card.number, width=600, height=120, humanreadable=1)
+                )
             else:
                 card.qr_code = False
+                card.barcode_image = False
+
+    @api.model
+    def _qr_png(self, value):
+        """PNG bytes of a QR code for ``value``."""
+        image = qrcode.make(value, box_size=6, border=2)
+        stream = io.BytesIO()
+        image.save(stream, format="PNG")
+        return stream.getvalue()
 
     @api.depends("number", "partner_id")
     def _compute_display_name(self):
@@ -180,13 +200,13 @@ class LoyaltyClubCard(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             if PROTECTED_FIELDS & set(vals) or "tier_id" in vals:
-                raise UserError(_("Balance, PIN state and tier are set by the club, not on creation."))
+                raise UserError(self.env._("Balance, PIN state and tier are set by the club, not on creation."))
             number = vals.get("number")
-            if not number or number == _("New"):
+            if not number or number == self.env._("New"):
                 club = self.env["loyalty.club"].browse(vals.get("club_id")) if vals.get("club_id") else None
                 club = club or self.env.company.root_id._loyalty_club_get()
                 if not club:
-                    raise UserError(_("Create a club for this company before issuing cards."))
+                    raise UserError(self.env._("Create a club for this company before issuing cards."))
                 vals["club_id"] = club.id
                 vals["number"] = self._generate_number(club)
             else:
@@ -197,30 +217,34 @@ class LoyaltyClubCard(models.Model):
 
     def write(self, vals):
         if PROTECTED_FIELDS & set(vals):
-            raise UserError(_("Balances and PIN states change only through the club's own operations."))
+            raise UserError(self.env._("Balances and PIN states change only through the club's own operations."))
+        if {"replaced_by_id", "replaces_id"} & set(vals) and not self.env.su:
+            raise UserError(self.env._("Cards are linked to their replacements by the replacement wizard only."))
+        if vals.get("state") and vals["state"] != "lost" and self.filtered(lambda c: c.state == "lost"):
+            raise UserError(self.env._("A lost card stays lost; its points were moved to the replacement card."))
         if "tier_id" in vals and not self.env.su:
-            raise AccessError(_("Tiers change by evaluation; use the tier history actions."))
+            raise AccessError(self.env._("Tiers change by evaluation; use the tier history actions."))
         if "number" in vals and not self.env.su:
-            raise UserError(_("A card number cannot be changed; replace the card instead."))
+            raise UserError(self.env._("A card number cannot be changed; replace the card instead."))
         if {"partner_id", "club_id"} & set(vals) and self.filtered("entry_ids"):
-            raise UserError(_("The member or club of a card with ledger entries cannot be changed."))
+            raise UserError(self.env._("The member or club of a card with ledger entries cannot be changed."))
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_with_entries(self):
         if self.filtered("entry_ids"):
-            raise UserError(_("A card with ledger entries cannot be deleted; block it instead."))
+            raise UserError(self.env._("A card with ledger entries cannot be deleted; block it instead."))
 
     @api.model
     def _check_number_format(self, number):
         """Return ``number`` if it is a valid card number, else raise a clear error."""
         if not isinstance(number, str):
-            raise ValidationError(_("A card number must be text made of digits."))
+            raise ValidationError(self.env._("A card number must be text made of digits."))
         stripped = normalize_digits(number).strip()
         if not stripped.isascii() or not stripped.isdigit():
-            raise ValidationError(_("Card number %s: only digits are allowed (no spaces or letters).", number))
+            raise ValidationError(self.env._("Card number %s: only digits are allowed (no spaces or letters).", number))
         if not is_valid_card_number(stripped):
-            raise ValidationError(_("Card number %s is not valid (wrong length or check digit).", number))
+            raise ValidationError(self.env._("Card number %s is not valid (wrong length or check digit).", number))
         return stripped
 
     @api.model
@@ -242,12 +266,26 @@ class LoyaltyClubCard(models.Model):
         """Re-activate blocked cards."""
         self.filtered(lambda c: c.state == "blocked").write({"state": "active"})
 
+    @api.model
+    def _cron_expire_cards(self):
+        """Mark active or blocked cards whose validity date has passed as expired (one query)."""
+        self.flush_model(["state", "date_expiry"])
+        self.env.cr.execute(
+            """UPDATE loyalty_club_card SET state = 'expired', write_date = (now() at time zone 'UTC')
+                WHERE state IN ('active', 'blocked') AND date_expiry < %s
+            RETURNING id""",
+            [fields.Date.today()],
+        )
+        expired_ids = [row[0] for row in self.env.cr.fetchall()]
+        self.invalidate_model(["state"])
+        return expired_ids
+
     def action_open_replace_wizard(self):
         """Open the replacement wizard for this card."""
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Replace card"),
+            "name": self.env._("Replace card"),
             "res_model": "loyalty.club.card.replace.wizard",
             "view_mode": "form",
             "target": "new",
@@ -259,7 +297,7 @@ class LoyaltyClubCard(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Adjust points"),
+            "name": self.env._("Adjust points"),
             "res_model": "loyalty.club.adjust.wizard",
             "view_mode": "form",
             "target": "new",
@@ -271,7 +309,7 @@ class LoyaltyClubCard(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Set PIN"),
+            "name": self.env._("Set PIN"),
             "res_model": "loyalty.club.pin.wizard",
             "view_mode": "form",
             "target": "new",
@@ -298,7 +336,7 @@ class LoyaltyClubCard(models.Model):
     def _normalize_phone(self, phone, company=None):
         """E.164 form of ``phone`` read in the company's country (e.g. 0912... -> +98912...)."""
         if not isinstance(phone, str) or not phone.strip():
-            raise ValidationError(_("Enter a phone number."))
+            raise ValidationError(self.env._("Enter a phone number."))
         company = company or self.env.company
         country = company.country_id or company.root_id.country_id
         normalized = phone_validation.phone_format(
@@ -309,7 +347,7 @@ class LoyaltyClubCard(models.Model):
             raise_exception=False,
         )
         if not normalized or not normalized.startswith("+"):
-            raise ValidationError(_("%s is not a valid phone number.", phone))
+            raise ValidationError(self.env._("%s is not a valid phone number.", phone))
         return normalized
 
     @api.model
@@ -318,11 +356,14 @@ class LoyaltyClubCard(models.Model):
         international form, read in the company's country)."""
         company = company or self.env.company
         normalized = self._normalize_phone(phone, company)
-        return self.search([
-            ("club_id", "=", company._loyalty_club_get().id),
-            ("partner_phone_sanitized", "=", normalized),
-            ("state", "=", "active"),
-        ], order="id desc")
+        return self.search(
+            [
+                ("club_id", "=", company._loyalty_club_get().id),
+                ("partner_phone_sanitized", "=", normalized),
+                ("state", "=", "active"),
+            ],
+            order="id desc",
+        )
 
     # ------------------------------------------------------------------
     # PIN
@@ -358,7 +399,7 @@ class LoyaltyClubCard(models.Model):
         length = self.club_id.pin_length
         pin = normalize_digits(pin)
         if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit() or len(pin) != length:
-            raise ValidationError(_("The PIN must be exactly %s digits.", length))
+            raise ValidationError(self.env._("The PIN must be exactly %s digits.", length))
         return pin
 
     def _set_pin(self, pin):
@@ -374,11 +415,13 @@ class LoyaltyClubCard(models.Model):
                           pin_locked = FALSE, pin_locked_until = NULL,
                           write_uid = %s, write_date = (now() at time zone 'UTC')
                     WHERE id = %s""",
-                pin_hash, self.env.uid, self.id,
+                pin_hash,
+                self.env.uid,
+                self.id,
             )
         )
         self.invalidate_recordset(["pin_set", "pin_failed_attempts", "pin_locked", "pin_locked_until"])
-        self.message_post(body=_("The PIN was changed."))
+        self.message_post(body=self.env._("The PIN was changed."))
 
     def _pin_is_locked(self):
         self.ensure_one()
@@ -418,9 +461,7 @@ class LoyaltyClubCard(models.Model):
     def _register_pin_failure(self):
         self.ensure_one()
         club = self.club_id
-        lock_until = (
-            fields.Datetime.now() + timedelta(minutes=club.pin_lock_minutes) if club.pin_lock_minutes else None
-        )
+        lock_until = fields.Datetime.now() + timedelta(minutes=club.pin_lock_minutes) if club.pin_lock_minutes else None
         query = SQL(
             """UPDATE loyalty_club_card
                   SET pin_failed_attempts = CASE WHEN pin_locked THEN 1 ELSE pin_failed_attempts + 1 END,
@@ -430,7 +471,9 @@ class LoyaltyClubCard(models.Model):
                           THEN %(until)s::timestamp ELSE NULL END
                 WHERE id = %(id)s
             RETURNING pin_failed_attempts""",
-            max=club.pin_max_attempts, until=lock_until, id=self.id,
+            max=club.pin_max_attempts,
+            until=lock_until,
+            id=self.id,
         )
         row = None
         try:
@@ -438,7 +481,7 @@ class LoyaltyClubCard(models.Model):
                 own_cr.execute("SET LOCAL lock_timeout = '2s'")
                 own_cr.execute(query)
                 row = own_cr.fetchone()
-        except Exception:  # noqa: BLE001 - fall back to the request's own transaction
+        except Exception:
             _logger.warning("loyalty_club: could not record a PIN failure in its own transaction", exc_info=True)
         if not row:
             # The card is not visible outside this transaction (created by it), or the row
@@ -474,7 +517,7 @@ class LoyaltyClubCard(models.Model):
     def action_unlock_pin(self):
         """Clear PIN failures and locks (managers)."""
         if not self.env.user.has_group("loyalty_club.group_loyalty_club_manager"):
-            raise AccessError(_("Only club managers can unlock a PIN."))
+            raise AccessError(self.env._("Only club managers can unlock a PIN."))
         self.env.cr.execute(
             """UPDATE loyalty_club_card
                   SET pin_failed_attempts = 0, pin_locked = FALSE, pin_locked_until = NULL
@@ -483,7 +526,7 @@ class LoyaltyClubCard(models.Model):
         )
         self.invalidate_recordset(["pin_failed_attempts", "pin_locked", "pin_locked_until"])
         for card in self:
-            card.message_post(body=_("PIN unlocked by %s.", self.env.user.name))
+            card.message_post(body=self.env._("PIN unlocked by %s.", self.env.user.name))
 
     # ------------------------------------------------------------------
     # Tiers
@@ -495,6 +538,8 @@ class LoyaltyClubCard(models.Model):
         """
         if not self:
             return {}
+        self.flush_model(["partner_id", "club_id"])
+        self.env["loyalty.club.entry"].flush_model()
         result = {}
         for club in self.club_id:
             cards = self.filtered(lambda c, club=club: c.club_id == club)
@@ -508,10 +553,13 @@ class LoyaltyClubCard(models.Model):
             else:
                 expression = SQL(
                     "SUM(e.points) * %s + SUM(e.amount) * %s + SUM(e.purchase_count) * %s",
-                    club.tier_weight_points, club.tier_weight_amount, club.tier_weight_purchases,
+                    club.tier_weight_points,
+                    club.tier_weight_amount,
+                    club.tier_weight_purchases,
                 )
-            self.env.cr.execute(SQL(
-                """SELECT c.id, COALESCE(m.value, 0)
+            self.env.cr.execute(
+                SQL(
+                    """SELECT c.id, COALESCE(m.value, 0)
                      FROM loyalty_club_card c
                 LEFT JOIN (SELECT e.partner_id, %(expression)s AS value
                              FROM loyalty_club_entry e
@@ -520,24 +568,32 @@ class LoyaltyClubCard(models.Model):
                               AND (%(start)s::date IS NULL OR e.date >= %(start)s::date)
                          GROUP BY e.partner_id) m ON m.partner_id = c.partner_id
                     WHERE c.id = ANY(%(cards)s)""",
-                expression=expression, club=club.id, partners=cards.partner_id.ids,
-                start=start, cards=cards.ids,
-            ))
+                    expression=expression,
+                    club=club.id,
+                    partners=cards.partner_id.ids,
+                    start=start,
+                    cards=cards.ids,
+                )
+            )
             result.update({card_id: float(value or 0) for card_id, value in self.env.cr.fetchall()})
         return result
 
-    def _qualified_tier(self, value):
-        """Highest tier of the card's club whose threshold ``value`` reaches."""
+    def _qualified_tier(self, value, tiers=None):
+        """Highest tier of the card's club whose threshold ``value`` reaches.
+
+        :param tiers: the club's active tiers, if already loaded (saves a query per card)
+        """
         self.ensure_one()
-        return self.env["loyalty.club.tier"].search(
-            [("club_id", "=", self.club_id.id), ("threshold", "<=", value)], order="threshold desc", limit=1
-        )
+        if tiers is None:
+            tiers = self.club_id.tier_ids
+        reached = tiers.filtered(lambda tier: tier.threshold <= value)
+        return reached.sorted("threshold")[-1:] if reached else reached
 
     def _assign_initial_tier(self):
         for card in self.filtered(lambda c: not c.tier_id):
             tier = card._qualified_tier(card._tier_metric_values().get(card.id, 0.0))
             if tier:
-                card._change_tier(tier, "initial", _("Card issued"))
+                card._change_tier(tier, "initial", self.env._("Card issued"))
 
     def _change_tier(self, tier, reason, note=False):
         """Move the card to ``tier`` and record it in the tier history."""
@@ -551,13 +607,15 @@ class LoyaltyClubCard(models.Model):
             [fields.Date.today(), self.id],
         )
         self.invalidate_recordset(["tier_since", "tier_grace_until"])
-        self.env["loyalty.club.tier.history"].sudo().create({
-            "card_id": self.id,
-            "old_tier_id": old_tier.id,
-            "new_tier_id": tier.id,
-            "reason": reason,
-            "note": note,
-        })
+        self.env["loyalty.club.tier.history"].sudo().create(
+            {
+                "card_id": self.id,
+                "old_tier_id": old_tier.id,
+                "new_tier_id": tier.id,
+                "reason": reason,
+                "note": note,
+            }
+        )
 
     def _upgrade_tier_if_qualified(self):
         """Upgrade at once when the member now qualifies for a higher tier (never downgrades)."""
@@ -565,11 +623,9 @@ class LoyaltyClubCard(models.Model):
         for card in self:
             tier = card._qualified_tier(metrics.get(card.id, 0.0))
             if tier and (not card.tier_id or tier.threshold > card.tier_id.threshold):
-                card._change_tier(tier, "upgrade", _("Qualified with %s", metrics.get(card.id, 0.0)))
+                card._change_tier(tier, "upgrade", self.env._("Qualified with %s", metrics.get(card.id, 0.0)))
             elif card.tier_grace_until and tier == card.tier_id:
-                self.env.cr.execute(
-                    "UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = %s", [card.id]
-                )
+                self.env.cr.execute("UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = %s", [card.id])
                 card.invalidate_recordset(["tier_grace_until"])
 
     @api.model
@@ -586,23 +642,24 @@ class LoyaltyClubCard(models.Model):
                 break
             last_id = cards[-1].id
             metrics = cards._tier_metric_values(today)
+            tiers_by_club = {club: club.tier_ids for club in cards.club_id}
             start_grace, clear_grace = [], []
             for card in cards:
-                tier = card._qualified_tier(metrics.get(card.id, 0.0))
+                tier = card._qualified_tier(metrics.get(card.id, 0.0), tiers_by_club[card.club_id])
                 current = card.tier_id
                 if not tier or tier == current:
                     if card.tier_grace_until:
                         clear_grace.append(card.id)
                     continue
                 if not current or tier.threshold > current.threshold:
-                    card._change_tier(tier, "upgrade", _("Periodic evaluation"))
+                    card._change_tier(tier, "upgrade", self.env._("Periodic evaluation"))
                 elif not card.tier_grace_until:
                     if card.club_id.tier_grace_days:
                         start_grace.append((card.id, today + timedelta(days=card.club_id.tier_grace_days)))
                     else:
-                        card._change_tier(tier, "downgrade", _("Periodic evaluation"))
+                        card._change_tier(tier, "downgrade", self.env._("Periodic evaluation"))
                 elif card.tier_grace_until <= today:
-                    card._change_tier(tier, "downgrade", _("Grace period ended on %s", card.tier_grace_until))
+                    card._change_tier(tier, "downgrade", self.env._("Grace period ended on %s", card.tier_grace_until))
             if clear_grace:
                 self.env.cr.execute(
                     "UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = ANY(%s)", [clear_grace]

@@ -1,5 +1,6 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 ENTRY_KINDS = [
     ("earn", "Earned"),
@@ -14,9 +15,27 @@ ENTRY_KINDS = [
 # Columns the database refuses to change once an entry exists. Only points_remaining
 # (how much of an earned lot is still unspent) moves, and only within [0, points].
 IMMUTABLE_COLUMNS = (
-    "card_id", "partner_id", "club_id", "company_id", "branch_id", "pos_config_id", "kind",
-    "points", "date", "posting_key", "origin_model", "origin_id", "reason", "reversed_entry_id",
-    "lot_id", "expiry_date", "amount", "purchase_count", "qualifying", "user_id", "create_uid",
+    "card_id",
+    "partner_id",
+    "club_id",
+    "company_id",
+    "branch_id",
+    "pos_config_id",
+    "kind",
+    "points",
+    "date",
+    "posting_key",
+    "origin_model",
+    "origin_id",
+    "reason",
+    "reversed_entry_id",
+    "lot_id",
+    "expiry_date",
+    "amount",
+    "purchase_count",
+    "qualifying",
+    "user_id",
+    "create_uid",
     "create_date",
 )
 
@@ -29,25 +48,28 @@ class LoyaltyClubEntry(models.Model):
     _order = "date desc, id desc"
     _check_company_auto = True
 
-    card_id = fields.Many2one("loyalty.club.card", "Card", required=True, index=True, ondelete="restrict",
-                              readonly=True)
+    card_id = fields.Many2one("loyalty.club.card", required=True, index=True, ondelete="restrict", readonly=True)
     partner_id = fields.Many2one("res.partner", "Member", required=True, index=True, readonly=True)
     club_id = fields.Many2one("loyalty.club", required=True, readonly=True)
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
-    branch_id = fields.Many2one("res.company", "Branch", readonly=True,
-                                help="Company or branch where the movement happened.")
+    branch_id = fields.Many2one("res.company", readonly=True, help="Company or branch where the movement happened.")
     pos_config_id = fields.Many2one("pos.config", "Point of Sale", readonly=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
     kind = fields.Selection(ENTRY_KINDS, required=True, readonly=True, index=True)
     points = fields.Integer(required=True, readonly=True)
     points_remaining = fields.Integer(
-        "Unspent points", readonly=True,
+        "Unspent points",
+        readonly=True,
         help="For a credit: the part not yet spent, expired or transferred (oldest first).",
     )
     expiry_date = fields.Date("Expires on", readonly=True)
     date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now, index=True)
-    posting_key = fields.Char(required=True, readonly=True, copy=False,
-                              help="Unique key (origin, line, kind) that makes the posting happen once.")
+    posting_key = fields.Char(
+        required=True,
+        readonly=True,
+        copy=False,
+        help="Unique key (origin, line, kind) that makes the posting happen once.",
+    )
     origin_model = fields.Char(readonly=True)
     origin_id = fields.Many2oneReference("Origin record ID", model_field="origin_model", readonly=True)
     origin_reference = fields.Reference(
@@ -55,10 +77,12 @@ class LoyaltyClubEntry(models.Model):
     )
     reason = fields.Char(readonly=True)
     reversed_entry_id = fields.Many2one("loyalty.club.entry", "Reverses", readonly=True, index="btree_not_null")
-    lot_id = fields.Many2one("loyalty.club.entry", "Consumed lot", readonly=True,
-                             help="For an expiry: the earned lot that expired.")
-    amount = fields.Monetary("Qualifying spend", readonly=True,
-                             help="Spend that produced the entry (negative when reversed); used by tiers.")
+    lot_id = fields.Many2one(
+        "loyalty.club.entry", "Consumed lot", readonly=True, help="For an expiry: the earned lot that expired."
+    )
+    amount = fields.Monetary(
+        "Qualifying spend", readonly=True, help="Spend that produced the entry (negative when reversed); used by tiers."
+    )
     purchase_count = fields.Integer("Purchases", readonly=True)
     qualifying = fields.Boolean("Counts for tiers", readonly=True)
     user_id = fields.Many2one("res.users", "Author", readonly=True, default=lambda self: self.env.user)
@@ -84,16 +108,21 @@ class LoyaltyClubEntry(models.Model):
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_tier_idx
                 ON loyalty_club_entry (partner_id, club_id, date) WHERE qualifying;
         """)
-        changed = " OR ".join(f"NEW.{col} IS DISTINCT FROM OLD.{col}" for col in IMMUTABLE_COLUMNS)
-        cr.execute(f"""
+        changed = SQL(" OR ").join(
+            SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
+            for column in IMMUTABLE_COLUMNS
+        )
+        cr.execute(
+            SQL(
+                """
             CREATE OR REPLACE FUNCTION loyalty_club_entry_append_only() RETURNS trigger AS $$
             BEGIN
                 IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
-                    RAISE EXCEPTION 'loyalty_club: ledger entries are append-only; % refused', TG_OP
+                    RAISE EXCEPTION 'loyalty_club: ledger entries are append-only; %% refused', TG_OP
                         USING ERRCODE = 'integrity_constraint_violation';
                 END IF;
-                IF {changed} THEN
-                    RAISE EXCEPTION 'loyalty_club: ledger entry % cannot be modified; post a correction', OLD.id
+                IF %s THEN
+                    RAISE EXCEPTION 'loyalty_club: ledger entry %% cannot be modified; post a correction', OLD.id
                         USING ERRCODE = 'integrity_constraint_violation';
                 END IF;
                 RETURN NEW;
@@ -107,7 +136,10 @@ class LoyaltyClubEntry(models.Model):
             CREATE TRIGGER loyalty_club_entry_append_only_truncate
                 BEFORE TRUNCATE ON loyalty_club_entry
                 FOR EACH STATEMENT EXECUTE FUNCTION loyalty_club_entry_append_only();
-        """)  # noqa: E501
+            """,
+                changed,
+            )
+        )
 
     @api.model
     def _selection_origin_reference(self):
@@ -130,16 +162,17 @@ class LoyaltyClubEntry(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.context.get("loyalty_club_posting"):
-            raise UserError(_("Ledger entries are created by the club's posting service only."))
+            raise UserError(self.env._("Ledger entries are created by the club's posting service only."))
         return super().create(vals_list)
 
     def write(self, vals):
         if set(vals) - {"points_remaining"}:
-            raise UserError(_("Ledger entries cannot be modified; post a correcting entry instead."))
+            raise UserError(self.env._("Ledger entries cannot be modified; post a correcting entry instead."))
         if not self.env.context.get("loyalty_club_posting"):
-            raise UserError(_("Ledger entries are changed by the club's posting service only."))
+            raise UserError(self.env._("Ledger entries are changed by the club's posting service only."))
         return super().write(vals)
 
-    def unlink(self):
-        """Ledger entries are never deleted."""
-        raise UserError(_("Ledger entries cannot be deleted; post a correcting entry instead."))
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
+        """Ledger entries are never deleted (the database trigger refuses it too)."""
+        raise UserError(self.env._("Ledger entries cannot be deleted; post a correcting entry instead."))

@@ -2,7 +2,7 @@ import math
 import numbers
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
@@ -35,25 +35,28 @@ class LoyaltyClubPosting(models.AbstractModel):
     @api.model
     def _check_points(self, points, kind):
         if kind not in dict(self.env["loyalty.club.entry"]._fields["kind"].selection):
-            raise ValidationError(_("Unknown kind of ledger entry: %s", kind))
+            raise ValidationError(self.env._("Unknown kind of ledger entry: %s", kind))
         if isinstance(points, bool) or not isinstance(points, numbers.Real):
-            raise ValidationError(_("Points must be a whole number."))
+            raise ValidationError(self.env._("Points must be a whole number."))
         if isinstance(points, float) and (math.isnan(points) or math.isinf(points)):
-            raise ValidationError(_("Points must be a whole number."))
+            raise ValidationError(self.env._("Points must be a whole number."))
         if int(points) != points:
-            raise ValidationError(_("Points must be a whole number, not %s.", points))
+            raise ValidationError(self.env._("Points must be a whole number, not %s.", points))
         points = int(points)
         if not points:
-            raise ValidationError(_("A posting must move at least one point."))
+            raise ValidationError(self.env._("A posting must move at least one point."))
         if abs(points) > MAX_POINTS_PER_POSTING:
             raise ValidationError(
-                _("%(points)s points is more than one posting may move (%(max)s).",
-                  points=points, max=MAX_POINTS_PER_POSTING)
+                self.env._(
+                    "%(points)s points is more than one posting may move (%(max)s).",
+                    points=points,
+                    max=MAX_POINTS_PER_POSTING,
+                )
             )
         if kind in CREDIT_KINDS and points < 0:
-            raise ValidationError(_("Points of this kind must be positive."))
+            raise ValidationError(self.env._("Points of this kind must be positive."))
         if kind in DEBIT_KINDS and points > 0:
-            raise ValidationError(_("Points of this kind must be negative."))
+            raise ValidationError(self.env._("Points of this kind must be negative."))
         return points
 
     @api.model
@@ -65,9 +68,25 @@ class LoyaltyClubPosting(models.AbstractModel):
         cards.invalidate_recordset(["balance", "state"])
 
     @api.model
-    def _post(self, card, points, kind, posting_key, *, origin=None, reason=None, branch=None,
-              pos_config=None, amount=0.0, purchase_count=0, reversed_entry=None, lot=None,
-              expiry_date=None, allow_negative=False, date=None):
+    def _post(
+        self,
+        card,
+        points,
+        kind,
+        posting_key,
+        *,
+        origin=None,
+        reason=None,
+        branch=None,
+        pos_config=None,
+        amount=0.0,
+        purchase_count=0,
+        reversed_entry=None,
+        lot=None,
+        expiry_date=None,
+        allow_negative=False,
+        date=None,
+    ):
         """Post ``points`` (signed int) of ``kind`` on ``card`` exactly once per ``posting_key``.
 
         :param card: ``loyalty.club.card`` record
@@ -86,7 +105,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         card.ensure_one()
         points = self._check_points(points, kind)
         if not isinstance(posting_key, str) or not posting_key.strip():
-            raise ValidationError(_("A posting needs a key."))
+            raise ValidationError(self.env._("A posting needs a key."))
         Entry = self.env["loyalty.club.entry"].sudo().with_context(loyalty_club_posting=True)
         card = card.sudo()
         self._lock_cards(card)
@@ -94,15 +113,19 @@ class LoyaltyClubPosting(models.AbstractModel):
         if existing:
             return existing.sudo(self.env.su)
         if kind in ACTIVE_CARD_KINDS and card.state != "active":
-            raise UserError(_("Card %s is not active.", card.number))
+            raise UserError(self.env._("Card %s is not active.", card.number))
         now = date or fields.Datetime.now()
         if points < 0 and kind != "expire":
             self._expire_card_lots(card, now)
         balance = card.balance
         if points < 0 and not allow_negative and balance + points < 0:
             raise UserError(
-                _("Not enough points on card %(card)s: the balance is %(balance)s, %(needed)s are needed.",
-                  card=card.number, balance=balance, needed=-points)
+                self.env._(
+                    "Not enough points on card %(card)s: the balance is %(balance)s, %(needed)s are needed.",
+                    card=card.number,
+                    balance=balance,
+                    needed=-points,
+                )
             )
 
         values = {
@@ -136,9 +159,7 @@ class LoyaltyClubPosting(models.AbstractModel):
             values["points_remaining"] = 0
             self._consume_lots(card, -points, first_lot=lot)
         entry = Entry.create(values)
-        self.env.cr.execute(
-            "UPDATE loyalty_club_card SET balance = balance + %s WHERE id = %s", [points, card.id]
-        )
+        self.env.cr.execute("UPDATE loyalty_club_card SET balance = balance + %s WHERE id = %s", [points, card.id])
         card.invalidate_recordset(["balance"])
         if values["qualifying"] and points > 0:
             card._upgrade_tier_if_qualified()
@@ -147,12 +168,15 @@ class LoyaltyClubPosting(models.AbstractModel):
     @api.model
     def _consume_lots(self, card, points, first_lot=None):
         """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first."""
-        self.env.cr.execute(SQL(
-            """SELECT id, points_remaining FROM loyalty_club_entry
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, points_remaining FROM loyalty_club_entry
                 WHERE card_id = %(card)s AND points_remaining > 0
              ORDER BY (id = %(first)s) DESC, expiry_date ASC NULLS LAST, id ASC""",
-            card=card.id, first=first_lot.id if first_lot else 0,
-        ))
+                card=card.id,
+                first=first_lot.id if first_lot else 0,
+            )
+        )
         taken = []
         left = points
         for lot_id, remaining in self.env.cr.fetchall():
@@ -162,25 +186,42 @@ class LoyaltyClubPosting(models.AbstractModel):
             taken.append((lot_id, take))
             left -= take
         if taken:
-            self.env.cr.execute(SQL(
-                """UPDATE loyalty_club_entry e SET points_remaining = e.points_remaining - t.take
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE loyalty_club_entry e SET points_remaining = e.points_remaining - t.take
                      FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS take) t
                     WHERE e.id = t.id""",
-                [lot_id for lot_id, _take in taken], [take for _lot, take in taken],
-            ))
+                    [lot_id for lot_id, _take in taken],
+                    [take for _lot, take in taken],
+                )
+            )
             self.env["loyalty.club.entry"].invalidate_model(["points_remaining"])
 
     @api.model
     def _expire_card_lots(self, card, when):
         """Expire the card's lots due by ``when`` (a datetime; called under the card lock before a debit)."""
-        lots = self.env["loyalty.club.entry"].sudo().search([
-            ("card_id", "=", card.id), ("points_remaining", ">", 0),
-            ("expiry_date", "<=", fields.Date.to_date(when)),
-        ], order="expiry_date, id")
+        lots = (
+            self.env["loyalty.club.entry"]
+            .sudo()
+            .search(
+                [
+                    ("card_id", "=", card.id),
+                    ("points_remaining", ">", 0),
+                    ("expiry_date", "<=", fields.Date.to_date(when)),
+                ],
+                order="expiry_date, id",
+            )
+        )
         for lot in lots:
             self._post(
-                card, -lot.points_remaining, "expire", f"loyalty.club.entry:{lot.id}:0:expire",
-                lot=lot, reason=_("Points earned on %s expired", lot.date.date()), origin=lot, date=when,
+                card,
+                -lot.points_remaining,
+                "expire",
+                f"loyalty.club.entry:{lot.id}:0:expire",
+                lot=lot,
+                reason=self.env._("Points earned on %s expired", lot.date.date()),
+                origin=lot,
+                date=when,
             )
 
     @api.model
@@ -195,16 +236,21 @@ class LoyaltyClubPosting(models.AbstractModel):
         self._lock_cards(source | target)
         self._expire_card_lots(source.sudo(), fields.Datetime.now())
         prefix = f"transfer:{source.id}:{target.id}"
-        common = {"origin": origin, "reason": _("Card %(old)s replaced by %(new)s",
-                                                  old=source.number, new=target.number)}
-        lots = self.env["loyalty.club.entry"].sudo().search(
-            [("card_id", "=", source.id), ("points_remaining", ">", 0)], order="expiry_date, id"
+        common = {
+            "origin": origin,
+            "reason": self.env._("Card %(old)s replaced by %(new)s", old=source.number, new=target.number),
+        }
+        lots = (
+            self.env["loyalty.club.entry"]
+            .sudo()
+            .search([("card_id", "=", source.id), ("points_remaining", ">", 0)], order="expiry_date, id")
         )
         for lot in lots:
             moved = lot.points_remaining
             self._post(source, -moved, "transfer", f"{prefix}:{lot.id}:out", lot=lot, **common)
-            self._post(target, moved, "transfer", f"{prefix}:{lot.id}:in",
-                       expiry_date=lot.expiry_date or False, **common)
+            self._post(
+                target, moved, "transfer", f"{prefix}:{lot.id}:in", expiry_date=lot.expiry_date or False, **common
+            )
         if source.balance < 0:
             debt = -source.balance
             self._post(source, debt, "transfer", f"{prefix}:debt:out", expiry_date=False, **common)
@@ -218,21 +264,26 @@ class LoyaltyClubPosting(models.AbstractModel):
         Reports progress to the cron so Odoo calls again until nothing is due.
         """
         today = fields.Date.today()
+        self.env.flush_all()
         cr = self.env.cr
-        cr.execute(SQL(
-            """SELECT DISTINCT card_id FROM (
+        cr.execute(
+            SQL(
+                """SELECT DISTINCT card_id FROM (
                    SELECT card_id FROM loyalty_club_entry
                     WHERE points_remaining > 0 AND expiry_date <= %s
                  ORDER BY expiry_date, id LIMIT %s) due""",
-            today, batch_size,
-        ))
+                today,
+                batch_size,
+            )
+        )
         card_ids = [row[0] for row in cr.fetchall()]
         if not card_ids:
             self.env["ir.cron"]._notify_progress(done=0, remaining=0)
             return 0
         cr.execute(SQL("SELECT id FROM loyalty_club_card WHERE id = ANY(%s) ORDER BY id FOR UPDATE", card_ids))
-        cr.execute(SQL(
-            """WITH due AS (
+        cr.execute(
+            SQL(
+                """WITH due AS (
                    SELECT id, card_id, partner_id, club_id, company_id, points_remaining, date
                      FROM loyalty_club_entry
                     WHERE card_id = ANY(%(cards)s) AND points_remaining > 0 AND expiry_date <= %(today)s
@@ -255,14 +306,18 @@ class LoyaltyClubPosting(models.AbstractModel):
                UPDATE loyalty_club_card c SET balance = c.balance + s.total
                  FROM (SELECT card_id, SUM(points) AS total FROM inserted GROUP BY card_id) s
                 WHERE c.id = s.card_id""",
-            cards=card_ids, today=today, now=fields.Datetime.now(), uid=self.env.uid,
-            reason=_("Points expired"),
-        ))
+                cards=card_ids,
+                today=today,
+                now=fields.Datetime.now(),
+                uid=self.env.uid,
+                reason=self.env._("Points expired"),
+            )
+        )
         self.env["loyalty.club.entry"].invalidate_model()
         self.env["loyalty.club.card"].invalidate_model(["balance"])
-        cr.execute(SQL(
-            "SELECT count(*) FROM loyalty_club_entry WHERE points_remaining > 0 AND expiry_date <= %s", today
-        ))
+        cr.execute(
+            SQL("SELECT count(*) FROM loyalty_club_entry WHERE points_remaining > 0 AND expiry_date <= %s", today)
+        )
         remaining = cr.fetchone()[0]
         self.env["ir.cron"]._notify_progress(done=len(card_ids), remaining=remaining)
         return len(card_ids)
@@ -273,19 +328,23 @@ class LoyaltyClubPosting(models.AbstractModel):
         when = fields.Datetime.now() - timedelta(days=days_ago)
         card = self.env["loyalty.club.card"].browse(card_id)
         purchase_count = 1 if kind == "earn" else 0
-        return self._post(card, points, kind, posting_key, reason=reason, date=when,
-                          amount=amount, purchase_count=purchase_count).id
+        return self._post(
+            card, points, kind, posting_key, reason=reason, date=when, amount=amount, purchase_count=purchase_count
+        ).id
 
     @api.model
     def _audit_balances(self, cards=None):
         """Cards whose stored balance differs from the sum of their entries: {card_id: (stored, sum)}."""
+        self.env.flush_all()
         where = SQL("WHERE c.id = ANY(%s)", cards.ids) if cards is not None else SQL()
-        self.env.cr.execute(SQL(
-            """SELECT c.id, c.balance, COALESCE(s.total, 0)
+        self.env.cr.execute(
+            SQL(
+                """SELECT c.id, c.balance, COALESCE(s.total, 0)
                  FROM loyalty_club_card c
             LEFT JOIN (SELECT card_id, SUM(points) AS total FROM loyalty_club_entry GROUP BY card_id) s
                    ON s.card_id = c.id
                 %s""",
-            where,
-        ))
+                where,
+            )
+        )
         return {card_id: (stored, total) for card_id, stored, total in self.env.cr.fetchall() if stored != total}

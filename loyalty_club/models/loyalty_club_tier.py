@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -24,9 +24,7 @@ class LoyaltyClubTier(models.Model):
         help="Minimum value of the club's qualification metric (points, spend, purchases "
         "or weighted score) over the evaluation window.",
     )
-    earn_multiplier = fields.Float(
-        "Earning multiplier", digits=(6, 2), default=1.0, required=True
-    )
+    earn_multiplier = fields.Float("Earning multiplier", digits=(6, 2), default=1.0, required=True)
     discount_percent = fields.Float("Automatic discount (%)", digits=(5, 2), default=0.0)
     card_count = fields.Integer(compute="_compute_card_count")
 
@@ -45,13 +43,11 @@ class LoyaltyClubTier(models.Model):
     def _check_multiplier(self):
         for tier in self:
             if tier.earn_multiplier > 100:
-                raise ValidationError(_("An earning multiplier above 100 is surely a mistake."))
+                raise ValidationError(self.env._("An earning multiplier above 100 is surely a mistake."))
 
     def _compute_card_count(self):
         counts = dict(
-            self.env["loyalty.club.card"]._read_group(
-                [("tier_id", "in", self.ids)], ["tier_id"], ["__count"]
-            )
+            self.env["loyalty.club.card"]._read_group([("tier_id", "in", self.ids)], ["tier_id"], ["__count"])
         )
         for tier in self:
             tier.card_count = counts.get(tier, 0)

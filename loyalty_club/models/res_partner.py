@@ -5,10 +5,12 @@ class ResPartner(models.Model):
     _inherit = "res.partner"
 
     loyalty_card_ids = fields.One2many("loyalty.club.card", "partner_id", "Club cards")
-    loyalty_card_count = fields.Integer("Club cards count", compute="_compute_loyalty_card_count",
-                                        groups="loyalty_club.group_loyalty_club_user")
-    loyalty_balance = fields.Integer("Club points", compute="_compute_loyalty_card_count",
-                                     groups="loyalty_club.group_loyalty_club_user")
+    loyalty_card_count = fields.Integer(
+        "Club cards count", compute="_compute_loyalty_card_count", groups="loyalty_club.group_loyalty_club_user"
+    )
+    loyalty_balance = fields.Integer(
+        "Club points", compute="_compute_loyalty_card_count", groups="loyalty_club.group_loyalty_club_user"
+    )
 
     @api.depends("loyalty_card_ids.balance", "loyalty_card_ids.state")
     def _compute_loyalty_card_count(self):

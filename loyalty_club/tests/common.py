@@ -14,49 +14,64 @@ class LoyaltyClubCase(TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.env["ir.config_parameter"].sudo().set_param("loyalty_club.pin_hash_rounds", 10_000)
-        cls.company = cls.env["res.company"].create({
-            "name": "Club Test Retail",
-            "country_id": cls.env.ref("base.ir").id,
-        })
+        cls.company = cls.env["res.company"].create(
+            {
+                "name": "Club Test Retail",
+                "country_id": cls.env.ref("base.ir").id,
+            }
+        )
         cls.other_company = cls.env["res.company"].create({"name": "Other Chain"})
-        cls.club = cls.env["loyalty.club"].create({
-            "name": "Test Club",
-            "company_id": cls.company.id,
-            "earn_amount": 10,
-            "earn_points": 1,
-            "point_value": 0.5,
-            "expiry_months": 12,
-            "pin_length": 4,
-            "pin_max_attempts": 3,
-            "pin_lock_minutes": 15,
-            "card_prefix": "7700",
-            "tier_metric": "points",
-            "tier_window": "lifetime",
-            "tier_grace_days": 30,
-        })
+        cls.club = cls.env["loyalty.club"].create(
+            {
+                "name": "Test Club",
+                "company_id": cls.company.id,
+                "earn_amount": 10,
+                "earn_points": 1,
+                "point_value": 0.5,
+                "expiry_months": 12,
+                "pin_length": 4,
+                "pin_max_attempts": 3,
+                "pin_lock_minutes": 15,
+                "card_prefix": "7700",
+                "tier_metric": "points",
+                "tier_window": "lifetime",
+                "tier_grace_days": 30,
+            }
+        )
         Tier = cls.env["loyalty.club.tier"]
         cls.bronze = Tier.create({"name": "Bronze", "club_id": cls.club.id, "threshold": 0})
-        cls.silver = Tier.create({"name": "Silver", "club_id": cls.club.id, "threshold": 500,
-                                  "earn_multiplier": 1.25})
-        cls.gold = Tier.create({"name": "Gold", "club_id": cls.club.id, "threshold": 2000,
-                                "earn_multiplier": 1.5})
-        cls.member = cls.env["res.partner"].create({
-            "name": "Sara Test", "phone": "+98 912 345 6789", "country_id": cls.env.ref("base.ir").id,
-        })
+        cls.silver = Tier.create({"name": "Silver", "club_id": cls.club.id, "threshold": 500, "earn_multiplier": 1.25})
+        cls.gold = Tier.create({"name": "Gold", "club_id": cls.club.id, "threshold": 2000, "earn_multiplier": 1.5})
+        cls.member = cls.env["res.partner"].create(
+            {
+                "name": "Sara Test",
+                "phone": "+98 912 345 6789",
+                "country_id": cls.env.ref("base.ir").id,
+            }
+        )
         cls.member2 = cls.env["res.partner"].create({"name": "Reza Test", "phone": "+98 935 000 1122"})
         cls.card = cls.env["loyalty.club.card"].create({"partner_id": cls.member.id, "club_id": cls.club.id})
         cls.Posting = cls.env["loyalty.club.posting"]
         cls.club_user = new_test_user(
-            cls.env, "club_user", groups="base.group_user,loyalty_club.group_loyalty_club_user",
-            company_id=cls.company.id, company_ids=[cls.company.id],
+            cls.env,
+            "club_user",
+            groups="base.group_user,loyalty_club.group_loyalty_club_user",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
         )
         cls.club_manager = new_test_user(
-            cls.env, "club_manager", groups="base.group_user,loyalty_club.group_loyalty_club_manager",
-            company_id=cls.company.id, company_ids=[cls.company.id],
+            cls.env,
+            "club_manager",
+            groups="base.group_user,loyalty_club.group_loyalty_club_manager",
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
         )
         cls.other_manager = new_test_user(
-            cls.env, "other_manager", groups="base.group_user,loyalty_club.group_loyalty_club_manager",
-            company_id=cls.other_company.id, company_ids=[cls.other_company.id],
+            cls.env,
+            "other_manager",
+            groups="base.group_user,loyalty_club.group_loyalty_club_manager",
+            company_id=cls.other_company.id,
+            company_ids=[cls.other_company.id],
         )
 
     def post(self, points, kind="earn", key=None, card=None, **kwargs):
@@ -91,10 +106,15 @@ class CommittedClubMixin:
         """Commit a company, club and card (with ``balance`` earned points); cleaned up afterwards."""
         with self.committed_env() as env:
             company = env["res.company"].create({"name": f"Committed {tag} {self._testMethodName}"})
-            club = env["loyalty.club"].create({
-                "name": f"Committed club {tag}", "company_id": company.id,
-                "pin_max_attempts": 3, "pin_lock_minutes": 0, "expiry_months": 0,
-            })
+            club = env["loyalty.club"].create(
+                {
+                    "name": f"Committed club {tag}",
+                    "company_id": company.id,
+                    "pin_max_attempts": 3,
+                    "pin_lock_minutes": 0,
+                    "expiry_months": 0,
+                }
+            )
             partner = env["res.partner"].create({"name": f"Committed member {tag}"})
             card = env["loyalty.club.card"].create({"partner_id": partner.id, "club_id": club.id})
             if balance:

@@ -31,15 +31,26 @@ class TestBadInput(LoyaltyClubCase):
         Card = self.env["loyalty.club.card"]
         valid = self.card.number
         bad_check_digit = valid[:-1] + str((int(valid[-1]) + 1) % 10)
-        for number in (bad_check_digit, valid[:8] + " " + valid[8:], valid[:-2] + "A" + valid[-1],
-                       "1234", "9" * 25, "", "  ", None, 7700000000000016):
+        for number in (
+            bad_check_digit,
+            valid[:8] + " " + valid[8:],
+            valid[:-2] + "A" + valid[-1],
+            "1234",
+            "9" * 25,
+            "",
+            "  ",
+            None,
+            7700000000000016,
+        ):
             with self.subTest(number=number):
                 with self.assertRaises(ValidationError):
                     Card._find_by_number(number)
                 with self.assertRaises(ValidationError):
-                    Card.create({"partner_id": self.member2.id, "club_id": self.club.id, "number": number}
-                                if number else {"partner_id": self.member2.id, "club_id": self.club.id,
-                                                "number": "x"})
+                    Card.create(
+                        {"partner_id": self.member2.id, "club_id": self.club.id, "number": number}
+                        if number
+                        else {"partner_id": self.member2.id, "club_id": self.club.id, "number": "x"}
+                    )
         self.assertEqual(self._counts(), before)
 
     @mute_logger("odoo.sql_db")
@@ -59,14 +70,22 @@ class TestBadInput(LoyaltyClubCase):
 
     def test_protected_fields_refused_on_create(self):
         with self.assertRaises(UserError):
-            self.env["loyalty.club.card"].create({"partner_id": self.member2.id, "club_id": self.club.id,
-                                                  "balance": 1000})
+            self.env["loyalty.club.card"].create(
+                {"partner_id": self.member2.id, "club_id": self.club.id, "balance": 1000}
+            )
 
     @mute_logger("odoo.sql_db")
     def test_bad_club_settings(self):
-        for values in ({"pin_length": 3}, {"pin_length": 7}, {"earn_amount": 0}, {"earn_amount": -1},
-                       {"card_prefix": "77A"}, {"card_prefix": ""}, {"expiry_months": -1},
-                       {"tier_weight_amount": -1}):
+        for values in (
+            {"pin_length": 3},
+            {"pin_length": 7},
+            {"earn_amount": 0},
+            {"earn_amount": -1},
+            {"card_prefix": "77A"},
+            {"card_prefix": ""},
+            {"expiry_months": -1},
+            {"tier_weight_amount": -1},
+        ):
             with self.subTest(values=values), self.assertRaises(Exception), self.env.cr.savepoint():  # noqa: B017
                 self.club.write(values)
                 self.club.flush_recordset()

@@ -17,9 +17,7 @@ class TestPointExpiry(LoyaltyClubCase):
             pass
 
     def _entries(self, kind):
-        return self.env["loyalty.club.entry"].search(
-            [("card_id", "=", self.card.id), ("kind", "=", kind)], order="id"
-        )
+        return self.env["loyalty.club.entry"].search([("card_id", "=", self.card.id), ("kind", "=", kind)], order="id")
 
     def test_lots_expire_in_order_with_remainders(self):
         with freeze_time("2025-01-10 10:00:00"):

@@ -97,10 +97,17 @@ class TestLedgerAppendOnly(LoyaltyClubCase):
 
     def test_orm_create_outside_the_service_refused(self):
         with self.assertRaises(UserError):
-            self.env["loyalty.club.entry"].sudo().create({
-                "card_id": self.card.id, "partner_id": self.member.id, "club_id": self.club.id,
-                "company_id": self.company.id, "kind": "earn", "points": 5, "posting_key": "forged",
-            })
+            self.env["loyalty.club.entry"].sudo().create(
+                {
+                    "card_id": self.card.id,
+                    "partner_id": self.member.id,
+                    "club_id": self.club.id,
+                    "company_id": self.company.id,
+                    "kind": "earn",
+                    "points": 5,
+                    "posting_key": "forged",
+                }
+            )
 
     @mute_logger("odoo.sql_db")
     def test_raw_sql_update_refused(self):
@@ -124,8 +131,7 @@ class TestLedgerAppendOnly(LoyaltyClubCase):
     @mute_logger("odoo.sql_db")
     def test_remaining_cannot_leave_its_range(self):
         with self.assertRaises(psycopg2.Error), self.env.cr.savepoint():
-            self.env.cr.execute("UPDATE loyalty_club_entry SET points_remaining = 101 WHERE id = %s",
-                                [self.entry.id])
+            self.env.cr.execute("UPDATE loyalty_club_entry SET points_remaining = 101 WHERE id = %s", [self.entry.id])
 
     def test_balance_cannot_be_written_directly(self):
         with self.assertRaises(UserError):
@@ -149,8 +155,7 @@ class TestLedgerIdempotency(LoyaltyClubCase):
 
     def test_key_is_unique_in_the_database(self):
         self.post(70, key="unique-key")
-        with self.assertRaises(psycopg2.errors.UniqueViolation), mute_logger("odoo.sql_db"), \
-                self.env.cr.savepoint():
+        with self.assertRaises(psycopg2.errors.UniqueViolation), mute_logger("odoo.sql_db"), self.env.cr.savepoint():
             self.env.cr.execute(
                 """INSERT INTO loyalty_club_entry (card_id, partner_id, club_id, company_id, kind, points,
                                                    points_remaining, date, posting_key)
@@ -163,9 +168,17 @@ class TestLedgerIdempotency(LoyaltyClubCase):
         self.assertEqual(key, f"res.partner:{self.member.id}:3:earn")
 
     def test_adjust_wizard_double_click_posts_once(self):
-        wizard = self.env["loyalty.club.adjust.wizard"].with_user(self.club_manager).create({
-            "card_id": self.card.id, "delta": 15, "reason": "Goodwill",
-        })
+        wizard = (
+            self.env["loyalty.club.adjust.wizard"]
+            .with_user(self.club_manager)
+            .create(
+                {
+                    "card_id": self.card.id,
+                    "delta": 15,
+                    "reason": "Goodwill",
+                }
+            )
+        )
         wizard.action_apply()
         wizard.action_apply()
         self.assertEqual(self.card.balance, 15)

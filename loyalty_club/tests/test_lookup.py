@@ -1,3 +1,6 @@
+import base64
+from datetime import date, timedelta
+
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
@@ -18,7 +21,7 @@ class TestCardNumbersAndLookup(LoyaltyClubCase):
         cards = self.env["loyalty.club.card"].create(
             [{"partner_id": self.member2.id, "club_id": self.club.id} for _i in range(3)]
         )
-        numbers = cards.mapped("number") + [self.card.number]
+        numbers = [*cards.mapped("number"), self.card.number]
         self.assertEqual(len(set(numbers)), 4)
         for number in numbers:
             self.assertTrue(number.startswith("7700"))
@@ -41,8 +44,9 @@ class TestCardNumbersAndLookup(LoyaltyClubCase):
 
     def test_phone_lookup_follows_the_partner(self):
         self.member.phone = "0935 222 3344"
-        self.assertEqual(self.env["loyalty.club.card"].with_company(self.company)._find_by_phone("09352223344"),
-                         self.card)
+        self.assertEqual(
+            self.env["loyalty.club.card"].with_company(self.company)._find_by_phone("09352223344"), self.card
+        )
 
     def test_phone_lookup_skips_inactive_cards_and_rejects_garbage(self):
         Card = self.env["loyalty.club.card"].with_company(self.company)
@@ -52,5 +56,18 @@ class TestCardNumbersAndLookup(LoyaltyClubCase):
             with self.subTest(typed=typed), self.assertRaises(ValidationError):
                 Card._find_by_phone(typed)
 
-    def test_card_form_shows_a_qr_code(self):
-        self.assertTrue(self.card.qr_code)
+    def test_card_shows_qr_code_and_barcode_of_its_number(self):
+        png_header = b"\x89PNG"
+        self.assertEqual(base64.b64decode(self.card.qr_code)[:4], png_header)
+        self.assertEqual(base64.b64decode(self.card.barcode_image)[:4], png_header)
+        self.assertEqual(base64.b64decode(self.card.qr_code), self.card._qr_png(self.card.number))
+
+    def test_cards_past_validity_expire(self):
+        self.card.date_expiry = date.today() - timedelta(days=1)
+        still_valid = self.env["loyalty.club.card"].create(
+            {"partner_id": self.member2.id, "club_id": self.club.id, "date_expiry": date.today()}
+        )
+        expired = self.env["loyalty.club.card"]._cron_expire_cards()
+        self.assertIn(self.card.id, expired)
+        self.assertEqual(self.card.state, "expired")
+        self.assertEqual(still_valid.state, "active")

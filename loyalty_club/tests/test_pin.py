@@ -110,7 +110,7 @@ class TestPin(LoyaltyClubCase):
         self.assertTrue(self.card._verify_pin(PIN))
 
     def test_pin_format_is_checked(self):
-        for pin in ("123", "12345", "12a4", "12 4", "", None, 1234, " 123", "１２３４"):
+        for pin in ("123", "12345", "12a4", "12 4", "", None, 1234, " 123", "\uff11\uff12\uff13\uff14"):
             with self.subTest(pin=pin), self.assertRaises(ValidationError):
                 self.card._set_pin(pin)
         self.assertTrue(self.card._verify_pin(PIN), "a refused PIN change keeps the old PIN")
@@ -121,9 +121,17 @@ class TestPin(LoyaltyClubCase):
         self.assertTrue(self.card._verify_pin("٥٦٧٨"))
 
     def test_pin_wizard_never_stores_the_clear_pin(self):
-        wizard = self.env["loyalty.club.pin.wizard"].with_user(self.club_user).create({
-            "card_id": self.card.id, "pin": "7351", "pin_confirm": "7351",
-        })
+        wizard = (
+            self.env["loyalty.club.pin.wizard"]
+            .with_user(self.club_user)
+            .create(
+                {
+                    "card_id": self.card.id,
+                    "pin": "7351",
+                    "pin_confirm": "7351",
+                }
+            )
+        )
         wizard.action_set_pin()
         self.assertTrue(self.card._verify_pin("7351"))
         self.env.flush_all()
@@ -133,9 +141,13 @@ class TestPin(LoyaltyClubCase):
                                 WHERE table_name = 'loyalty_club_pin_wizard' AND column_name LIKE 'pin%%'""")
         self.assertEqual({row[0] for row in self.env.cr.fetchall()}, {"pin_done"})
         with self.assertRaises(ValidationError):
-            self.env["loyalty.club.pin.wizard"].create({
-                "card_id": self.card.id, "pin": "7351", "pin_confirm": "7352",
-            })
+            self.env["loyalty.club.pin.wizard"].create(
+                {
+                    "card_id": self.card.id,
+                    "pin": "7351",
+                    "pin_confirm": "7352",
+                }
+            )
 
 
 @tagged("post_install", "-at_install")

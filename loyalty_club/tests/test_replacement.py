@@ -11,8 +11,10 @@ class TestCardReplacement(LoyaltyClubCase):
     """Lost-card replacement moves the balance with ledger entries on both cards."""
 
     def _replace(self, card=None, **values):
-        wizard = self.env["loyalty.club.card.replace.wizard"].with_user(self.club_user).create(
-            {"card_id": (card or self.card).id, **values}
+        wizard = (
+            self.env["loyalty.club.card.replace.wizard"]
+            .with_user(self.club_user)
+            .create({"card_id": (card or self.card).id, **values})
         )
         action = wizard.action_replace()
         return self.env["loyalty.club.card"].browse(action["res_id"])
@@ -53,6 +55,17 @@ class TestCardReplacement(LoyaltyClubCase):
         self.assertEqual(new.balance, -100)
         self.assertBalanceIsLedgerSum(self.card)
         self.assertBalanceIsLedgerSum(new)
+
+    def test_lost_card_cannot_come_back_and_links_are_protected(self):
+        new = self._replace()
+        with self.assertRaises(UserError):
+            self.card.with_user(self.club_user).write({"state": "active"})
+        with self.assertRaises(UserError):
+            self.card.with_user(self.club_manager).action_unblock() or self.card.write({"state": "blocked"})
+        with self.assertRaises(UserError):
+            new.with_user(self.club_manager).write({"replaces_id": False})
+        self.assertEqual(self.card.state, "lost")
+        self.assertEqual(new.replaces_id, self.card)
 
     def test_a_card_is_replaced_once(self):
         self._replace()

@@ -52,8 +52,14 @@ class TestTiers(LoyaltyClubCase):
         self.assertEqual(self.card.tier_id, self.silver)
 
     def test_upgrade_by_weighted_mix(self):
-        self.club.write({"tier_metric": "weighted", "tier_weight_points": 1, "tier_weight_amount": 0.5,
-                         "tier_weight_purchases": 100})
+        self.club.write(
+            {
+                "tier_metric": "weighted",
+                "tier_weight_points": 1,
+                "tier_weight_amount": 0.5,
+                "tier_weight_purchases": 100,
+            }
+        )
         self.post(100, amount=400, purchase_count=1)  # 100 + 200 + 100 = 400
         self.assertEqual(self.card.tier_id, self.bronze)
         self.post(50, amount=0, purchase_count=1)  # + 50 + 100 = 550

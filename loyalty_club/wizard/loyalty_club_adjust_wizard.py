@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 
@@ -22,13 +22,17 @@ class LoyaltyClubAdjustWizard(models.TransientModel):
         """Post the adjustment through the posting service."""
         self.ensure_one()
         if not self.env.user.has_group("loyalty_club.group_loyalty_club_manager"):
-            raise AccessError(_("Only club managers can adjust points."))
+            raise AccessError(self.env._("Only club managers can adjust points."))
         if not self.delta:
-            raise ValidationError(_("Enter a number of points other than zero."))
+            raise ValidationError(self.env._("Enter a number of points other than zero."))
         if not (self.reason or "").strip():
-            raise ValidationError(_("A reason is required for a manual adjustment."))
+            raise ValidationError(self.env._("A reason is required for a manual adjustment."))
         self.env["loyalty.club.posting"]._post(
-            self.card_id, self.delta, "adjust", f"{self._name}:{self.id}:0:adjust",
-            origin=self, reason=self.reason.strip(),
+            self.card_id,
+            self.delta,
+            "adjust",
+            f"{self._name}:{self.id}:0:adjust",
+            origin=self,
+            reason=self.reason.strip(),
         )
         return {"type": "ir.actions.act_window_close"}

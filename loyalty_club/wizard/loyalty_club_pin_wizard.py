@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -28,7 +28,7 @@ class LoyaltyClubPinWizard(models.TransientModel):
             if not wizard.pin and not wizard.pin_confirm:
                 continue
             if wizard.pin != wizard.pin_confirm:
-                raise ValidationError(_("The two PINs differ."))
+                raise ValidationError(self.env._("The two PINs differ."))
             wizard.card_id._set_pin(wizard.pin)
             wizard.pin_done = True
 
@@ -36,5 +36,5 @@ class LoyaltyClubPinWizard(models.TransientModel):
         """Close the wizard once the PIN was stored (it is stored when the wizard is saved)."""
         self.ensure_one()
         if not self.pin_done:
-            raise ValidationError(_("Type the new PIN twice."))
+            raise ValidationError(self.env._("Type the new PIN twice."))
         return {"type": "ir.actions.act_window_close"}
