@@ -7,3 +7,4 @@ from . import test_lookup
 from . import test_pin
 from . import test_replacement
 from . import test_tiers
+from . import test_i18n
