@@ -31,6 +31,11 @@
         "wizard/loyalty_club_pin_wizard_views.xml",
         "views/loyalty_club_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "loyalty_club/static/src/scss/loyalty_club.scss",
+        ],
+    },
     "demo": [
         "demo/loyalty_club_demo.xml",
     ],

@@ -507,8 +507,10 @@ ensure_template() {
     check_db_name "$db"
     case "$demo" in 1 | true | yes) demo=1 ;; *) demo=0 ;; esac
     ((demo)) || demo_args=(--without-demo=all)
-    stamp="$(printf 'modules=%s demo=%s odoo=%s:%s data=%s' \
-        "$(tr ',' '\n' <<<"$modules" | sort -u | paste -sd, -)" "$demo" "$ODOO_DIR" "$(odoo_revision)" "$DATA_DIR" |
+    # rtlcss is part of the stamp: right-to-left bundles pre-generated without it are plain LTR CSS
+    stamp="$(printf 'modules=%s demo=%s odoo=%s:%s data=%s rtlcss=%s' \
+        "$(tr ',' '\n' <<<"$modules" | sort -u | paste -sd, -)" "$demo" "$ODOO_DIR" "$(odoo_revision)" "$DATA_DIR" \
+        "$(command -v rtlcss || true)" |
         sha256sum | cut -c1-16)"
     stamp="loyalty_club template $stamp"
     mkdir -p "$LOCK_DIR" "$LOG_DIR"
@@ -542,10 +544,34 @@ ensure_template() {
 # --------------------------------------------------------------------------
 # everything
 
+# ensure_rtlcss: Odoo builds right-to-left stylesheets (Persian, Arabic) with the
+# rtlcss command. Install it from npm into .local/npm unless it is already on PATH;
+# without npm the scripts go on with a warning (RTL pages then get LTR styles).
+ensure_rtlcss() {
+    local npm_dir="$LOCAL_DIR/npm"
+    if [[ -x "$npm_dir/node_modules/.bin/rtlcss" ]]; then
+        export PATH="$npm_dir/node_modules/.bin:$PATH"
+        return 0
+    fi
+    command -v rtlcss >/dev/null 2>&1 && return 0
+    if ! command -v npm >/dev/null 2>&1; then
+        warn "rtlcss not found and npm missing: Persian/Arabic pages will use left-to-right styles (apt-get install npm)"
+        return 0
+    fi
+    info "Installing rtlcss (right-to-left stylesheets) into $npm_dir"
+    mkdir -p "$npm_dir"
+    if npm install --prefix "$npm_dir" --no-audit --no-fund rtlcss@4 >"$LOG_DIR/npm-rtlcss.log" 2>&1; then
+        export PATH="$npm_dir/node_modules/.bin:$PATH"
+    else
+        warn "npm could not install rtlcss (see $LOG_DIR/npm-rtlcss.log): right-to-left pages will use left-to-right styles"
+    fi
+}
+
 # setup_all: python, venv, Odoo, PostgreSQL; sets ODOO_CMD and ODOO_ARGS.
 setup_all() {
     find_python
     ensure_venv
+    ensure_rtlcss
     ensure_postgres
     mkdir -p "$LOG_DIR" "$DATA_DIR"
     [[ -f "$ODOO_CONF" ]] || printf '%s\n' \

@@ -25,9 +25,7 @@ class TestTranslations(TransactionCase):
 
     def test_pot_is_up_to_date(self):
         shipped = {entry.msgid for entry in self.template}
-        self.assertFalse(
-            sorted(self.exported - shipped), "terms missing from loyalty_club.pot: regenerate it (README)"
-        )
+        self.assertFalse(sorted(self.exported - shipped), "terms missing from loyalty_club.pot: regenerate it (README)")
         self.assertFalse(sorted(shipped - self.exported), "loyalty_club.pot has terms the addon no longer has")
 
     def test_persian_translation_is_complete(self):
