@@ -560,7 +560,8 @@ ensure_rtlcss() {
     fi
     info "Installing rtlcss (right-to-left stylesheets) into $npm_dir"
     mkdir -p "$npm_dir"
-    if npm install --prefix "$npm_dir" --no-audit --no-fund rtlcss@4 >"$LOG_DIR/npm-rtlcss.log" 2>&1; then
+    # bounded: rtlcss is optional, a registry that does not answer must not stall the run
+    if timeout 180 npm install --prefix "$npm_dir" --no-audit --no-fund rtlcss@4 >"$LOG_DIR/npm-rtlcss.log" 2>&1; then
         export PATH="$npm_dir/node_modules/.bin:$PATH"
     else
         warn "npm could not install rtlcss (see $LOG_DIR/npm-rtlcss.log): right-to-left pages will use left-to-right styles"

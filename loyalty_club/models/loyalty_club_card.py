@@ -280,48 +280,34 @@ class LoyaltyClubCard(models.Model):
         self.invalidate_model(["state"])
         return expired_ids
 
-    def action_open_replace_wizard(self):
-        """Open the replacement wizard for this card."""
+    def _open_card_wizard(self, res_model, title):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Replace card"),
-            "res_model": "loyalty.club.card.replace.wizard",
+            "name": title,
+            "res_model": res_model,
             "view_mode": "form",
             "target": "new",
             "context": {"default_card_id": self.id},
         }
+
+    def action_open_replace_wizard(self):
+        """Open the replacement wizard for this card."""
+        return self._open_card_wizard("loyalty.club.card.replace.wizard", self.env._("Replace card"))
 
     def action_open_adjust_wizard(self):
         """Open the manual adjustment wizard (managers)."""
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Adjust points"),
-            "res_model": "loyalty.club.adjust.wizard",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_card_id": self.id},
-        }
+        return self._open_card_wizard("loyalty.club.adjust.wizard", self.env._("Adjust points"))
 
     def action_open_pin_wizard(self):
         """Open the wizard setting a new PIN."""
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Set PIN"),
-            "res_model": "loyalty.club.pin.wizard",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_card_id": self.id},
-        }
+        return self._open_card_wizard("loyalty.club.pin.wizard", self.env._("Set PIN"))
 
     def action_view_entries(self):
         """Open the ledger of this card."""
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_club.loyalty_club_entry_action")
         action["domain"] = [("card_id", "=", self.id)]
-        action["context"] = {"search_default_group_by_kind": 0}
         return action
 
     # ------------------------------------------------------------------

@@ -100,7 +100,8 @@ class LoyaltyClubPosting(models.AbstractModel):
         :param allow_negative: let the balance go below zero (reversals of spent points)
         :returns: the ``loyalty.club.entry``, the existing one when the key was posted before
         :raises UserError: not enough points, card not usable
-        :raises ValidationError: malformed points, kind or key
+        :raises ValidationError: malformed points, kind or key; a key already used for a
+            different movement
         """
         card.ensure_one()
         points = self._check_points(points, kind)
@@ -111,6 +112,17 @@ class LoyaltyClubPosting(models.AbstractModel):
         self._lock_cards(card)
         existing = Entry.search([("posting_key", "=", posting_key)], limit=1)
         if existing:
+            if (existing.card_id, existing.points, existing.kind) != (card, points, kind):
+                raise ValidationError(
+                    self.env._(
+                        "The posting key %(key)s was already used for another movement "
+                        "(%(kind)s %(points)s on card %(card)s).",
+                        key=posting_key,
+                        kind=existing.kind,
+                        points=existing.points,
+                        card=existing.card_id.number,
+                    )
+                )
             return existing.sudo(self.env.su)
         if kind in ACTIVE_CARD_KINDS and card.state != "active":
             raise UserError(self.env._("Card %s is not active.", card.number))

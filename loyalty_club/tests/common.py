@@ -90,6 +90,18 @@ class LoyaltyClubCase(TransactionCase):
         open_lots = sum(entries.mapped("points_remaining"))
         self.assertEqual(open_lots, max(card.balance, 0), "unspent lots must add up to the positive balance")
 
+    def forged_entry_values(self, key="forged"):
+        """Values of a ledger entry written directly, bypassing the posting service."""
+        return {
+            "card_id": self.card.id,
+            "partner_id": self.member.id,
+            "club_id": self.club.id,
+            "company_id": self.company.id,
+            "kind": "earn",
+            "points": 5,
+            "posting_key": key,
+        }
+
     def ledger_count(self):
         return self.env["loyalty.club.entry"].search_count([])
 

@@ -58,17 +58,7 @@ class TestAccess(LoyaltyClubCase):
             with self.assertRaises(UserError):
                 entry.unlink()
             with self.assertRaises(UserError):
-                self.env["loyalty.club.entry"].with_user(user).create(
-                    {
-                        "card_id": self.card.id,
-                        "partner_id": self.member.id,
-                        "club_id": self.club.id,
-                        "company_id": self.company.id,
-                        "kind": "earn",
-                        "points": 5,
-                        "posting_key": "x",
-                    }
-                )
+                self.env["loyalty.club.entry"].with_user(user).create(self.forged_entry_values("x"))
 
     def test_users_cannot_write_balance_or_pin_state(self):
         for field, value in (("balance", 5000), ("pin_locked", False), ("pin_failed_attempts", 0)):

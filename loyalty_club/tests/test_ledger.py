@@ -97,17 +97,7 @@ class TestLedgerAppendOnly(LoyaltyClubCase):
 
     def test_orm_create_outside_the_service_refused(self):
         with self.assertRaises(UserError):
-            self.env["loyalty.club.entry"].sudo().create(
-                {
-                    "card_id": self.card.id,
-                    "partner_id": self.member.id,
-                    "club_id": self.club.id,
-                    "company_id": self.company.id,
-                    "kind": "earn",
-                    "points": 5,
-                    "posting_key": "forged",
-                }
-            )
+            self.env["loyalty.club.entry"].sudo().create(self.forged_entry_values("forged"))
 
     @mute_logger("odoo.sql_db")
     def test_raw_sql_update_refused(self):
@@ -150,6 +140,16 @@ class TestLedgerIdempotency(LoyaltyClubCase):
         count = self.ledger_count()
         second = self.post(70, key="sale.order:1:0:earn")
         self.assertEqual(first, second)
+        self.assertEqual(self.ledger_count(), count)
+        self.assertEqual(self.card.balance, 70)
+
+    def test_key_reused_for_another_movement_is_refused(self):
+        self.post(70, key="sale.order:7:0:earn")
+        count = self.ledger_count()
+        other = self.env["loyalty.club.card"].create({"partner_id": self.member2.id, "club_id": self.club.id})
+        for points, card in ((71, self.card), (70, other)):
+            with self.subTest(points=points, card=card.number), self.assertRaisesRegex(ValidationError, "already used"):
+                self.post(points, key="sale.order:7:0:earn", card=card)
         self.assertEqual(self.ledger_count(), count)
         self.assertEqual(self.card.balance, 70)
 
