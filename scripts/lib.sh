@@ -97,7 +97,7 @@ _venv_create() {
 
 _venv_pip_install() {
     local req_files=() f
-    for f in "$ODOO_DIR/requirements.txt" "$REPO_ROOT/requirements.txt"; do
+    for f in "$ODOO_DIR/requirements.txt" "$REPO_ROOT/requirements.txt" "$REPO_ROOT/requirements-dev.txt"; do
         [[ -f "$f" ]] && req_files+=("$f")
     done
     ((${#req_files[@]})) || return 0
@@ -544,27 +544,32 @@ ensure_template() {
 # --------------------------------------------------------------------------
 # everything
 
-# ensure_rtlcss: Odoo builds right-to-left stylesheets (Persian, Arabic) with the
-# rtlcss command. Install it from npm into .local/npm unless it is already on PATH;
-# without npm the scripts go on with a warning (RTL pages then get LTR styles).
-ensure_rtlcss() {
-    local npm_dir="$LOCAL_DIR/npm"
-    if [[ -x "$npm_dir/node_modules/.bin/rtlcss" ]]; then
-        export PATH="$npm_dir/node_modules/.bin:$PATH"
+# ensure_node_tools: npm packages the project uses, installed into .local/npm:
+#   rtlcss                       Odoo builds right-to-left stylesheets (Persian, Arabic) with it
+#   prettier, @prettier/plugin-xml   XML/SCSS/JS formatting checked by scripts/lint.sh
+# Without npm (or if the registry does not answer) the scripts go on with a warning:
+# RTL pages then get LTR styles and scripts/lint.sh stops with a clear message.
+NODE_TOOLS_DIR="$LOCAL_DIR/npm"
+NODE_TOOLS=(rtlcss@4.3.0 prettier@3.10.1 @prettier/plugin-xml@3.4.2)
+ensure_node_tools() {
+    local stamp_file="$NODE_TOOLS_DIR/.stamp"
+    if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "${NODE_TOOLS[*]}" ]]; then
+        export PATH="$NODE_TOOLS_DIR/node_modules/.bin:$PATH"
         return 0
     fi
-    command -v rtlcss >/dev/null 2>&1 && return 0
     if ! command -v npm >/dev/null 2>&1; then
-        warn "rtlcss not found and npm missing: Persian/Arabic pages will use left-to-right styles (apt-get install npm)"
+        warn "npm missing: no rtlcss (Persian/Arabic pages use left-to-right styles) and no prettier for scripts/lint.sh (apt-get install npm)"
         return 0
     fi
-    info "Installing rtlcss (right-to-left stylesheets) into $npm_dir"
-    mkdir -p "$npm_dir"
-    # bounded: rtlcss is optional, a registry that does not answer must not stall the run
-    if timeout 180 npm install --prefix "$npm_dir" --no-audit --no-fund rtlcss@4 >"$LOG_DIR/npm-rtlcss.log" 2>&1; then
-        export PATH="$npm_dir/node_modules/.bin:$PATH"
+    info "Installing ${NODE_TOOLS[*]} into $NODE_TOOLS_DIR"
+    mkdir -p "$NODE_TOOLS_DIR" "$LOG_DIR"
+    # bounded: a registry that does not answer must not stall the run
+    if timeout 300 npm install --prefix "$NODE_TOOLS_DIR" --no-audit --no-fund "${NODE_TOOLS[@]}" \
+        >"$LOG_DIR/npm-tools.log" 2>&1; then
+        printf '%s\n' "${NODE_TOOLS[*]}" >"$stamp_file"
+        export PATH="$NODE_TOOLS_DIR/node_modules/.bin:$PATH"
     else
-        warn "npm could not install rtlcss (see $LOG_DIR/npm-rtlcss.log): right-to-left pages will use left-to-right styles"
+        warn "npm could not install ${NODE_TOOLS[*]} (see $LOG_DIR/npm-tools.log): right-to-left pages will use left-to-right styles"
     fi
 }
 
@@ -572,7 +577,7 @@ ensure_rtlcss() {
 setup_all() {
     find_python
     ensure_venv
-    ensure_rtlcss
+    ensure_node_tools
     ensure_postgres
     mkdir -p "$LOG_DIR" "$DATA_DIR"
     [[ -f "$ODOO_CONF" ]] || printf '%s\n' \

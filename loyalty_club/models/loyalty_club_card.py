@@ -8,9 +8,10 @@ from datetime import timedelta
 from passlib.context import CryptContext
 
 from odoo import api, fields, models, tools
-from odoo.addons.phone_validation.tools import phone_validation
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
+
+from odoo.addons.phone_validation.tools import phone_validation
 
 from ..tools.card_number import is_valid_card_number, luhn_check_digit, normalize_digits
 

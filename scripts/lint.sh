@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Lint the addon: ruff (lint + format), pylint-odoo, prettier (XML, SCSS, JS).
+# Tools come from .venv (requirements-dev.txt) and .local/npm, installed by lib.sh.
+# Exits non-zero if any check fails; prints one line per check.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+find_python
+ensure_venv
+ensure_node_tools
+
+failed=()
+run_check() {
+    local name="$1"
+    shift
+    info "lint: $name"
+    if "$@"; then
+        echo "lint: $name ok"
+    else
+        echo "lint: $name FAILED"
+        failed+=("$name")
+    fi
+}
+
+# as modules: with --system-site-packages their scripts may live outside .venv/bin
+run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "$ADDON_NAME"
+run_check "ruff format" "$VENV_PY" -m ruff format --check "$ADDON_NAME"
+run_check "pylint-odoo" "$VENV_PY" -m pylint --rcfile=.pylintrc "$ADDON_NAME"
+prettier="$NODE_TOOLS_DIR/node_modules/.bin/prettier"
+xml_plugin="$NODE_TOOLS_DIR/node_modules/@prettier/plugin-xml/src/plugin.js"
+if [[ -x "$prettier" && -f "$xml_plugin" ]]; then
+    run_check "prettier" "$prettier" --plugin="$xml_plugin" --check "$ADDON_NAME/**/*.{xml,scss,js}"
+else
+    echo "lint: prettier FAILED (not installed in $NODE_TOOLS_DIR: is npm available?)"
+    failed+=(prettier)
+fi
+
+if ((${#failed[@]})); then
+    echo "lint failed: ${failed[*]} (fix with: ruff check --fix, ruff format, prettier --write)"
+    exit 1
+fi
+echo "lint: all checks passed"
