@@ -4,7 +4,6 @@
     "version": "18.0.1.0.0",
     "category": "Sales/Loyalty",
     "author": "loyalty_club developers",
-    "website": "https://example.invalid/loyalty_club",
     "license": "LGPL-3",
     "depends": [
         "mail",
