@@ -25,6 +25,8 @@
         "views/loyalty_club_tier_history_views.xml",
         "views/loyalty_club_card_views.xml",
         "views/res_partner_views.xml",
+        "views/sale_order_views.xml",
+        "views/product_template_views.xml",
         "wizard/loyalty_club_adjust_wizard_views.xml",
         "wizard/loyalty_club_card_replace_wizard_views.xml",
         "wizard/loyalty_club_pin_wizard_views.xml",

@@ -4,5 +4,9 @@ from . import loyalty_club_card
 from . import loyalty_club_entry
 from . import loyalty_club_tier_history
 from . import loyalty_club_posting
+from . import product_template
 from . import res_company
 from . import res_partner
+from . import sale_order
+from . import sale_order_line
+from . import account_move

@@ -44,6 +44,27 @@ class LoyaltyClub(models.Model):
         default="down",
         required=True,
     )
+    earn_on_tax_included = fields.Boolean(
+        "Earn on amounts with taxes",
+        help="Points are computed on line totals including taxes instead of untaxed subtotals.",
+    )
+    earn_excluded_categ_ids = fields.Many2many(
+        "product.category",
+        string="Categories that earn nothing",
+        help="Products of these categories (and their subcategories) earn no points.",
+    )
+    negative_balance_policy = fields.Selection(
+        [
+            ("allow", "Allow a negative balance"),
+            ("partial", "Reverse only what is left"),
+        ],
+        "When a reversal exceeds the balance",
+        default="allow",
+        required=True,
+        help="A refund or cancellation takes back points the member already spent: either record "
+        "the debt (the balance goes negative and must be repaid before redeeming again) or take "
+        "back only the points left and note the shortfall on the document.",
+    )
     point_value = fields.Monetary(
         "Value of a point",
         default=0.01,
@@ -166,6 +187,31 @@ class LoyaltyClub(models.Model):
         raw = to_decimal(amount) / to_decimal(self.earn_amount) * self.earn_points * Decimal(repr(multiplier))
         rounding = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "up": ROUND_UP}[self.earn_rounding]
         return int(raw.quantize(Decimal(1), rounding=rounding))
+
+    def _product_earns(self, product):
+        """Whether selling ``product`` earns points in this club."""
+        self.ensure_one()
+        if not product or product.loyalty_club_no_earn:
+            return False
+        excluded = self.earn_excluded_categ_ids
+        return not (excluded and product.categ_id.filtered_domain([("id", "child_of", excluded.ids)]))
+
+    @api.model
+    def _allocate_points(self, total_points, bases):
+        """Split ``total_points`` over ``bases`` ({key: amount}) in proportion, by largest remainder.
+
+        The parts are integers that add up to ``total_points`` exactly.
+        """
+        positive = {key: Decimal(repr(amount)) for key, amount in bases.items() if amount > 0}
+        whole = sum(positive.values())
+        if not total_points or not whole:
+            return dict.fromkeys(bases, 0)
+        shares = {key: amount * total_points / whole for key, amount in positive.items()}
+        parts = {key: int(share) for key, share in shares.items()}
+        left = total_points - sum(parts.values())
+        for key in sorted(shares, key=lambda k: (shares[k] - parts[k], str(k)), reverse=True)[:left]:
+            parts[key] += 1
+        return {key: parts.get(key, 0) for key in bases}
 
     def _expiry_date_from(self, when):
         """Expiry date of points earned on ``when`` (a date), or False when they never expire."""

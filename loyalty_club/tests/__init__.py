@@ -8,3 +8,4 @@ from . import test_pin
 from . import test_replacement
 from . import test_tiers
 from . import test_i18n
+from . import test_sale

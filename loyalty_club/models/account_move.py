@@ -1,0 +1,55 @@
+from decimal import ROUND_DOWN, Decimal
+
+from odoo import models
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    def _post(self, soft=True):
+        posted = super()._post(soft=soft)
+        posted.filtered(lambda move: move.move_type == "out_refund").sudo()._loyalty_reverse_credited_points()
+        return posted
+
+    def _loyalty_reverse_credited_points(self):
+        """Take back the points earned on credited sale lines, in proportion to the credited quantity.
+
+        Works on the cumulative credited quantity of each line, so a second credit note takes back
+        the rest and the total never exceeds what the line earned.
+        """
+        AccountMoveLine = self.env["account.move.line"]
+        for move in self:
+            sale_lines = move.invoice_line_ids.sale_line_ids.filtered(
+                lambda line: line.loyalty_points > line.loyalty_points_reversed
+            )
+            for order in sale_lines.order_id:
+                targets = {}
+                for line in sale_lines.filtered(lambda sl, order=order: sl.order_id == order):
+                    credit_lines = AccountMoveLine.search(
+                        [
+                            ("sale_line_ids", "in", line.ids),
+                            ("move_id.move_type", "=", "out_refund"),
+                            ("move_id.state", "=", "posted"),
+                            ("display_type", "=", "product"),
+                        ]
+                    )
+                    credited = sum(
+                        credit.product_uom_id._compute_quantity(credit.quantity, line.product_uom)
+                        for credit in credit_lines
+                    )
+                    ordered = line.product_uom_qty
+                    if not ordered or credited >= ordered:
+                        targets[line] = line.loyalty_points
+                    else:
+                        share = Decimal(line.loyalty_points) * Decimal(repr(credited)) / Decimal(repr(ordered))
+                        targets[line] = int(share.to_integral_value(rounding=ROUND_DOWN))
+                fully_credited = all(
+                    targets.get(sale_line, sale_line.loyalty_points_reversed) >= sale_line.loyalty_points
+                    for sale_line in order.order_line
+                )
+                order._loyalty_reverse_lines(
+                    targets,
+                    f"account.move:{move.id}:{order.id}:reverse",
+                    origin=move,
+                    purchase_count=-1 if fully_credited else 0,
+                )

@@ -1,0 +1,200 @@
+from decimal import ROUND_DOWN, Decimal
+
+from odoo import api, fields, models
+
+
+class SaleOrder(models.Model):
+    _inherit = "sale.order"
+
+    loyalty_card_id = fields.Many2one(
+        "loyalty.club.card",
+        "Club card",
+        compute="_compute_loyalty_card_id",
+        store=True,
+        precompute=True,
+        readonly=False,
+        copy=False,
+        groups="loyalty_club.group_loyalty_club_user",
+        domain="[('partner_id', 'in', [partner_id, commercial_partner_id]), ('state', '=', 'active')]",
+        help="Card that earns the points of this order: the customer's active card by default.",
+    )
+    commercial_partner_id = fields.Many2one(related="partner_id.commercial_partner_id")
+    loyalty_tier_id = fields.Many2one(related="loyalty_card_id.tier_id", groups="loyalty_club.group_loyalty_club_user")
+    loyalty_balance = fields.Integer(related="loyalty_card_id.balance", groups="loyalty_club.group_loyalty_club_user")
+    loyalty_points_estimate = fields.Integer(
+        "Points to earn",
+        compute="_compute_loyalty_points_estimate",
+        groups="loyalty_club.group_loyalty_club_user",
+        help="Points the order earns when confirmed (the server recomputes them at confirmation).",
+    )
+    loyalty_points_net = fields.Integer(
+        "Points earned",
+        compute="_compute_loyalty_points_net",
+        groups="loyalty_club.group_loyalty_club_user",
+        help="Points this order earned, less what cancellations and credit notes took back.",
+    )
+    loyalty_shortfall = fields.Integer(
+        "Points not taken back",
+        readonly=True,
+        copy=False,
+        groups="loyalty_club.group_loyalty_club_user",
+        help="Points a reversal could not take back because the member had already spent them "
+        "(club policy: reverse only what is left).",
+    )
+
+    @api.depends("partner_id", "company_id")
+    def _compute_loyalty_card_id(self):
+        for order in self:
+            if order.state not in ("draft", "sent"):
+                continue
+            if order.loyalty_card_id and order.loyalty_card_id.partner_id in (
+                order.partner_id | order.partner_id.commercial_partner_id
+            ):
+                continue
+            club = order.company_id._loyalty_club_get() if order.company_id else None
+            order.loyalty_card_id = (
+                club
+                and self.env["loyalty.club.card"].search(
+                    [
+                        ("club_id", "=", club.id),
+                        ("partner_id", "in", (order.partner_id | order.partner_id.commercial_partner_id).ids),
+                        ("state", "=", "active"),
+                    ],
+                    order="id desc",
+                    limit=1,
+                )
+            ) or False
+
+    @api.depends("loyalty_card_id", "order_line.price_subtotal", "order_line.price_total", "order_line.product_id")
+    def _compute_loyalty_points_estimate(self):
+        for order in self:
+            order.loyalty_points_estimate = order._loyalty_points_for_lines()[0] if order.loyalty_card_id else 0
+
+    def _compute_loyalty_points_net(self):
+        for order in self:
+            lines = order.order_line
+            order.loyalty_points_net = sum(lines.mapped("loyalty_points")) - sum(
+                lines.mapped("loyalty_points_reversed")
+            )
+
+    def _loyalty_points_for_lines(self):
+        """(points, spend in the club currency, {line: base}) this order earns now with its card."""
+        self.ensure_one()
+        card = self.loyalty_card_id
+        club = card.club_id
+        bases = {line: line._loyalty_club_base(club) for line in self.order_line}
+        spend = sum(bases.values())
+        if self.currency_id != club.currency_id:
+            spend = self.currency_id._convert(
+                spend, club.currency_id, self.company_id, self.date_order or fields.Date.today()
+            )
+        points = club._compute_points_for_amount(spend, card.tier_id.earn_multiplier or 1.0)
+        return points, spend, bases
+
+    # ------------------------------------------------------------------
+    # Earning and reversal
+    # ------------------------------------------------------------------
+    def _action_confirm(self):
+        result = super()._action_confirm()
+        self.sudo()._loyalty_post_earnings()
+        return result
+
+    def _action_cancel(self):
+        result = super()._action_cancel()
+        for order in self.sudo():
+            order._loyalty_reverse_lines(
+                {line: line.loyalty_points for line in order.order_line},
+                f"sale.order:{order.id}:{order._loyalty_cycle()}:reverse",
+                origin=order,
+                purchase_count=-1,
+            )
+        return result
+
+    def _loyalty_earn_entries(self):
+        self.ensure_one()
+        return self.env["loyalty.club.entry"].search(
+            [("origin_model", "=", "sale.order"), ("origin_id", "=", self.id), ("kind", "=", "earn")], order="id"
+        )
+
+    def _loyalty_cycle(self):
+        """How many times the order has been confirmed with earnings (keys each confirmation apart)."""
+        return len(self._loyalty_earn_entries())
+
+    def _loyalty_post_earnings(self):
+        """Post the points of confirmed orders once per confirmation, allocated to their lines."""
+        Posting = self.env["loyalty.club.posting"]
+        for order in self.filtered(lambda o: o.loyalty_card_id.state == "active"):
+            card = order.loyalty_card_id
+            points, spend, bases = order._loyalty_points_for_lines()
+            allocation = card.club_id._allocate_points(points, bases)
+            for line in order.order_line:
+                line.write({"loyalty_points": allocation.get(line, 0), "loyalty_points_reversed": 0})
+            if not points:
+                continue
+            Posting._post(
+                card,
+                points,
+                "earn",
+                f"sale.order:{order.id}:{order._loyalty_cycle() + 1}:earn",
+                origin=order,
+                branch=order.company_id,
+                amount=spend,
+                purchase_count=1,
+                reason=order.name,
+            )
+
+    def _loyalty_reverse_lines(self, targets, posting_key, origin, purchase_count=0):
+        """Take back points of this order's lines so each line's reversed total reaches ``targets[line]``.
+
+        Posts one reversal (through the posting service) for the increase, consuming the order's own
+        earned lot first, and follows the club's negative-balance policy.
+        """
+        self.ensure_one()
+        earned = self._loyalty_earn_entries()[-1:]
+        if not earned:
+            return self.env["loyalty.club.entry"]
+        card = earned.card_id
+        points, spend = 0, Decimal(0)
+        for line, wanted in targets.items():
+            target = min(wanted, line.loyalty_points)
+            delta = target - line.loyalty_points_reversed
+            if delta <= 0:
+                continue
+            points += delta
+            spend += Decimal(repr(earned.amount)) * delta / earned.points
+            line.loyalty_points_reversed = target
+        if not points:
+            return self.env["loyalty.club.entry"]
+        Posting = self.env["loyalty.club.posting"]
+        allow_negative = card.club_id.negative_balance_policy == "allow"
+        taken = points
+        if not allow_negative:
+            Posting._lock_cards(card)
+            taken = min(points, max(card.balance, 0))
+            if taken < points:
+                self.loyalty_shortfall += points - taken
+                self.message_post(
+                    body=self.env._(
+                        "%(shortfall)s points could not be taken back from card %(card)s: the member "
+                        "had already spent them.",
+                        shortfall=points - taken,
+                        card=card.number,
+                    )
+                )
+        if not taken:
+            return self.env["loyalty.club.entry"]
+        amount = -float(spend.quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+        return Posting._post(
+            card,
+            -taken,
+            "reverse",
+            posting_key,
+            origin=origin,
+            branch=self.company_id,
+            reversed_entry=earned,
+            lot=earned,
+            amount=amount,
+            purchase_count=purchase_count,
+            allow_negative=allow_negative,
+            reason=self.name,
+        )
