@@ -651,9 +651,15 @@ class LoyaltyClubCard(models.Model):
                 self.env.cr.execute(
                     "UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = ANY(%s)", [clear_grace]
                 )
-            for card_id, until in start_grace:
+            if start_grace:
                 self.env.cr.execute(
-                    "UPDATE loyalty_club_card SET tier_grace_until = %s WHERE id = %s", [until, card_id]
+                    SQL(
+                        """UPDATE loyalty_club_card c SET tier_grace_until = g.until
+                             FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::date[]) AS until) g
+                            WHERE c.id = g.id""",
+                        [card_id for card_id, _until in start_grace],
+                        [until for _card_id, until in start_grace],
+                    )
                 )
             cards.invalidate_recordset(["tier_grace_until"])
         return True
