@@ -21,6 +21,7 @@
         "data/ir_cron_data.xml",
         "views/loyalty_club_views.xml",
         "views/loyalty_club_tier_views.xml",
+        "views/loyalty_club_reward_views.xml",
         "views/loyalty_club_entry_views.xml",
         "views/loyalty_club_tier_history_views.xml",
         "views/loyalty_club_card_views.xml",
@@ -30,6 +31,7 @@
         "wizard/loyalty_club_adjust_wizard_views.xml",
         "wizard/loyalty_club_card_replace_wizard_views.xml",
         "wizard/loyalty_club_pin_wizard_views.xml",
+        "wizard/loyalty_club_redeem_wizard_views.xml",
         "views/loyalty_club_menus.xml",
     ],
     "assets": {

@@ -4,6 +4,7 @@ from . import loyalty_club_card
 from . import loyalty_club_entry
 from . import loyalty_club_tier_history
 from . import loyalty_club_posting
+from . import loyalty_club_reward
 from . import product_template
 from . import res_company
 from . import res_partner

@@ -65,6 +65,22 @@ class LoyaltyClub(models.Model):
         "the debt (the balance goes negative and must be repaid before redeeming again) or take "
         "back only the points left and note the shortfall on the document.",
     )
+    redeem_min_points = fields.Integer(
+        "Minimum points to redeem",
+        default=0,
+        help="Members redeem only once their balance reaches this many points.",
+    )
+    redeem_pin_required = fields.Boolean(
+        "PIN required in the back office",
+        default=True,
+        help="Staff must enter the member's PIN to use points on a quotation.",
+    )
+    reward_product_id = fields.Many2one(
+        "product.product",
+        "Reward line product",
+        help="Service product of the discount and credit lines added by rewards (created when first needed).",
+    )
+    reward_ids = fields.One2many("loyalty.club.reward", "club_id", "Rewards")
     point_value = fields.Monetary(
         "Value of a point",
         default=0.01,
@@ -137,6 +153,7 @@ class LoyaltyClub(models.Model):
         ("pin_attempts_positive", "CHECK(pin_max_attempts >= 1)", "At least one PIN attempt is needed."),
         ("pin_lock_positive", "CHECK(pin_lock_minutes >= 0)", "The lock duration cannot be negative."),
         ("grace_positive", "CHECK(tier_grace_days >= 0)", "The grace period cannot be negative."),
+        ("redeem_min_positive", "CHECK(redeem_min_points >= 0)", "The minimum to redeem cannot be negative."),
         ("window_positive", "CHECK(tier_window_months >= 1)", "The window needs at least one month."),
     ]
 
@@ -212,6 +229,30 @@ class LoyaltyClub(models.Model):
         for key in sorted(shares, key=lambda k: (shares[k] - parts[k], str(k)), reverse=True)[:left]:
             parts[key] += 1
         return {key: parts.get(key, 0) for key in bases}
+
+    def _get_reward_product(self):
+        """The service product of reward lines, created on first use."""
+        self.ensure_one()
+        if not self.reward_product_id:
+            product = (
+                self.env["product.product"]
+                .sudo()
+                .create(
+                    {
+                        "name": self.env._("Club reward"),
+                        "type": "service",
+                        "sale_ok": False,
+                        "purchase_ok": False,
+                        "invoice_policy": "order",
+                        "loyalty_club_no_earn": True,
+                        "taxes_id": False,
+                        "list_price": 0.0,
+                        "company_id": self.company_id.id,
+                    }
+                )
+            )
+            self.sudo().reward_product_id = product
+        return self.reward_product_id
 
     def _expiry_date_from(self, when):
         """Expiry date of points earned on ``when`` (a date), or False when they never expire."""

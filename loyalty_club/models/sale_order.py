@@ -1,6 +1,7 @@
 from decimal import ROUND_DOWN, Decimal
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class SaleOrder(models.Model):
@@ -32,6 +33,18 @@ class SaleOrder(models.Model):
         compute="_compute_loyalty_points_net",
         groups="loyalty_club.group_loyalty_club_user",
         help="Points this order earned, less what cancellations and credit notes took back.",
+    )
+    loyalty_confirmations = fields.Integer(
+        readonly=True,
+        copy=False,
+        groups="loyalty_club.group_loyalty_club_user",
+        help="How many times the order was confirmed: keeps the postings of each confirmation apart.",
+    )
+    loyalty_points_reserved = fields.Integer(
+        "Points used",
+        compute="_compute_loyalty_points_reserved",
+        groups="loyalty_club.group_loyalty_club_user",
+        help="Points the reward lines of this order cost.",
     )
     loyalty_shortfall = fields.Integer(
         "Points not taken back",
@@ -70,6 +83,11 @@ class SaleOrder(models.Model):
         for order in self:
             order.loyalty_points_estimate = order._loyalty_points_for_lines()[0] if order.loyalty_card_id else 0
 
+    @api.depends("order_line.loyalty_reward_points")
+    def _compute_loyalty_points_reserved(self):
+        for order in self:
+            order.loyalty_points_reserved = sum(order.order_line.mapped("loyalty_reward_points"))
+
     def _compute_loyalty_points_net(self):
         for order in self:
             lines = order.order_line
@@ -91,17 +109,35 @@ class SaleOrder(models.Model):
         points = club._compute_points_for_amount(spend, card.tier_id.earn_multiplier or 1.0)
         return points, spend, bases
 
+    def action_loyalty_use_points(self):
+        """Open the wizard that spends the member's points on this quotation."""
+        self.ensure_one()
+        if not self.loyalty_card_id:
+            raise UserError(self.env._("The customer has no active club card."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Use points"),
+            "res_model": "loyalty.club.redeem.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id, "default_card_id": self.loyalty_card_id.id},
+        }
+
     # ------------------------------------------------------------------
     # Earning and reversal
     # ------------------------------------------------------------------
     def _action_confirm(self):
         result = super()._action_confirm()
+        for order in self.sudo().filtered("loyalty_card_id"):
+            order.loyalty_confirmations += 1
+        self.sudo()._loyalty_post_redemptions()
         self.sudo()._loyalty_post_earnings()
         return result
 
     def _action_cancel(self):
         result = super()._action_cancel()
         for order in self.sudo():
+            order._loyalty_return_redemption()
             order._loyalty_reverse_lines(
                 {line: line.loyalty_points for line in order.order_line},
                 f"sale.order:{order.id}:{order._loyalty_cycle()}:reverse",
@@ -117,8 +153,61 @@ class SaleOrder(models.Model):
         )
 
     def _loyalty_cycle(self):
-        """How many times the order has been confirmed with earnings (keys each confirmation apart)."""
-        return len(self._loyalty_earn_entries())
+        """Number of the current confirmation (keys each confirmation's postings apart)."""
+        return self.loyalty_confirmations
+
+    def _loyalty_open_reservations(self, card, exclude=None):
+        """Points reserved on the card by reward lines of quotations (other than ``exclude``)."""
+        domain = [
+            ("order_id.loyalty_card_id", "=", card.id),
+            ("order_id.state", "in", ("draft", "sent")),
+            ("loyalty_reward_points", ">", 0),
+        ]
+        if exclude:
+            domain.append(("order_id", "not in", exclude.ids))
+        lines = self.env["sale.order.line"].sudo().search(domain)
+        return sum(lines.mapped("loyalty_reward_points"))
+
+    def _loyalty_post_redemptions(self):
+        """Spend the points of the reward lines; refuses (and so blocks the confirmation) if the
+        balance no longer covers them."""
+        Posting = self.env["loyalty.club.posting"]
+        for order in self:
+            points = order.loyalty_points_reserved
+            if not points:
+                continue
+            card = order.loyalty_card_id
+            if not card:
+                raise UserError(self.env._("Order %s uses club points but has no club card.", order.name))
+            Posting._post(
+                card,
+                -points,
+                "redeem",
+                f"sale.order:{order.id}:{order._loyalty_cycle()}:redeem",
+                origin=order,
+                branch=order.company_id,
+                reason=order.name,
+            )
+
+    def _loyalty_return_redemption(self):
+        """Give back the points spent by the current confirmation (order cancelled)."""
+        self.ensure_one()
+        cycle = self._loyalty_cycle()
+        redeemed = self.env["loyalty.club.entry"].search(
+            [("posting_key", "=", f"sale.order:{self.id}:{cycle}:redeem")], limit=1
+        )
+        if not redeemed:
+            return
+        self.env["loyalty.club.posting"]._post(
+            redeemed.card_id,
+            -redeemed.points,
+            "reverse",
+            f"sale.order:{self.id}:{cycle}:unredeem",
+            origin=self,
+            branch=self.company_id,
+            reversed_entry=redeemed,
+            reason=self.name,
+        )
 
     def _loyalty_post_earnings(self):
         """Post the points of confirmed orders once per confirmation, allocated to their lines."""
@@ -135,7 +224,7 @@ class SaleOrder(models.Model):
                 card,
                 points,
                 "earn",
-                f"sale.order:{order.id}:{order._loyalty_cycle() + 1}:earn",
+                f"sale.order:{order.id}:{order._loyalty_cycle()}:earn",
                 origin=order,
                 branch=order.company_id,
                 amount=spend,

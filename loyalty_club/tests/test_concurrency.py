@@ -1,7 +1,7 @@
 import threading
 import traceback
 
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, Command, api
 from odoo.exceptions import UserError
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.service.model import retrying
@@ -104,3 +104,62 @@ class TestConcurrentPostings(CommittedClubMixin, TransactionCase):
         self.assertEqual(kinds, ["earn"])
         self.assertEqual(final_balance, 25)
         self.assertFalse(mismatches)
+
+    @mute_logger("odoo.service.model", "odoo.sql_db")
+    def test_two_orders_redeeming_most_of_the_balance_confirm_at_once(self):
+        """Issue 3, acceptance 7: each quotation reserved 80 of 100 points (two cashiers raced
+        past the reservation check); confirming both at the same time spends them once."""
+        ids = self.make_committed_card(balance=100, tag="orders")
+        with self.committed_env() as env:
+            card = env["loyalty.club.card"].browse(ids["card"])
+            club = card.club_id
+            reward = env["loyalty.club.reward"].create(
+                {
+                    "name": "Big credit",
+                    "club_id": club.id,
+                    "reward_type": "credit",
+                    "points_cost": 80,
+                    "credit_amount": 5,
+                }
+            )
+            product = env["product.product"].create({"name": "Lamp", "list_price": 50.0})
+            order_ids = []
+            for _index in range(2):
+                order = (
+                    env["sale.order"]
+                    .with_company(club.company_id)
+                    .create(
+                        {
+                            "partner_id": card.partner_id.id,
+                            "company_id": club.company_id.id,
+                            "order_line": [
+                                Command.create({"product_id": product.id, "product_uom_qty": 1}),
+                                Command.create(
+                                    {
+                                        "product_id": club._get_reward_product().id,
+                                        "price_unit": -5,
+                                        "loyalty_reward_id": reward.id,
+                                        "loyalty_reward_points": 80,
+                                    }
+                                ),
+                            ],
+                        }
+                    )
+                )
+                self.assertEqual(order.loyalty_card_id, card)
+                order_ids.append(order.id)
+
+        def confirm(env, index):
+            env["sale.order"].browse(order_ids[index]).action_confirm()
+
+        outcomes = self._run_threads(2, confirm)
+        self.assertEqual(sorted(outcomes), ["ok", "refused"], outcomes)
+        final_balance, kinds, mismatches = self._card_state(ids["card"])
+        self.assertEqual(kinds.count("redeem"), 1)
+        # the confirmed order spent 80 and earned 50 (1 point per 1 spent on the lamp)
+        self.assertEqual(final_balance, 100 - 80 + 50)
+        self.assertEqual(kinds.count("earn"), 2, "the seeded balance and the confirmed order")
+        self.assertFalse(mismatches)
+        with self.committed_env() as env:
+            states = sorted(env["sale.order"].browse(order_ids).mapped("state"))
+        self.assertEqual(states, ["draft", "sale"], "the refused confirmation is rolled back whole")

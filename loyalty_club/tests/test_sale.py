@@ -1,13 +1,12 @@
 from odoo import Command
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 
-@tagged("post_install", "-at_install")
-class TestSaleEarning(AccountTestInvoicingCommon):
-    """Sales: earning at confirmation, reversal on cancellation and credit notes."""
+class SaleClubCase(AccountTestInvoicingCommon):
+    """A company with accounting, a club with two tiers, a member with a card, products."""
 
     @classmethod
     def setUpClass(cls):
@@ -65,6 +64,11 @@ class TestSaleEarning(AccountTestInvoicingCommon):
         )
         refund.action_post()
         return refund
+
+
+@tagged("post_install", "-at_install")
+class TestSaleEarning(SaleClubCase):
+    """Sales: earning at confirmation, reversal on cancellation and credit notes."""
 
     def test_order_uses_the_members_card_and_estimates(self):
         order = self._order()
@@ -206,3 +210,125 @@ class TestSaleEarning(AccountTestInvoicingCommon):
         self.assertEqual(small_count, big_count, "confirming must not read the member's whole ledger")
         self.assertEqual(big.balance, 1000 + 2 * 50)
         self.assertEqual(small.balance, 10 + 2 * 50)
+
+
+@tagged("post_install", "-at_install")
+class TestSaleRedemption(SaleClubCase):
+    """Sales: using points on quotations (acceptance 4) through the reward catalog."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.club.write({"redeem_min_points": 150, "redeem_pin_required": True})
+        Reward = cls.env["loyalty.club.reward"]
+        cls.seven = Reward.create(
+            {"name": "7 % off", "club_id": cls.club.id, "points_cost": 150, "discount_percent": 7}
+        )
+        cls.credit = Reward.create(
+            {
+                "name": "Credit 20",
+                "club_id": cls.club.id,
+                "reward_type": "credit",
+                "points_cost": 200,
+                "credit_amount": 20,
+            }
+        )
+        cls.gift = Reward.create(
+            {
+                "name": "Free shirt",
+                "club_id": cls.club.id,
+                "reward_type": "product",
+                "points_cost": 300,
+                "product_id": cls.product.id,
+            }
+        )
+        cls.silver_only = Reward.create(
+            {
+                "name": "Silver 15 %",
+                "club_id": cls.club.id,
+                "points_cost": 150,
+                "discount_percent": 15,
+                "tier_ids": [Command.set(cls.silver.ids)],
+            }
+        )
+        cls.card.sudo()._set_pin("2468")
+        cls.env["loyalty.club.posting"]._post(cls.card, 400, "adjust", "redemption-seed")
+
+    def _use(self, order, reward, pin="2468"):
+        wizard = self.env["loyalty.club.redeem.wizard"].create(
+            {"order_id": order.id, "card_id": self.card.id, "reward_id": reward.id, "pin": pin}
+        )
+        return wizard.action_apply()
+
+    def _reward_lines(self, order):
+        return order.order_line.filtered("loyalty_reward_id")
+
+    def test_discount_reserves_then_confirm_spends_and_cancel_returns(self):
+        order = self._order()
+        total_before = order.amount_total
+        self._use(order, self.seven)
+        self.assertEqual(order.loyalty_points_reserved, 150)
+        self.assertAlmostEqual(order.amount_total, total_before * 0.93, places=2)
+        self.assertEqual(self.card.balance, 400, "a quotation only reserves")
+        other = self._order()
+        wizard = self.env["loyalty.club.redeem.wizard"].create(
+            {"order_id": other.id, "card_id": self.card.id, "reward_id": self.seven.id, "pin": "2468"}
+        )
+        self.assertEqual(wizard.available_points, 250, "points reserved elsewhere are not available")
+        order.action_confirm()
+        self.assertEqual(self.card.balance, 400 - 150 + 50)  # spent, then earned on the untaxed shirts only
+        order._action_cancel()
+        self.assertEqual(self.card.balance, 400, "points spent on a cancelled order come back")
+        kinds = self._entries().mapped("kind")
+        self.assertEqual(kinds, ["adjust", "redeem", "earn", "reverse", "reverse"])
+
+    def test_reward_lines_carry_the_taxes_of_what_they_discount(self):
+        order = self._order()
+        self._use(order, self.seven)
+        shirt_line = order.order_line.filtered(lambda line: line.product_id == self.product)
+        self.assertEqual(self._reward_lines(order).tax_id, shirt_line.tax_id)
+
+    def test_fixed_credit_lowers_the_total_by_the_credit(self):
+        order = self._order()
+        total_before = order.amount_total
+        self._use(order, self.credit)
+        self.assertAlmostEqual(order.amount_total, total_before - 20, places=2)
+
+    def test_free_product(self):
+        order = self._order()
+        total_before = order.amount_total
+        self._use(order, self.gift)
+        line = self._reward_lines(order)
+        self.assertEqual((line.product_id, line.discount), (self.product, 100.0))
+        self.assertAlmostEqual(order.amount_total, total_before, places=2)
+
+    def test_refusals_write_nothing(self):
+        order = self._order()
+        lines_before, entries_before = len(order.order_line), len(self._entries())
+        with self.assertRaisesRegex(UserError, "Unknown card, wrong PIN"):
+            self._use(order, self.seven, pin="0000")
+        with self.assertRaisesRegex(UserError, "not available to this member's tier"):
+            self._use(order, self.silver_only)
+        self._use(order, self.gift)  # reserves 300 of 400
+        with self.assertRaisesRegex(UserError, "Not enough points"):
+            self._use(order, self.credit)
+        self.env["loyalty.club.posting"]._post(self.card, -300, "redeem", "spent-elsewhere")
+        with self.assertRaisesRegex(UserError, "from 150 points on"):
+            self._use(self._order(), self.seven)
+        self.assertEqual(len(order.order_line), lines_before + 1)
+        self.assertEqual(len(self._entries()), entries_before + 1)
+
+    def test_confirmation_refused_when_the_balance_no_longer_covers_the_reward(self):
+        order = self._order()
+        self._use(order, self.gift)
+        self.env["loyalty.club.posting"]._post(self.card, -200, "redeem", "spent-at-the-till")
+        with self.assertRaisesRegex(UserError, "Not enough points"):
+            order.action_confirm()
+
+    def test_verified_flag_cannot_be_forged(self):
+        wizard = self.env["loyalty.club.redeem.wizard"].create(
+            {"order_id": self._order().id, "card_id": self.card.id, "reward_id": self.seven.id, "pin_verified": True}
+        )
+        self.assertFalse(wizard.pin_verified)
+        with self.assertRaises(UserError):
+            wizard.action_apply()

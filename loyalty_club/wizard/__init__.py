@@ -1,3 +1,4 @@
 from . import loyalty_club_adjust_wizard
 from . import loyalty_club_card_replace_wizard
 from . import loyalty_club_pin_wizard
+from . import loyalty_club_redeem_wizard

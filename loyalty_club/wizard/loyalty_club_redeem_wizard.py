@@ -1,0 +1,143 @@
+from collections import defaultdict
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError
+
+
+class LoyaltyClubRedeemWizard(models.TransientModel):
+    """Use a member's points on a quotation: pick a reward, confirm with the PIN.
+
+    The reward lines reserve the points; confirming the order spends them (under the card
+    lock), cancelling it gives them back. The PIN field is not stored: it is checked when the
+    wizard is saved, and failures count towards the card's lock like any other PIN check.
+    """
+
+    _name = "loyalty.club.redeem.wizard"
+    _description = "Use Club Points"
+
+    order_id = fields.Many2one("sale.order", required=True, ondelete="cascade")
+    card_id = fields.Many2one("loyalty.club.card", required=True, ondelete="cascade")
+    club_id = fields.Many2one(related="card_id.club_id")
+    balance = fields.Integer(related="card_id.balance")
+    available_points = fields.Integer("Points available", compute="_compute_available_points")
+    reward_id = fields.Many2one(
+        "loyalty.club.reward", domain="[('club_id', '=', club_id)]", required=True, ondelete="cascade"
+    )
+    points_cost = fields.Integer(related="reward_id.points_cost")
+    pin_required = fields.Boolean(related="club_id.redeem_pin_required")
+    pin = fields.Char("Member PIN", compute="_compute_pin", inverse="_inverse_pin")
+    pin_verified = fields.Boolean(readonly=True)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        # only the PIN check itself may say the PIN was verified
+        for vals in vals_list:
+            vals.pop("pin_verified", None)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        vals.pop("pin_verified", None)
+        return super().write(vals)
+
+    @api.depends("card_id", "order_id")
+    def _compute_available_points(self):
+        for wizard in self:
+            reserved = wizard.order_id._loyalty_open_reservations(wizard.card_id)
+            wizard.available_points = wizard.card_id.balance - reserved
+
+    def _compute_pin(self):
+        for wizard in self:
+            wizard.pin = False
+
+    def _inverse_pin(self):
+        for wizard in self:
+            if wizard.pin:
+                verified = wizard.card_id.sudo()._verify_pin(wizard.pin)
+                # not through write(), which refuses the flag from clients
+                self.env.cr.execute(
+                    "UPDATE loyalty_club_redeem_wizard SET pin_verified = %s WHERE id = %s", [verified, wizard.id]
+                )
+                wizard.invalidate_recordset(["pin_verified"])
+
+    def action_apply(self):
+        """Add the reward lines to the quotation, after every check; nothing is written on refusal."""
+        self.ensure_one()
+        order, card, reward, club = self.order_id, self.card_id.sudo(), self.reward_id, self.club_id
+        if order.state not in ("draft", "sent"):
+            raise UserError(self.env._("Points can be used on quotations only."))
+        if order.sudo().loyalty_card_id != card or card.state != "active":
+            raise UserError(self.env._("Use the active club card of the order's customer."))
+        if self.pin_required and not self.pin_verified:
+            raise card._uniform_auth_error()
+        if reward not in reward._available_for(card):
+            raise UserError(self.env._("The reward %s is not available to this member's tier.", reward.name))
+        if card.balance < club.redeem_min_points:
+            raise UserError(
+                self.env._(
+                    "Members can use points from %(minimum)s points on; this card has %(balance)s.",
+                    minimum=club.redeem_min_points,
+                    balance=card.balance,
+                )
+            )
+        if self.available_points < reward.points_cost:
+            raise UserError(
+                self.env._(
+                    "Not enough points: %(reward)s costs %(cost)s points, %(available)s are available "
+                    "(balance less points already reserved on open quotations).",
+                    reward=reward.name,
+                    cost=reward.points_cost,
+                    available=self.available_points,
+                )
+            )
+        lines = self._reward_line_values(order, reward, club)
+        if not lines:
+            raise UserError(self.env._("This order has nothing the reward could apply to."))
+        lines[0]["loyalty_reward_points"] = reward.points_cost
+        order.sudo().write({"order_line": [Command.create(values) for values in lines]})
+        return {"type": "ir.actions.act_window_close"}
+
+    @api.model
+    def _reward_line_values(self, order, reward, club):
+        """Values of the order lines that give ``reward``: one line per tax combination for
+        discounts and credits, so each line carries the taxes of what it discounts."""
+        common = {"loyalty_reward_id": reward.id, "sequence": 9999}
+        if reward.reward_type == "product":
+            return [{**common, "product_id": reward.product_id.id, "product_uom_qty": 1.0, "discount": 100.0}]
+        eligible = order.order_line.filtered(
+            lambda line: (
+                not line.display_type
+                and not line.is_downpayment
+                and not line.loyalty_reward_id
+                and not line._is_delivery()
+                and line.price_total > 0
+            )
+        )
+        totals_by_taxes = defaultdict(float)
+        for line in eligible:
+            totals_by_taxes[line.tax_id] += line.price_total
+        order_total = sum(totals_by_taxes.values())
+        if not order_total:
+            return []
+        if reward.reward_type == "discount":
+            shares = {taxes: total * reward.discount_percent / 100.0 for taxes, total in totals_by_taxes.items()}
+            label = self.env._("%(reward)s (%(points)s points)", reward=reward.name, points=reward.points_cost)
+        else:
+            credit = min(reward.credit_amount, order_total)
+            shares = {taxes: credit * total / order_total for taxes, total in totals_by_taxes.items()}
+            label = self.env._("%(reward)s (%(points)s points)", reward=reward.name, points=reward.points_cost)
+        product = club._get_reward_product()
+        values = []
+        for taxes, share in shares.items():
+            # the line price before taxes that lowers the total (taxes included) by ``share``
+            unit = taxes.compute_all(1.0, order.currency_id, 1.0, product, order.partner_id)["total_included"]
+            values.append(
+                {
+                    **common,
+                    "product_id": product.id,
+                    "name": label,
+                    "product_uom_qty": 1.0,
+                    "price_unit": -order.currency_id.round(share / unit),
+                    "tax_id": [Command.set(taxes.ids)],
+                }
+            )
+        return values
