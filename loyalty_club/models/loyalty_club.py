@@ -81,6 +81,13 @@ class LoyaltyClub(models.Model):
         help="Service product of the discount and credit lines added by rewards (created when first needed).",
     )
     reward_ids = fields.One2many("loyalty.club.reward", "club_id", "Rewards")
+    tier_discount_mode = fields.Selection(
+        [("line", "As a discount on each line"), ("separate", "As a separate discount line")],
+        "Tier discount",
+        default="line",
+        required=True,
+        help="How the automatic discount of a member's tier shows on sale orders.",
+    )
     point_value = fields.Monetary(
         "Value of a point",
         default=0.01,

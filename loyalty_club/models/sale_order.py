@@ -1,6 +1,7 @@
+from collections import defaultdict
 from decimal import ROUND_DOWN, Decimal
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -55,6 +56,12 @@ class SaleOrder(models.Model):
         "(club policy: reverse only what is left).",
     )
 
+    loyalty_tier_discount_note = fields.Char(
+        "Member discount",
+        compute="_compute_loyalty_tier_discount_note",
+        groups="loyalty_club.group_loyalty_club_user",
+    )
+
     @api.depends("partner_id", "company_id")
     def _compute_loyalty_card_id(self):
         for order in self:
@@ -87,6 +94,106 @@ class SaleOrder(models.Model):
     def _compute_loyalty_points_reserved(self):
         for order in self:
             order.loyalty_points_reserved = sum(order.order_line.mapped("loyalty_reward_points"))
+
+    @api.depends("loyalty_card_id.tier_id")
+    def _compute_loyalty_tier_discount_note(self):
+        for order in self:
+            percent, _club = order._loyalty_tier_discount()
+            order.loyalty_tier_discount_note = (
+                self.env._(
+                    "%(tier)s members: %(percent)s %% off eligible lines",
+                    tier=order.loyalty_card_id.tier_id.name,
+                    percent=percent,
+                )
+                if percent
+                else False
+            )
+
+    def _loyalty_tier_discount(self):
+        """(discount %, club) the order's member gets from their tier; (0, empty) if none."""
+        card = self.sudo().loyalty_card_id
+        if len(self) != 1 or not card or card.state != "active":
+            return 0.0, self.env["loyalty.club"]
+        return card.tier_id.discount_percent, card.club_id
+
+    def _loyalty_discount_line_values(self, shares_by_taxes, label, extra):
+        """Order line values that lower the total (taxes included) by each share, one line per tax
+        combination, each carrying the taxes of what it discounts."""
+        self.ensure_one()
+        product = self.loyalty_card_id.sudo().club_id._get_reward_product()
+        values = []
+        for taxes, share in shares_by_taxes.items():
+            if not share:
+                continue
+            unit = taxes.compute_all(1.0, self.currency_id, 1.0, product, self.partner_id)["total_included"]
+            values.append(
+                {
+                    **extra,
+                    "product_id": product.id,
+                    "name": label,
+                    "product_uom_qty": 1.0,
+                    "price_unit": -self.currency_id.round(share / unit),
+                    "tax_id": [Command.set(taxes.ids)],
+                    "sequence": 9999,
+                }
+            )
+        return values
+
+    def _loyalty_eligible_totals_by_taxes(self, club):
+        """Totals (taxes included) of the lines eligible in ``club``, per tax combination."""
+        totals = defaultdict(float)
+        for line in self.order_line:
+            if line._loyalty_club_eligible(club) and line.price_total > 0:
+                totals[line.tax_id] += line.price_total
+        return totals
+
+    def _loyalty_refresh_tier_discount_line(self):
+        """Keep the separate tier discount line of quotations in step with their lines."""
+        quotations = (
+            self.sudo().with_context(loyalty_club_refreshing=True).filtered(lambda o: o.state in ("draft", "sent"))
+        )
+        for order in quotations:
+            percent, club = order._loyalty_tier_discount()
+            wanted = []
+            if percent and club.tier_discount_mode == "separate":
+                totals = order._loyalty_eligible_totals_by_taxes(club)
+                shares = {taxes: total * percent / 100.0 for taxes, total in totals.items()}
+                label = self.env._(
+                    "%(tier)s member discount (%(percent)s %%)",
+                    tier=order.loyalty_card_id.tier_id.name,
+                    percent=percent,
+                )
+                wanted = order._loyalty_discount_line_values(shares, label, {"loyalty_tier_discount_line": True})
+            existing = order.order_line.filtered("loyalty_tier_discount_line")
+            current = sorted((line.tax_id.ids, line.price_unit) for line in existing)
+            target = sorted((vals["tax_id"][0][2], vals["price_unit"]) for vals in wanted)
+            if current != target:
+                order.write(
+                    {
+                        "order_line": [Command.unlink(line.id) for line in existing]
+                        + [Command.create(vals) for vals in wanted]
+                    }
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        orders = super().create(vals_list)
+        orders._loyalty_refresh_tier_discount_line()
+        return orders
+
+    def write(self, vals):
+        result = super().write(vals)
+        if not self.env.context.get("loyalty_club_refreshing") and {
+            "order_line",
+            "partner_id",
+            "loyalty_card_id",
+        } & set(vals):
+            self._loyalty_refresh_tier_discount_line()
+        return result
+
+    def action_confirm(self):
+        self._loyalty_refresh_tier_discount_line()
+        return super().action_confirm()
 
     def _compute_loyalty_points_net(self):
         for order in self:

@@ -332,3 +332,53 @@ class TestSaleRedemption(SaleClubCase):
         self.assertFalse(wizard.pin_verified)
         with self.assertRaises(UserError):
             wizard.action_apply()
+
+
+@tagged("post_install", "-at_install")
+class TestSaleTierDiscount(SaleClubCase):
+    """Sales: the automatic discount of the member's tier, as line discount or separate line."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.silver.discount_percent = 10
+        cls.club.earn_excluded_categ_ids = cls.excluded_category
+        cls.card.sudo()._change_tier(cls.silver, "upgrade")
+
+    def test_line_discount_on_eligible_lines_only(self):
+        order = self._order([(self.product, 2), (self.excluded_product, 1), (self.gift_card, 1)])
+        discounts = {line.product_id: line.discount for line in order.order_line}
+        self.assertEqual(discounts, {self.product: 10.0, self.excluded_product: 0.0, self.gift_card: 0.0})
+        self.assertEqual(order.loyalty_tier_discount_note, "Silver members: 10.0 % off eligible lines")
+
+    def test_no_discount_without_a_tier_discount_or_a_card(self):
+        self.card.sudo()._change_tier(self.bronze, "downgrade")
+        self.assertEqual(self._order().order_line.discount, 0.0)
+        stranger = self.env["res.partner"].create({"name": "Walk-in"})
+        self.assertEqual(self._order(partner=stranger).order_line.discount, 0.0)
+
+    def test_separate_line_follows_the_order(self):
+        self.club.tier_discount_mode = "separate"
+        order = self._order([(self.product, 2), (self.excluded_product, 1)])
+        shirts = order.order_line.filtered(lambda line: line.product_id == self.product)
+        self.assertEqual(shirts.discount, 0.0)
+        discount_line = order.order_line.filtered("loyalty_tier_discount_line")
+        self.assertEqual(len(discount_line), 1)
+        self.assertEqual(discount_line.tax_id, shirts.tax_id)
+        self.assertAlmostEqual(discount_line.price_total, -0.1 * shirts.price_total, places=2)
+        order.write({"order_line": [Command.update(shirts.id, {"product_uom_qty": 4})]})
+        discount_line = order.order_line.filtered("loyalty_tier_discount_line")
+        self.assertAlmostEqual(discount_line.price_total, -0.1 * shirts.price_total, places=2)
+        order.action_confirm()
+        self.assertEqual(len(order.order_line.filtered("loyalty_tier_discount_line")), 1)
+        earned = self._entries().filtered(lambda e: e.kind == "earn")
+        self.assertEqual(earned.points, 45, "(400 - 40) x 1.25 / 10: points on what the member pays")
+
+    def test_both_modes_earn_the_same_points(self):
+        earned = {}
+        for mode in ("line", "separate"):
+            self.club.tier_discount_mode = mode
+            order = self._order([(self.product, 4)])
+            order.action_confirm()
+            earned[mode] = order.loyalty_points_net
+        self.assertEqual(earned, {"line": 45, "separate": 45})

@@ -89,7 +89,7 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
                     available=self.available_points,
                 )
             )
-        lines = self._reward_line_values(order, reward, club)
+        lines = self._reward_line_values(order, reward)
         if not lines:
             raise UserError(self.env._("This order has nothing the reward could apply to."))
         lines[0]["loyalty_reward_points"] = reward.points_cost
@@ -97,47 +97,37 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
         return {"type": "ir.actions.act_window_close"}
 
     @api.model
-    def _reward_line_values(self, order, reward, club):
+    def _reward_line_values(self, order, reward):
         """Values of the order lines that give ``reward``: one line per tax combination for
         discounts and credits, so each line carries the taxes of what it discounts."""
-        common = {"loyalty_reward_id": reward.id, "sequence": 9999}
+        common = {"loyalty_reward_id": reward.id}
         if reward.reward_type == "product":
-            return [{**common, "product_id": reward.product_id.id, "product_uom_qty": 1.0, "discount": 100.0}]
-        eligible = order.order_line.filtered(
-            lambda line: (
+            return [
+                {
+                    **common,
+                    "product_id": reward.product_id.id,
+                    "product_uom_qty": 1.0,
+                    "discount": 100.0,
+                    "sequence": 9999,
+                }
+            ]
+        totals_by_taxes = defaultdict(float)
+        for line in order.order_line:
+            if (
                 not line.display_type
                 and not line.is_downpayment
                 and not line.loyalty_reward_id
                 and not line._is_delivery()
                 and line.price_total > 0
-            )
-        )
-        totals_by_taxes = defaultdict(float)
-        for line in eligible:
-            totals_by_taxes[line.tax_id] += line.price_total
+            ):
+                totals_by_taxes[line.tax_id] += line.price_total
         order_total = sum(totals_by_taxes.values())
         if not order_total:
             return []
         if reward.reward_type == "discount":
             shares = {taxes: total * reward.discount_percent / 100.0 for taxes, total in totals_by_taxes.items()}
-            label = self.env._("%(reward)s (%(points)s points)", reward=reward.name, points=reward.points_cost)
         else:
             credit = min(reward.credit_amount, order_total)
             shares = {taxes: credit * total / order_total for taxes, total in totals_by_taxes.items()}
-            label = self.env._("%(reward)s (%(points)s points)", reward=reward.name, points=reward.points_cost)
-        product = club._get_reward_product()
-        values = []
-        for taxes, share in shares.items():
-            # the line price before taxes that lowers the total (taxes included) by ``share``
-            unit = taxes.compute_all(1.0, order.currency_id, 1.0, product, order.partner_id)["total_included"]
-            values.append(
-                {
-                    **common,
-                    "product_id": product.id,
-                    "name": label,
-                    "product_uom_qty": 1.0,
-                    "price_unit": -order.currency_id.round(share / unit),
-                    "tax_id": [Command.set(taxes.ids)],
-                }
-            )
-        return values
+        label = self.env._("%(reward)s (%(points)s points)", reward=reward.name, points=reward.points_cost)
+        return order._loyalty_discount_line_values(shares, label, common)
