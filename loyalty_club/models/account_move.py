@@ -1,3 +1,4 @@
+from collections import defaultdict
 from decimal import ROUND_DOWN, Decimal
 
 from odoo import models
@@ -22,26 +23,27 @@ class AccountMove(models.Model):
             sale_lines = move.invoice_line_ids.sale_line_ids.filtered(
                 lambda line: line.loyalty_points > line.loyalty_points_reversed
             )
+            if not sale_lines:
+                continue
+            credited = defaultdict(float)
+            for credit in AccountMoveLine.search(
+                [
+                    ("sale_line_ids", "in", sale_lines.ids),
+                    ("move_id.move_type", "=", "out_refund"),
+                    ("move_id.state", "=", "posted"),
+                    ("display_type", "=", "product"),
+                ]
+            ):
+                for line in credit.sale_line_ids & sale_lines:
+                    credited[line] += credit.product_uom_id._compute_quantity(credit.quantity, line.product_uom)
             for order in sale_lines.order_id:
                 targets = {}
                 for line in sale_lines.filtered(lambda sl, order=order: sl.order_id == order):
-                    credit_lines = AccountMoveLine.search(
-                        [
-                            ("sale_line_ids", "in", line.ids),
-                            ("move_id.move_type", "=", "out_refund"),
-                            ("move_id.state", "=", "posted"),
-                            ("display_type", "=", "product"),
-                        ]
-                    )
-                    credited = sum(
-                        credit.product_uom_id._compute_quantity(credit.quantity, line.product_uom)
-                        for credit in credit_lines
-                    )
                     ordered = line.product_uom_qty
-                    if not ordered or credited >= ordered:
+                    if not ordered or credited[line] >= ordered:
                         targets[line] = line.loyalty_points
                     else:
-                        share = Decimal(line.loyalty_points) * Decimal(repr(credited)) / Decimal(repr(ordered))
+                        share = Decimal(line.loyalty_points) * Decimal(repr(credited[line])) / Decimal(repr(ordered))
                         targets[line] = int(share.to_integral_value(rounding=ROUND_DOWN))
                 fully_credited = all(
                     targets.get(sale_line, sale_line.loyalty_points_reversed) >= sale_line.loyalty_points

@@ -288,6 +288,13 @@ class TestSaleRedemption(SaleClubCase):
         shirt_line = order.order_line.filtered(lambda line: line.product_id == self.product)
         self.assertEqual(self._reward_lines(order).tax_id, shirt_line.tax_id)
 
+    def test_rewards_never_discount_gift_cards_or_excluded_products(self):
+        self.club.earn_excluded_categ_ids = self.excluded_category
+        order = self._order([(self.product, 5), (self.gift_card, 2), (self.excluded_product, 1)])
+        shirts = order.order_line.filtered(lambda line: line.product_id == self.product)
+        self._use(order, self.seven)
+        self.assertAlmostEqual(sum(self._reward_lines(order).mapped("price_total")), -0.07 * shirts.price_total, 2)
+
     def test_fixed_credit_lowers_the_total_by_the_credit(self):
         order = self._order()
         total_before = order.amount_total

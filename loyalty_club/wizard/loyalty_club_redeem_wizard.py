@@ -1,5 +1,3 @@
-from collections import defaultdict
-
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
@@ -98,8 +96,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
 
     @api.model
     def _reward_line_values(self, order, reward):
-        """Values of the order lines that give ``reward``: one line per tax combination for
-        discounts and credits, so each line carries the taxes of what it discounts."""
+        """Values of the order lines that give ``reward``: for discounts and credits, one line per
+        tax combination of the eligible lines, so each line carries the taxes of what it discounts."""
         common = {"loyalty_reward_id": reward.id}
         if reward.reward_type == "product":
             return [
@@ -111,16 +109,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
                     "sequence": 9999,
                 }
             ]
-        totals_by_taxes = defaultdict(float)
-        for line in order.order_line:
-            if (
-                not line.display_type
-                and not line.is_downpayment
-                and not line.loyalty_reward_id
-                and not line._is_delivery()
-                and line.price_total > 0
-            ):
-                totals_by_taxes[line.tax_id] += line.price_total
+        # the lines that earn points and get member discounts: never gift cards or excluded categories
+        totals_by_taxes = order._loyalty_eligible_totals_by_taxes(order.loyalty_card_id.sudo().club_id)
         order_total = sum(totals_by_taxes.values())
         if not order_total:
             return []
