@@ -178,6 +178,39 @@ class LoyaltyClubPosting(models.AbstractModel):
         return entry.sudo(self.env.su)
 
     @api.model
+    def _post_reversal(self, card, points, posting_key, reversed_entry, **values):
+        """Take back ``points`` (> 0) credited by ``reversed_entry``, once per ``posting_key``,
+        following the club's negative-balance policy.
+
+        ``allow``: the balance may go negative (a debt repaid by later earnings). ``partial``:
+        take back only what the balance still holds. Other ``values`` go to :meth:`_post`.
+
+        :returns: ``(entry, shortfall)``: the reversal entry (empty when nothing could be taken
+            back) and the points not taken back
+        """
+        card.ensure_one()
+        card = card.sudo()
+        self._lock_cards(card)
+        existing = self.env["loyalty.club.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
+        if existing:
+            return existing, 0
+        allow_negative = card.club_id.negative_balance_policy == "allow"
+        taken = points if allow_negative else min(points, max(card.balance, 0))
+        if not taken:
+            return self.env["loyalty.club.entry"], points
+        entry = self._post(
+            card,
+            -taken,
+            "reverse",
+            posting_key,
+            reversed_entry=reversed_entry,
+            lot=reversed_entry,
+            allow_negative=allow_negative,
+            **values,
+        )
+        return entry, points - taken
+
+    @api.model
     def _consume_lots(self, card, points, first_lot=None):
         """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first."""
         self.env.cr.execute(

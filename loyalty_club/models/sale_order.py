@@ -342,8 +342,8 @@ class SaleOrder(models.Model):
     def _loyalty_reverse_lines(self, targets, posting_key, origin, purchase_count=0):
         """Take back points of this order's lines so each line's reversed total reaches ``targets[line]``.
 
-        Posts one reversal (through the posting service) for the increase, consuming the order's own
-        earned lot first, and follows the club's negative-balance policy.
+        Posts one reversal for the increase through the posting service, which consumes the order's
+        own earned lot first and applies the club's negative-balance policy.
         """
         self.ensure_one()
         earned = self._loyalty_earn_entries()[-1:]
@@ -361,36 +361,26 @@ class SaleOrder(models.Model):
             line.loyalty_points_reversed = target
         if not points:
             return self.env["loyalty.club.entry"]
-        Posting = self.env["loyalty.club.posting"]
-        allow_negative = card.club_id.negative_balance_policy == "allow"
-        taken = points
-        if not allow_negative:
-            Posting._lock_cards(card)
-            taken = min(points, max(card.balance, 0))
-            if taken < points:
-                self.loyalty_shortfall += points - taken
-                self.message_post(
-                    body=self.env._(
-                        "%(shortfall)s points could not be taken back from card %(card)s: the member "
-                        "had already spent them.",
-                        shortfall=points - taken,
-                        card=card.number,
-                    )
-                )
-        if not taken:
-            return self.env["loyalty.club.entry"]
         amount = -float(spend.quantize(Decimal("0.01"), rounding=ROUND_DOWN))
-        return Posting._post(
+        entry, shortfall = self.env["loyalty.club.posting"]._post_reversal(
             card,
-            -taken,
-            "reverse",
+            points,
             posting_key,
+            earned,
             origin=origin,
             branch=self.company_id,
-            reversed_entry=earned,
-            lot=earned,
             amount=amount,
             purchase_count=purchase_count,
-            allow_negative=allow_negative,
             reason=self.name,
         )
+        if shortfall:
+            self.loyalty_shortfall += shortfall
+            self.message_post(
+                body=self.env._(
+                    "%(shortfall)s points could not be taken back from card %(card)s: the member "
+                    "had already spent them.",
+                    shortfall=shortfall,
+                    card=card.number,
+                )
+            )
+        return entry

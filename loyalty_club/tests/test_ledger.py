@@ -54,6 +54,26 @@ class TestLedgerPosting(LoyaltyClubCase):
         self.assertEqual(repaid.points_remaining, 20, "the debt is repaid before points become spendable")
         self.assertBalanceIsLedgerSum()
 
+    def test_post_reversal_follows_the_negative_balance_policy(self):
+        earned = self.post(100)
+        self.post(-70, "redeem")
+        entry, shortfall = self.Posting._post_reversal(self.card, 100, "refund:1", earned)
+        self.assertEqual((entry.points, shortfall, self.card.balance), (-100, 0, -70))
+        again, shortfall = self.Posting._post_reversal(self.card, 100, "refund:1", earned)
+        self.assertEqual((again, shortfall, self.card.balance), (entry, 0, -70), "the same key posts once")
+
+        self.club.negative_balance_policy = "partial"
+        other = self.post(
+            50, card=self.env["loyalty.club.card"].create({"partner_id": self.member2.id, "club_id": self.club.id})
+        )
+        card = other.card_id
+        self.post(-40, "redeem", card=card)
+        entry, shortfall = self.Posting._post_reversal(card, 50, "refund:2", other)
+        self.assertEqual((entry.points, shortfall, card.balance), (-10, 40, 0))
+        entry, shortfall = self.Posting._post_reversal(card, 5, "refund:3", other)
+        self.assertEqual((bool(entry), shortfall, card.balance), (False, 5, 0))
+        self.assertBalanceIsLedgerSum(card)
+
     def test_inactive_card_cannot_earn_or_redeem(self):
         self.post(10)
         self.card.action_block()
