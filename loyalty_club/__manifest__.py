@@ -28,6 +28,8 @@
         "views/res_partner_views.xml",
         "views/sale_order_views.xml",
         "views/product_template_views.xml",
+        "views/pos_payment_method_views.xml",
+        "views/pos_order_views.xml",
         "wizard/loyalty_club_adjust_wizard_views.xml",
         "wizard/loyalty_club_card_replace_wizard_views.xml",
         "wizard/loyalty_club_pin_wizard_views.xml",
@@ -37,6 +39,12 @@
     "assets": {
         "web.assets_backend": [
             "loyalty_club/static/src/scss/loyalty_club.scss",
+        ],
+        "point_of_sale._assets_pos": [
+            "loyalty_club/static/src/pos/**/*",
+        ],
+        "web.assets_tests": [
+            "loyalty_club/static/tests/tours/**/*",
         ],
     },
     "demo": [

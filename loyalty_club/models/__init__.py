@@ -11,3 +11,10 @@ from . import res_partner
 from . import sale_order
 from . import sale_order_line
 from . import account_move
+from . import barcode_rule
+from . import pos_config
+from . import pos_order
+from . import pos_order_line
+from . import pos_payment_method
+from . import pos_session
+from . import product_product

@@ -11,6 +11,7 @@ class LoyaltyClub(models.Model):
     """Club configuration of one company; its branches share it."""
 
     _name = "loyalty.club"
+    _inherit = ["pos.load.mixin"]
     _description = "Customer Club"
     _check_company_auto = True
 
@@ -113,6 +114,14 @@ class LoyaltyClub(models.Model):
         default="7700",
         required=True,
         help="Digits every generated card number starts with (also used by barcode scanners).",
+    )
+
+    barcode_rule_id = fields.Many2one(
+        "barcode.rule",
+        "Card barcode rule",
+        readonly=True,
+        copy=False,
+        help="Barcode nomenclature rule that makes POS scanners recognise the club's cards.",
     )
 
     # Tiers
@@ -220,6 +229,21 @@ class LoyaltyClub(models.Model):
         excluded = self.earn_excluded_categ_ids
         return not (excluded and product.categ_id.filtered_domain([("id", "child_of", excluded.ids)]))
 
+    def _points_for_bases(self, bases, currency, company, date=None, multiplier=1.0):
+        """Points earned by a document whose earning bases are ``bases`` ({line: amount} in
+        ``currency``): ``(points, spend in the club currency, {line: points})``.
+
+        The one earning rule of every channel (sales, POS): the spend is converted to the
+        club currency, the club's rate and rounding apply once to the whole document, and
+        the points are split over the lines in proportion to their bases.
+        """
+        self.ensure_one()
+        spend = sum(bases.values())
+        if currency and currency != self.currency_id:
+            spend = currency._convert(spend, self.currency_id, company, date or fields.Date.today())
+        points = self._compute_points_for_amount(spend, multiplier or 1.0)
+        return points, spend, self._allocate_points(points, bases)
+
     @api.model
     def _allocate_points(self, total_points, bases):
         """Split ``total_points`` over ``bases`` ({key: amount}) in proportion, by largest remainder.
@@ -277,6 +301,70 @@ class LoyaltyClub(models.Model):
         if self.tier_window == "calendar_year":
             return date(today.year, 1, 1)
         return None
+
+    # ------------------------------------------------------------------
+    # Point of Sale
+    # ------------------------------------------------------------------
+    @api.model
+    def _load_pos_data_domain(self, data):
+        company = self.env["pos.config"].browse(data["pos.config"]["data"][0]["id"]).company_id
+        return [("id", "=", company._loyalty_club_get().id)]
+
+    @api.model
+    def _load_pos_data_fields(self, config_id):
+        return [
+            "id",
+            "name",
+            "currency_id",
+            "point_value",
+            "redeem_min_points",
+            "earn_amount",
+            "earn_points",
+            "earn_rounding",
+            "earn_on_tax_included",
+            "earn_excluded_categ_ids",
+            "pin_length",
+            "card_prefix",
+        ]
+
+    def _barcode_rule_values(self):
+        self.ensure_one()
+        nomenclature = self.company_id.nomenclature_id or self.env.ref(
+            "barcodes.default_barcode_nomenclature", raise_if_not_found=False
+        )
+        return {
+            "name": self.env._("Club cards %s", self.name),
+            "barcode_nomenclature_id": nomenclature.id,
+            "type": "loyalty_club_card",
+            "encoding": "any",
+            "sequence": 40,
+            "pattern": self.card_prefix,
+        }
+
+    def _sync_barcode_rules(self):
+        """Keep one barcode rule per club matching its card prefix, so POS scanners
+        recognise member cards before products."""
+        Rule = self.env["barcode.rule"].sudo()
+        for club in self.sudo():
+            values = club._barcode_rule_values()
+            if not values["barcode_nomenclature_id"]:
+                continue
+            if club.barcode_rule_id:
+                club.barcode_rule_id.write(values)
+            else:
+                club.barcode_rule_id = Rule.create(values)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        clubs = super().create(vals_list)
+        clubs._sync_barcode_rules()
+        return clubs
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"card_prefix", "name", "company_id"} & set(vals):
+            self._sync_barcode_rules()
+        return result
 
     def action_open_cards(self):
         """Open the cards of this club."""

@@ -663,3 +663,8 @@ class LoyaltyClubCard(models.Model):
                 )
             cards.invalidate_recordset(["tier_grace_until"])
         return True
+
+    def _masked_number(self):
+        """Card number safe to print or show at a till: only the last four digits."""
+        self.ensure_one()
+        return f"•••• {self.number[-4:]}" if self.number else ""

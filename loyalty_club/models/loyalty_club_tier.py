@@ -6,6 +6,7 @@ class LoyaltyClubTier(models.Model):
     """A membership level reached by qualifying over the club's evaluation window."""
 
     _name = "loyalty.club.tier"
+    _inherit = ["pos.load.mixin"]
     _description = "Club Tier"
     _order = "club_id, threshold, sequence, id"
     _check_company_auto = True
@@ -60,3 +61,11 @@ class LoyaltyClubTier(models.Model):
             order="threshold",
             limit=1,
         )
+
+    @api.model
+    def _load_pos_data_domain(self, data):
+        return [("club_id", "in", [club["id"] for club in data["loyalty.club"]["data"]])]
+
+    @api.model
+    def _load_pos_data_fields(self, config_id):
+        return ["id", "name", "club_id", "earn_multiplier", "discount_percent", "threshold", "sequence"]

@@ -208,12 +208,9 @@ class SaleOrder(models.Model):
         card = self.loyalty_card_id
         club = card.club_id
         bases = {line: line._loyalty_club_base(club) for line in self.order_line}
-        spend = sum(bases.values())
-        if self.currency_id != club.currency_id:
-            spend = self.currency_id._convert(
-                spend, club.currency_id, self.company_id, self.date_order or fields.Date.today()
-            )
-        points = club._compute_points_for_amount(spend, card.tier_id.earn_multiplier or 1.0)
+        points, spend, _allocation = club._points_for_bases(
+            bases, self.currency_id, self.company_id, self.date_order, card.tier_id.earn_multiplier
+        )
         return points, spend, bases
 
     def action_loyalty_use_points(self):

@@ -1,0 +1,123 @@
+import hashlib
+import hmac
+import time
+
+from odoo import models
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from ..tools.card_number import normalize_digits
+
+# A PIN verified at the till lets the order pay with points when it reaches the server,
+# even when the till was offline for a while, but not days later.
+PIN_TOKEN_VALIDITY_SECONDS = 24 * 3600
+PHONE_MATCHES_SHOWN = 10
+
+
+class PosConfig(models.Model):
+    _inherit = "pos.config"
+
+    # ------------------------------------------------------------------
+    # RPCs of the POS (cashier)
+    # ------------------------------------------------------------------
+    def loyalty_club_find_card(self, query):
+        """Cards of this shop's club matching ``query``: a card number (typed or scanned) or a
+        member's phone (any local or international form). Only active cards are returned.
+
+        :returns: list of card summaries (see :meth:`_loyalty_club_card_summary`)
+        :raises UserError: nothing found
+        """
+        self._loyalty_club_check_cashier()
+        club = self.company_id._loyalty_club_get()
+        if not club:
+            raise UserError(self.env._("This shop's company has no customer club."))
+        if not isinstance(query, str) or not query.strip():
+            raise UserError(self.env._("Scan a card or type a card number or phone number."))
+        Card = self.env["loyalty.club.card"].sudo().with_company(self.company_id)
+        text = normalize_digits(query).strip()
+        compact = "".join(text.split())
+        cards = Card.browse()
+        if compact.isascii() and compact.isdigit() and len(compact) == 16:
+            try:
+                cards = Card._find_by_number(compact)
+            except ValidationError:
+                cards = Card.browse()
+        else:
+            try:
+                cards = Card._find_by_phone(text, company=self.company_id)[:PHONE_MATCHES_SHOWN]
+            except ValidationError:
+                cards = Card.browse()
+        cards = cards.filtered(lambda card: card.club_id == club and card.state == "active")
+        if not cards:
+            raise UserError(self.env._("No active club card found for %s.", query.strip()))
+        return [self._loyalty_club_card_summary(card) for card in cards]
+
+    def loyalty_club_verify_pin(self, card_id, pin):
+        """Check the member's PIN on the server. Returns a short-lived token the order sends
+        back when it pays with points; the PIN itself never stays in the POS.
+
+        Wrong PIN, locked PIN, unknown card and a card of another club give one message.
+        """
+        self._loyalty_club_check_cashier()
+        card = self._loyalty_club_card(card_id)
+        if not card:
+            self.env["loyalty.club.card"]._pin_crypt_context().dummy_verify()
+            raise self.env["loyalty.club.card"]._uniform_auth_error()
+        if not card._verify_pin(pin):
+            raise card._uniform_auth_error()
+        return {"token": self._loyalty_club_pin_token(card), "card": self._loyalty_club_card_summary(card)}
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+    def _loyalty_club_check_cashier(self):
+        self.ensure_one()
+        if not self.env.user.has_group("point_of_sale.group_pos_user"):
+            raise AccessError(self.env._("Only Point of Sale users can look up club cards."))
+        self.check_access("read")
+
+    def _loyalty_club_card(self, card_id):
+        """The active card ``card_id`` if it belongs to this shop's club, else an empty recordset."""
+        self.ensure_one()
+        Card = self.env["loyalty.club.card"].sudo()
+        if not isinstance(card_id, int) or isinstance(card_id, bool) or card_id <= 0:
+            return Card
+        card = Card.browse(card_id).exists()
+        club = self.company_id._loyalty_club_get()
+        if not card or not club or card.club_id != club or card.state != "active":
+            return Card
+        return card
+
+    def _loyalty_club_card_summary(self, card):
+        """What the till may know of a card: no PIN data, the number masked."""
+        return {
+            "id": card.id,
+            "number_masked": card._masked_number(),
+            "partner_id": card.partner_id.id,
+            "partner_name": card.partner_id.name,
+            "tier_id": card.tier_id.id,
+            "tier_name": card.tier_id.name or "",
+            "balance": card.balance,
+            "pin_set": card.pin_set,
+        }
+
+    def _loyalty_club_pin_token(self, card, issued=None):
+        self.ensure_one()
+        issued = int(issued if issued is not None else time.time())
+        return f"{issued}.{self._loyalty_club_pin_signature(card, issued)}"
+
+    def _loyalty_club_pin_signature(self, card, issued):
+        message = f"loyalty_club.pos.pin:{self.id}:{card.id}:{issued}".encode()
+        return hmac.new(card._pin_secret(), message, hashlib.sha256).hexdigest()
+
+    def _loyalty_club_check_pin_token(self, card, token):
+        """Whether ``token`` proves the PIN of ``card`` was verified at this shop recently."""
+        self.ensure_one()
+        if not isinstance(token, str) or token.count(".") != 1:
+            return False
+        issued, signature = token.split(".")
+        if not issued.isdigit():
+            return False
+        age = time.time() - int(issued)
+        if age > PIN_TOKEN_VALIDITY_SECONDS or age < -300:
+            return False
+        return hmac.compare_digest(signature, self._loyalty_club_pin_signature(card, int(issued)))

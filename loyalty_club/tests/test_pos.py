@@ -1,0 +1,351 @@
+import json
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import new_test_user, tagged
+
+from .common_pos import PIN, PosClubCase
+
+
+@tagged("post_install", "-at_install")
+class TestPosEarning(PosClubCase):
+    """Points are computed by the server from the synced lines, once per order."""
+
+    def test_paid_order_earns_on_the_server(self):
+        data = self.order_data([(self.shirt, 2), (self.cap, 1)])
+        # Whatever the till claims is ignored: the server computes.
+        data["loyalty_points_earned"] = 999
+        data["loyalty_balance_after"] = 999
+        order = self.sync(data)
+        self.assertEqual(order.loyalty_card_id, self.card)
+        self.assertEqual(order.loyalty_points_earned, 30)
+        self.assertEqual(order.loyalty_balance_after, 30)
+        self.assertEqual(order.loyalty_card_display, "•••• " + self.card.number[-4:])
+        self.assertEqual(self.card.balance, 30)
+        self.assertEqual(sorted(order.lines.mapped("loyalty_points")), [10, 20])
+        entry = self.entries()
+        self.assertEqual(entry.kind, "earn")
+        self.assertEqual((entry.origin_model, entry.origin_id), ("pos.order", order.id))
+        self.assertEqual(entry.pos_config_id, self.config)
+        self.assertEqual(entry.posting_key, f"pos.order:{order.uuid}:earn")
+
+    def test_products_that_earn_nothing_are_left_out(self):
+        self.cap.loyalty_club_no_earn = True
+        order = self.sync(self.order_data([(self.shirt, 1), (self.cap, 1)]))
+        self.assertEqual(order.loyalty_points_earned, 10)
+
+    def test_order_without_card_books_nothing(self):
+        order = self.sync(self.order_data([(self.shirt, 1)], card=False))
+        self.assertFalse(order.loyalty_card_id)
+        self.assertFalse(self.entries())
+
+    def test_sending_the_same_order_twice_posts_once(self):
+        data = self.order_data([(self.shirt, 1)])
+        first = self.sync(dict(data))
+        second = self.sync(dict(data))
+        self.assertEqual(first, second)
+        self.assertEqual(self.env["pos.order"].search_count([("uuid", "=", data["uuid"])]), 1)
+        self.assertEqual(self.entries().mapped("points"), [10])
+        self.assertEqual(self.card.balance, 10)
+
+    def test_draft_then_paid_sync_posts_once_when_paid(self):
+        data = self.order_data([(self.shirt, 1)])
+        self.sync(dict(data, state="draft", payment_ids=[], amount_paid=0))
+        order = self.env["pos.order"].search([("uuid", "=", data["uuid"])])
+        self.assertEqual((order.state, order.loyalty_card_id), ("draft", self.card))
+        self.assertFalse(self.entries(), "a draft order earns nothing yet")
+        # The till sends the paid order again (existing lines are not re-sent).
+        self.sync(dict(data, id=order.id, lines=[]))
+        self.assertEqual(order.state, "paid")
+        self.assertEqual(self.entries().mapped("points"), [10])
+
+    def test_card_of_another_club_is_refused_at_sync(self):
+        other_company = self.env["res.company"].create({"name": "Other chain"})
+        other_club = self.env["loyalty.club"].create({"name": "Other", "company_id": other_company.id})
+        stranger = self.env["loyalty.club.card"].create({"partner_id": self.customer.id, "club_id": other_club.id})
+        data = self.order_data([(self.shirt, 1)], card=stranger)
+        with self.assertRefused("cannot be used in this shop"):
+            self.sync(data)
+        self.assertFalse(self.env["pos.order"].search([("uuid", "=", data["uuid"])]))
+        self.assertEqual(stranger.balance, 0)
+
+    def test_blocked_card_is_refused_at_sync(self):
+        self.card.action_block()
+        with self.assertRefused("cannot be used in this shop"):
+            self.sync(self.order_data([(self.shirt, 1)]))
+
+
+@tagged("post_install", "-at_install")
+class TestPosPointsPayment(PosClubCase):
+    """Paying with points: PIN proven by a server token, balance checked under the card lock."""
+
+    def test_pay_partly_with_points(self):
+        self.seed_points(100)
+        data = self.order_data(
+            [(self.shirt, 1)],
+            payments=[(self.points_method, 20.0), (self.cash_method, 80.0)],
+            token=self.pin_token(),
+        )
+        order = self.sync(data)
+        self.assertEqual(order.loyalty_points_redeemed, 40)
+        self.assertEqual(order.loyalty_points_earned, 10)
+        self.assertEqual(self.card.balance, 100 - 40 + 10)
+        self.assertEqual(order.loyalty_balance_after, 70)
+        redeem = self.entries().filtered(lambda e: e.kind == "redeem")
+        self.assertEqual(redeem.points, -40)
+        self.assertEqual(redeem.posting_key, f"pos.order:{order.uuid}:redeem")
+
+    def test_points_payment_needs_the_pin_token(self):
+        self.seed_points(100)
+        for token in (False, "garbage", "1.abc", self.pin_token() + "0"):
+            data = self.order_data(
+                [(self.shirt, 1)], payments=[(self.points_method, 20.0), (self.cash_method, 80.0)], token=token
+            )
+            with self.assertRefused("PIN must be checked"):
+                self.sync(data)
+        self.assertEqual(self.card.balance, 100)
+        self.assertEqual(len(self.entries()), 1)
+
+    def test_token_of_another_card_does_not_pay(self):
+        other = self.env["loyalty.club.card"].create({"partner_id": self.customer.id, "club_id": self.club.id})
+        other._set_pin(PIN)
+        self.seed_points(100)
+        data = self.order_data(
+            [(self.shirt, 1)],
+            payments=[(self.points_method, 20.0), (self.cash_method, 80.0)],
+            token=self.pin_token(other),
+        )
+        with self.assertRefused("PIN must be checked"):
+            self.sync(data)
+
+    def test_overdraft_is_refused_and_nothing_is_booked(self):
+        self.seed_points(30)
+        data = self.order_data(
+            [(self.shirt, 1)],
+            payments=[(self.points_method, 20.0), (self.cash_method, 80.0)],
+            token=self.pin_token(),
+        )
+        with self.assertRefused("Not enough points"):
+            self.sync(data)
+        self.assertEqual(self.card.balance, 30)
+        self.assertFalse(self.env["pos.order"].search([("uuid", "=", data["uuid"])]))
+
+    def test_amount_must_be_whole_points(self):
+        self.seed_points(100)
+        data = self.order_data(
+            [(self.shirt, 1)],
+            payments=[(self.points_method, 20.3), (self.cash_method, 79.7)],
+            token=self.pin_token(),
+        )
+        with self.assertRefused("whole number of points"):
+            self.sync(data)
+        self.assertEqual(self.card.balance, 100)
+
+    def test_minimum_balance_to_redeem(self):
+        self.club.redeem_min_points = 150
+        self.seed_points(100)
+        data = self.order_data(
+            [(self.shirt, 1)],
+            payments=[(self.points_method, 10.0), (self.cash_method, 90.0)],
+            token=self.pin_token(),
+        )
+        with self.assertRefused("at least 150 points"):
+            self.sync(data)
+
+    def test_points_payment_without_card_is_refused(self):
+        data = self.order_data(
+            [(self.shirt, 1)], payments=[(self.points_method, 10.0), (self.cash_method, 90.0)], card=False
+        )
+        with self.assertRefused("Identify the member's club card"):
+            self.sync(data)
+
+
+@tagged("post_install", "-at_install")
+class TestPosRefund(PosClubCase):
+    """Refunds take back the earned points of the refunded lines and give back paid points,
+    in proportion, at most once."""
+
+    def setUp(self):
+        super().setUp()
+        self.seed_points(100)
+        self.sale = self.sync(
+            self.order_data(
+                [(self.shirt, 2), (self.cap, 1)],
+                payments=[(self.points_method, 30.0), (self.cash_method, 270.0)],
+                token=self.pin_token(),
+            )
+        )
+        # 300 spent: 30 earned; 60 points paid.
+        self.assertEqual((self.sale.loyalty_points_earned, self.sale.loyalty_points_redeemed), (30, 60))
+        self.assertEqual(self.card.balance, 70)
+
+    def test_refund_reverses_in_proportion_and_returns_paid_points(self):
+        # One shirt of two (100 of 300): a third of the paid points (20) comes back as points.
+        refund = self.sync(
+            self.refund_data(self.sale, {self.shirt: 1}, [(self.points_method, -10.0), (self.cash_method, -90.0)])
+        )
+        self.assertEqual(refund.loyalty_card_id, self.card, "a refund belongs to the card of the refunded order")
+        self.assertEqual(refund.loyalty_points_reversed, 10)
+        self.assertEqual(refund.loyalty_points_returned, 20)
+        self.assertEqual(self.card.balance, 70 - 10 + 20)
+        self.assertEqual(refund.loyalty_balance_after, 80)
+        shirt_line = self.sale.lines.filtered(lambda line: line.product_id == self.shirt)
+        self.assertEqual(shirt_line.loyalty_points_reversed, 10)
+        kinds = self.entries().mapped("kind")
+        self.assertEqual(kinds, ["earn", "redeem", "earn", "reverse", "reverse"])
+
+    def test_refunding_the_same_line_twice_is_impossible(self):
+        self.sync(self.refund_data(self.sale, {self.cap: 1}, [(self.cash_method, -100.0)]))
+        balance = self.card.balance
+        again = self.refund_data(self.sale, {self.cap: 1}, [(self.cash_method, -100.0)])
+        with self.assertRefused("already refunded"):
+            self.sync(again)
+        self.assertEqual(self.card.balance, balance)
+
+    def test_refund_cannot_return_more_points_than_its_share(self):
+        data = self.refund_data(self.sale, {self.cap: 1}, [(self.points_method, -30.0), (self.cash_method, -70.0)])
+        with self.assertRefused("At most 20 points"):
+            self.sync(data)
+        self.assertEqual(self.card.balance, 70)
+
+    def test_full_refund_in_two_steps_takes_back_everything_once(self):
+        self.sync(
+            self.refund_data(self.sale, {self.shirt: 2}, [(self.points_method, -20.0), (self.cash_method, -180.0)])
+        )
+        self.sync(self.refund_data(self.sale, {self.cap: 1}, [(self.points_method, -10.0), (self.cash_method, -90.0)]))
+        self.assertEqual(self.card.balance, 100, "back to the balance before the sale")
+        self.assertEqual(sum(self.sale.lines.mapped("loyalty_points_reversed")), 30)
+
+
+@tagged("post_install", "-at_install")
+class TestPosRpc(PosClubCase):
+    """The till's RPCs: lookup by number or phone, PIN check, company isolation."""
+
+    def test_find_card_by_number_and_by_local_phone(self):
+        by_number = self.config.loyalty_club_find_card(self.card.number)
+        self.assertEqual([c["id"] for c in by_number], [self.card.id])
+        spaced = " ".join(self.card.number[i : i + 4] for i in range(0, 16, 4))
+        self.assertEqual(self.config.loyalty_club_find_card(spaced)[0]["id"], self.card.id)
+        by_phone = self.config.loyalty_club_find_card("09121112233")
+        self.assertEqual([c["id"] for c in by_phone], [self.card.id])
+        summary = by_phone[0]
+        self.assertEqual(summary["partner_name"], "Nima Member")
+        self.assertNotIn(self.card.number, json.dumps(summary), "the till gets the number masked")
+        self.assertFalse([key for key in summary if "pin" in key and key != "pin_set"])
+
+    def test_unknown_or_blocked_card_is_not_found(self):
+        with self.assertRefused("No active club card"):
+            self.config.loyalty_club_find_card("0000000000000000")
+        self.card.action_block()
+        with self.assertRefused("No active club card"):
+            self.config.loyalty_club_find_card(self.card.number)
+
+    def test_pin_lock_and_uniform_errors(self):
+        messages = []
+        for _attempt in range(3):
+            try:
+                self.config.loyalty_club_verify_pin(self.card.id, "0000")
+            except UserError as error:
+                messages.append(str(error))
+        self.assertEqual(len(messages), 3)
+        self.assertTrue(self.card.pin_locked, "locked after the club's number of failures")
+        try:
+            self.config.loyalty_club_verify_pin(self.card.id, PIN)
+        except UserError as error:
+            messages.append(str(error))
+        try:
+            self.config.loyalty_club_verify_pin(999_999_999, PIN)
+        except UserError as error:
+            messages.append(str(error))
+        self.assertEqual(len(messages), 5, "the right PIN of a locked card and an unknown card fail too")
+        self.assertEqual(len(set(messages)), 1, "one message for wrong PIN, locked card and unknown card")
+
+    def test_right_pin_gives_a_token_not_the_pin(self):
+        result = self.config.loyalty_club_verify_pin(self.card.id, PIN)
+        self.assertNotIn(PIN, json.dumps(result).replace(str(self.card.id), ""))
+        self.assertTrue(self.config._loyalty_club_check_pin_token(self.card, result["token"]))
+
+    def test_rpcs_refuse_a_card_of_another_company(self):
+        other_company = self.env["res.company"].create({"name": "Other chain"})
+        other_club = self.env["loyalty.club"].create(
+            {"name": "Other", "company_id": other_company.id, "pin_max_attempts": 3}
+        )
+        stranger = self.env["loyalty.club.card"].create({"partner_id": self.customer.id, "club_id": other_club.id})
+        stranger._set_pin(PIN)
+        with self.assertRefused("No active club card"):
+            self.config.loyalty_club_find_card(stranger.number)
+        with self.assertRaises(UserError) as caught:
+            self.config.loyalty_club_verify_pin(stranger.id, PIN)
+        self.assertEqual(str(caught.exception), str(self.env["loyalty.club.card"]._uniform_auth_error()))
+
+    def test_rpcs_need_a_pos_user_of_the_shop_company(self):
+        outsider = new_test_user(self.env, "club_outsider", groups="base.group_user")
+        with self.assertRaises(AccessError):
+            self.config.with_user(outsider).loyalty_club_find_card(self.card.number)
+        other_company = self.env["res.company"].create({"name": "Other chain"})
+        cashier = new_test_user(
+            self.env,
+            "other_cashier",
+            groups="base.group_user,point_of_sale.group_pos_user",
+            company_id=other_company.id,
+            company_ids=[other_company.id],
+        )
+        with self.assertRaises(AccessError):
+            self.config.with_user(cashier).loyalty_club_find_card(self.card.number)
+
+    def test_card_barcode_rule_follows_the_prefix(self):
+        rule = self.club.barcode_rule_id
+        self.assertEqual((rule.type, rule.pattern), ("loyalty_club_card", "7711"))
+        self.club.card_prefix = "7722"
+        self.assertEqual(rule.pattern, "7722")
+
+
+@tagged("post_install", "-at_install")
+class TestPosSessionLoad(PosClubCase):
+    """Opening a till loads the club's settings, never its cards or members."""
+
+    def test_session_load_has_no_cards_with_a_thousand_members(self):
+        partners = self.env["res.partner"].create([{"name": f"Member {i}"} for i in range(1000)])
+        cards = self.env["loyalty.club.card"].create(
+            [{"partner_id": partner.id, "club_id": self.club.id} for partner in partners]
+        )
+        data = self.pos_session.load_data([])
+        self.assertNotIn("loyalty.club.card", data)
+        self.assertEqual([club["id"] for club in data["loyalty.club"]["data"]], [self.club.id])
+        dump = json.dumps(data, default=str)
+        leaked = [card.number for card in cards | self.card if card.number in dump]
+        self.assertFalse(leaked, "no card number may reach the till at session start")
+        loaded_partners = {partner["id"] for partner in data["res.partner"]["data"]}
+        self.assertLess(len(loaded_partners & set(partners.ids)), len(partners))
+
+    def test_query_count_of_a_synced_order_does_not_grow_with_the_ledger(self):
+        small = self.env["loyalty.club.card"].create({"partner_id": self.customer.id, "club_id": self.club.id})
+        large = self.env["loyalty.club.card"].create({"partner_id": self.other_customer.id, "club_id": self.club.id})
+        for index in range(10):
+            self.seed_points(1, card=small, key=f"s{index}")
+        for index in range(1000):
+            self.seed_points(1, card=large, key=f"l{index}")
+        for card in (small, large, False):  # warm the caches the same way for each card
+            self.sync(self.order_data([(self.shirt, 1)], card=card))
+
+        def count_queries(card):
+            data = self.order_data([(self.shirt, 1)], card=card)
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            self.sync(data)
+            self.env.flush_all()
+            return self.env.cr.sql_log_count - before
+
+        def count_without_card():
+            data = self.order_data([(self.shirt, 1)], card=False)
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            self.sync(data)
+            self.env.flush_all()
+            return self.env.cr.sql_log_count - before
+
+        counts = [count_queries(small), count_queries(large), count_queries(small), count_queries(large)]
+        with_small, with_large, without = counts[2], counts[3], count_without_card()
+        self.assertEqual(with_small, with_large, f"the ledger size must not change the number of queries {counts}")
+        self.assertLessEqual(with_small - without, 40, f"club overhead: {with_small - without} queries")
