@@ -1,0 +1,106 @@
+from odoo.tests import tagged
+
+from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
+
+PIN = "2468"
+CARD_NUMBER = "7711000000000013"
+
+
+@tagged("post_install", "-at_install")
+class TestPosTours(TestPointOfSaleHttpCommon):
+    """The cashier's flows clicked through in headless Chromium."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = cls.env
+        env["ir.config_parameter"].sudo().set_param("loyalty_club.pin_hash_rounds", 10_000)
+        env.user.groups_id += env.ref("loyalty_club.group_loyalty_club_manager")
+        company = cls.main_pos_config.company_id
+        company.country_id = env.ref("base.ir")
+        cls.club = env["loyalty.club"].create(
+            {
+                "name": "Tour Club",
+                "company_id": company.id,
+                "earn_amount": 10,
+                "earn_points": 1,
+                "point_value": 0.5,
+                "expiry_months": 0,
+                "pin_length": 4,
+                "pin_max_attempts": 3,
+                "card_prefix": "7711",
+            }
+        )
+        cls.member = env["res.partner"].create({"name": "Nima Member", "phone": "+98 912 111 2233"})
+        cls.card = env["loyalty.club.card"].create(
+            {"partner_id": cls.member.id, "club_id": cls.club.id, "number": CARD_NUMBER}
+        )
+        cls.card._set_pin(PIN)
+        env["loyalty.club.posting"]._post(cls.card, 100, "earn", "tour:seed")
+        journal = env["account.journal"].create(
+            {"name": "Club points", "type": "bank", "code": "CLBP", "company_id": company.id}
+        )
+        cls.points_method = env["pos.payment.method"].create(
+            {"name": "Club points", "journal_id": journal.id, "loyalty_club_points": True}
+        )
+        cls.main_pos_config.payment_method_ids |= cls.points_method
+        cls.shirt = env["product.product"].create(
+            {"name": "Club Shirt", "type": "service", "available_in_pos": True, "lst_price": 100.0, "taxes_id": False}
+        )
+
+    def test_identify_pin_pay_with_points_receipt(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("LoyaltyClubPosTour")
+        order = self.env["pos.order"].search([("loyalty_card_id", "=", self.card.id)])
+        self.assertEqual((order.loyalty_points_redeemed, order.loyalty_points_earned), (40, 10))
+        self.assertEqual(self.card.balance, 70)
+        self.assertTrue(self.card.pin_failed_attempts == 0, "the right PIN clears the failed attempt")
+
+    def test_refund_gives_back_points(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        session = self.main_pos_config.current_session_id
+        cash = self.main_pos_config.payment_method_ids.filtered("is_cash_count")[:1]
+        token = self.main_pos_config.loyalty_club_verify_pin(self.card.id, PIN)["token"]
+        sold = self.env["pos.order"].sync_from_ui(
+            [
+                {
+                    "name": "Order club-refund-tour",
+                    "uuid": "club-refund-tour",
+                    "session_id": session.id,
+                    "partner_id": self.member.id,
+                    "pricelist_id": self.main_pos_config.pricelist_id.id,
+                    "user_id": self.pos_user.id,
+                    "sequence_number": 1,
+                    "amount_paid": 100.0,
+                    "amount_return": 0.0,
+                    "amount_tax": 0.0,
+                    "amount_total": 100.0,
+                    "lines": [
+                        (
+                            0,
+                            0,
+                            {
+                                "product_id": self.shirt.id,
+                                "qty": 1,
+                                "price_unit": 100.0,
+                                "price_subtotal": 100.0,
+                                "price_subtotal_incl": 100.0,
+                                "tax_ids": [],
+                            },
+                        )
+                    ],
+                    "payment_ids": [
+                        (0, 0, {"payment_method_id": self.points_method.id, "amount": 20.0}),
+                        (0, 0, {"payment_method_id": cash.id, "amount": 80.0}),
+                    ],
+                    "loyalty_club_card_id": self.card.id,
+                    "loyalty_club_pin_token": token,
+                }
+            ]
+        )
+        sold = self.env["pos.order"].browse(sold["pos.order"][0]["id"])
+        self.assertEqual(self.card.balance, 70)
+        self.start_pos_tour("LoyaltyClubPosRefundTour")
+        refund = sold.refund_orders_count and sold.lines.refund_orderline_ids.order_id
+        self.assertEqual((refund.loyalty_points_returned, refund.loyalty_points_reversed), (40, 10))
+        self.assertEqual(self.card.balance, 100)
