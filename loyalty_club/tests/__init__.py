@@ -11,3 +11,4 @@ from . import test_i18n
 from . import test_sale
 from . import test_pos
 from . import test_pos_tour
+from . import test_pos_concurrency

@@ -1,10 +1,5 @@
-import threading
-import traceback
 
-from odoo import SUPERUSER_ID, Command, api
-from odoo.exceptions import UserError
-from odoo.modules.registry import DummyRLock, Registry
-from odoo.service.model import retrying
+from odoo import Command
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
@@ -26,42 +21,6 @@ class TestConcurrentPostings(CommittedClubMixin, TransactionCase):
     waits for the first; when the first commits, PostgreSQL refuses the second's stale
     snapshot (serialization failure), and the retry re-reads the lowered balance and is refused.
     """
-
-    def _run_threads(self, count, target):
-        # The test runner holds the registry lock while tests run; the threads only look the
-        # loaded registry up (api.Environment, retrying's reset), so let them through, as
-        # Registry.enter_test_mode does.
-        self.patch(Registry, "_lock", DummyRLock())
-        barrier = threading.Barrier(count)
-        outcomes = [None] * count
-
-        def run(index):
-            try:
-                with self.env.registry.cursor() as cr:
-                    env = api.Environment(cr, SUPERUSER_ID, {})
-                    barrier.wait(timeout=30)
-                    retrying(lambda: target(env, index), env)
-                outcomes[index] = "ok"
-            except UserError:
-                outcomes[index] = "refused"
-            except Exception:
-                outcomes[index] = traceback.format_exc()
-
-        threads = [threading.Thread(target=run, args=(i,), name=f"club-test-{i}") for i in range(count)]
-        for thread in threads:
-            thread.dbname = self.env.cr.dbname
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        self.assertFalse([t for t in threads if t.is_alive()], "a caller is still waiting after 120 s")
-        return outcomes
-
-    def _card_state(self, card_id):
-        """Balance, kinds of entries and audit mismatches of a card, read from a fresh cursor."""
-        with self.committed_env() as env:
-            card = env["loyalty.club.card"].browse(card_id)
-            kinds = env["loyalty.club.entry"].search([("card_id", "=", card_id)]).mapped("kind")
-            return card.balance, kinds, env["loyalty.club.posting"]._audit_balances(card)
 
     @mute_logger("odoo.service.model", "odoo.sql_db")
     def _check_concurrent_redemptions(self, threads):
