@@ -11,3 +11,5 @@ from . import res_partner
 from . import sale_order
 from . import sale_order_line
 from . import account_move
+from . import loyalty_club_discount_window
+from . import loyalty_club_discount_window_report
