@@ -273,7 +273,6 @@ class LoyaltyClubDiscountWindow(models.Model):
             day += timedelta(days=1)
         return intervals
 
-    @api.depends_context("uid")
     def _compute_is_active_now(self):
         now = fields.Datetime.now()
         for window in self:

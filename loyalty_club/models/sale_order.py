@@ -221,7 +221,7 @@ class SaleOrder(models.Model):
                 line.discount = 0.0
                 line.with_context(loyalty_club_no_member_discount=True)._compute_discount()
             applied = percent and float_compare(line.discount, percent, precision_digits=digits) <= 0
-            if applied:
+            if applied and float_compare(line.discount, percent, precision_digits=digits):
                 line.discount = percent
             new = {
                 "loyalty_member_discount": percent if applied else 0.0,
