@@ -22,6 +22,7 @@
         "views/loyalty_club_views.xml",
         "views/loyalty_club_tier_views.xml",
         "views/loyalty_club_reward_views.xml",
+        "views/loyalty_club_discount_window_views.xml",
         "views/loyalty_club_entry_views.xml",
         "views/loyalty_club_tier_history_views.xml",
         "views/loyalty_club_card_views.xml",

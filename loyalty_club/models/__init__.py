@@ -18,3 +18,5 @@ from . import pos_order_line
 from . import pos_payment_method
 from . import pos_session
 from . import product_product
+from . import loyalty_club_discount_window
+from . import loyalty_club_discount_window_report

@@ -5,6 +5,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import float_round
 
 
 class LoyaltyClub(models.Model):
@@ -157,6 +158,26 @@ class LoyaltyClub(models.Model):
         help="A member who no longer qualifies keeps the tier this many days before being downgraded.",
     )
 
+    # Discount windows
+    discount_stacking = fields.Selection(
+        [
+            ("best", "Best single discount"),
+            ("additive", "Add windows to the tier discount"),
+        ],
+        "Member discounts combine",
+        default="best",
+        required=True,
+        help="Best single discount: a line gets the larger of the tier discount and the best discount "
+        "window. Add: the best window adds to the tier discount, up to the maximum below. Windows never "
+        "add up with each other.",
+    )
+    discount_stacking_max = fields.Float(
+        "Maximum combined discount (%)",
+        digits="Discount",
+        default=100.0,
+        help="Largest discount a tier and a window give together on a line.",
+    )
+
     card_count = fields.Integer(compute="_compute_card_count")
 
     _sql_constraints = [
@@ -171,6 +192,11 @@ class LoyaltyClub(models.Model):
         ("grace_positive", "CHECK(tier_grace_days >= 0)", "The grace period cannot be negative."),
         ("redeem_min_positive", "CHECK(redeem_min_points >= 0)", "The minimum to redeem cannot be negative."),
         ("window_positive", "CHECK(tier_window_months >= 1)", "The window needs at least one month."),
+        (
+            "discount_stacking_max_range",
+            "CHECK(discount_stacking_max > 0 AND discount_stacking_max <= 100)",
+            "The maximum combined discount must be more than 0 and at most 100 %.",
+        ),
     ]
 
     @api.constrains("company_id")
@@ -196,6 +222,27 @@ class LoyaltyClub(models.Model):
             weights = (club.tier_weight_points, club.tier_weight_amount, club.tier_weight_purchases)
             if any(weight < 0 for weight in weights):
                 raise ValidationError(self.env._("Tier weights cannot be negative."))
+
+    @api.constrains("discount_stacking_max")
+    def _check_discount_stacking_max(self):
+        for club in self:
+            if not 0 < club.discount_stacking_max <= 100:
+                raise ValidationError(
+                    self.env._("The maximum combined discount must be more than 0 and at most 100 %%.")
+                )
+
+    def _combine_member_discounts(self, tier_percent, window_percent):
+        """(discount %, part of it due to the window) of a line with the tier discount
+        ``tier_percent`` and the best window discount ``window_percent`` (0 = none)."""
+        self.ensure_one()
+        tier_percent, window_percent = tier_percent or 0.0, window_percent or 0.0
+        if self.discount_stacking == "additive":
+            digits = self.env["decimal.precision"].precision_get("Discount")
+            total = max(tier_percent, min(tier_percent + window_percent, self.discount_stacking_max))
+            return total, float_round(total - tier_percent, precision_digits=digits)
+        if window_percent > tier_percent:
+            return window_percent, window_percent
+        return tier_percent, 0.0
 
     def _compute_card_count(self):
         counts = dict(

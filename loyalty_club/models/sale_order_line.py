@@ -36,6 +36,36 @@ class SaleOrderLine(models.Model):
     )
 
     loyalty_tier_discount_line = fields.Boolean(readonly=True, copy=False)
+    loyalty_member_discount = fields.Float(
+        "Member discount (%)",
+        digits="Discount",
+        readonly=True,
+        copy=False,
+        help="Discount the club put on this line (tier and discount window); a larger manual or "
+        "pricelist discount is kept instead.",
+    )
+    loyalty_discount_window_id = fields.Many2one(
+        "loyalty.club.discount.window",
+        "Discount window",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        groups="loyalty_club.group_loyalty_club_user",
+        help="Club discount window that gave (part of) this line's member discount.",
+    )
+    loyalty_window_percent = fields.Float(
+        "Window discount (%)",
+        digits="Discount",
+        readonly=True,
+        copy=False,
+        help="Part of the line's member discount given by the discount window.",
+    )
+    loyalty_window_discount_amount = fields.Monetary(
+        "Window discount",
+        readonly=True,
+        copy=False,
+        help="What the discount window saves the customer on this line, taxes included.",
+    )
 
     def _loyalty_club_eligible(self, club):
         """Whether this line earns points and gets member discounts in ``club``.
@@ -67,17 +97,33 @@ class SaleOrderLine(models.Model):
             return 0.0
         return self.price_total if club.earn_on_tax_included else self.price_subtotal
 
-    @api.depends("product_id", "product_uom", "product_uom_qty", "order_id.loyalty_card_id.tier_id")
+    def _loyalty_gross_total(self):
+        """Total of the line before any discount, taxes included."""
+        self.ensure_one()
+        return self.tax_id.compute_all(
+            self.price_unit, self.currency_id, self.product_uom_qty, self.product_id, self.order_id.partner_id
+        )["total_included"]
+
+    def _loyalty_window_amount(self):
+        """What the line's discount window saves the customer, taxes included."""
+        self.ensure_one()
+        if not self.loyalty_discount_window_id:
+            return 0.0
+        if self.loyalty_tier_discount_line:
+            return -self.price_total
+        return self.currency_id.round(self._loyalty_gross_total() * self.loyalty_window_percent / 100)
+
+    @api.depends("product_id", "product_uom", "product_uom_qty", "order_id.loyalty_card_id.tier_id", "order_id.team_id")
     def _compute_discount(self):
-        """Add the member's tier discount (club mode 'line') on eligible lines."""
+        """Add the member discount (tier and discount windows, club mode 'line') on eligible lines."""
         result = super()._compute_discount()
-        for line in self:
-            tier_discount, club = line.order_id._loyalty_tier_discount()
-            if (
-                tier_discount
-                and club.tier_discount_mode == "line"
-                and line.discount < tier_discount
-                and line._loyalty_club_eligible(club)
-            ):
-                line.discount = tier_discount
+        if self.env.context.get("loyalty_club_no_member_discount"):
+            return result
+        for order, lines in self.grouped("order_id").items():
+            discounts, club = order._loyalty_member_discounts(lines)
+            if club.tier_discount_mode != "line":
+                continue
+            for line, values in discounts.items():
+                if line.discount < values["percent"]:
+                    line.discount = values["percent"]
         return result

@@ -12,3 +12,4 @@ from . import test_sale
 from . import test_pos
 from . import test_pos_tour
 from . import test_pos_concurrency
+from . import test_discount_window
