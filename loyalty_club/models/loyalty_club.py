@@ -372,6 +372,8 @@ class LoyaltyClub(models.Model):
             "earn_excluded_categ_ids",
             "pin_length",
             "card_prefix",
+            "discount_stacking",
+            "discount_stacking_max",
         ]
 
     def _barcode_rule_values(self):

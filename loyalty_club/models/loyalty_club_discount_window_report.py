@@ -4,7 +4,7 @@ from odoo.tools import SQL
 
 class LoyaltyClubDiscountWindowReport(models.Model):
     """Discount granted by each discount window, per branch: one row per discounted line of a
-    confirmed sale order, amounts in the branch's currency, taxes included.
+    confirmed sale order or a paid POS order, amounts in the branch's currency, taxes included.
 
     Other channels add their rows through ``_subqueries`` (UNION ALL) with the same columns;
     ids must not collide: sale lines use even ids (2 x line id), so the POS can use odd ones.
@@ -24,6 +24,7 @@ class LoyaltyClubDiscountWindowReport(models.Model):
     team_id = fields.Many2one("crm.team", "Sales team", readonly=True)
     user_id = fields.Many2one("res.users", "Salesperson", readonly=True)
     sale_order_id = fields.Many2one("sale.order", "Sale order", readonly=True)
+    pos_order_id = fields.Many2one("pos.order", "POS order", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     discount_amount = fields.Monetary("Discount granted", readonly=True)
 
@@ -40,6 +41,7 @@ class LoyaltyClubDiscountWindowReport(models.Model):
                    so.team_id AS team_id,
                    so.user_id AS user_id,
                    so.id AS sale_order_id,
+                   NULL::integer AS pos_order_id,
                    c.currency_id AS currency_id,
                    l.loyalty_window_discount_amount
                        / CASE COALESCE(so.currency_rate, 0) WHEN 0 THEN 1.0 ELSE so.currency_rate END
@@ -53,9 +55,36 @@ class LoyaltyClubDiscountWindowReport(models.Model):
             """
         )
 
+    def _subquery_pos(self):
+        return SQL(
+            """
+            SELECT 2 * l.id + 1 AS id,
+                   'pos' AS channel,
+                   l.loyalty_discount_window_id AS window_id,
+                   w.company_id AS company_id,
+                   po.company_id AS branch_id,
+                   po.date_order AS date,
+                   po.partner_id AS partner_id,
+                   NULL::integer AS team_id,
+                   po.user_id AS user_id,
+                   NULL::integer AS sale_order_id,
+                   po.id AS pos_order_id,
+                   c.currency_id AS currency_id,
+                   l.loyalty_window_discount_amount
+                       / CASE COALESCE(po.currency_rate, 0) WHEN 0 THEN 1.0 ELSE po.currency_rate END
+                       AS discount_amount
+              FROM pos_order_line l
+              JOIN pos_order po ON po.id = l.order_id
+              JOIN loyalty_club_discount_window w ON w.id = l.loyalty_discount_window_id
+              JOIN res_company c ON c.id = po.company_id
+             WHERE po.state IN ('paid', 'done', 'invoiced')
+               AND l.loyalty_window_discount_amount != 0
+            """
+        )
+
     def _subqueries(self):
         """SELECTs whose rows make the report (same columns, disjoint ids)."""
-        return [self._subquery_sale()]
+        return [self._subquery_sale(), self._subquery_pos()]
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)

@@ -66,6 +66,11 @@ class PosConfig(models.Model):
             raise card._uniform_auth_error()
         return {"token": self._loyalty_club_pin_token(card), "card": self._loyalty_club_card_summary(card)}
 
+    def loyalty_club_discount_windows(self):
+        """Discount windows of this shop's branch open now or later today (plain dicts)."""
+        self._loyalty_club_check_cashier()
+        return self.env["loyalty.club.discount.window"]._pos_windows_for_config(self)
+
     # ------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------
@@ -98,6 +103,9 @@ class PosConfig(models.Model):
             "tier_name": card.tier_id.name or "",
             "balance": card.balance,
             "pin_set": card.pin_set,
+            "partner_category_ids": (
+                card.partner_id.category_id | card.partner_id.commercial_partner_id.category_id
+            ).ids,
         }
 
     def _loyalty_club_pin_token(self, card, issued=None):

@@ -1,5 +1,6 @@
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
+from uuid import uuid4
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -9,6 +10,10 @@ PAID_STATES = ("paid", "done", "invoiced")
 # Values the POS sends with an order for the club; they are not fields of the order.
 CLIENT_CARD_KEY = "loyalty_club_card_id"
 CLIENT_PIN_TOKEN_KEY = "loyalty_club_pin_token"
+CLIENT_LINE_DISCOUNT_KEY = "loyalty_club_member_discount"
+CLIENT_LINE_WINDOW_KEY = "loyalty_club_window_id"
+# Discount percentages the till may round differently from the server.
+DISCOUNT_TOLERANCE = 0.01
 
 
 class PosOrder(models.Model):
@@ -61,11 +66,22 @@ class PosOrder(models.Model):
         for name in list(order):
             if name.startswith("loyalty_"):
                 order.pop(name)
+        claims = {}
+        for command in order.get("lines") or []:
+            if command[0] in (0, 1) and isinstance(command[2], dict):
+                values = command[2]
+                claimed = values.pop(CLIENT_LINE_DISCOUNT_KEY, 0.0) or 0.0
+                values.pop(CLIENT_LINE_WINDOW_KEY, None)
+                for name in [key for key in values if key.startswith("loyalty_")]:
+                    values.pop(name)
+                if claimed:
+                    values.setdefault("uuid", str(uuid4()))
+                    claims[values["uuid"]] = claimed
         order_id = super()._process_order(order, existing_order)
-        self.browse(order_id)._loyalty_club_process(card_id, pin_token)
+        self.browse(order_id)._loyalty_club_process(card_id, pin_token, claims)
         return order_id
 
-    def _loyalty_club_process(self, card_id, pin_token):
+    def _loyalty_club_process(self, card_id, pin_token, claims=None):
         """Attach the member's card, then, once the order is paid, book its points exactly once:
         points paid, points given back and taken back by a refund, points earned."""
         self.ensure_one()
@@ -75,6 +91,8 @@ class PosOrder(models.Model):
         if not card:
             if order._loyalty_club_points_payments():
                 raise UserError(self.env._("Identify the member's club card before paying with points."))
+            if claims:
+                raise UserError(self.env._("Member discounts need the member's club card on the order."))
             return
         if order.loyalty_card_id != card:
             order.loyalty_card_id = card
@@ -82,6 +100,7 @@ class PosOrder(models.Model):
             order.partner_id = card.partner_id
         if order.state not in PAID_STATES:
             return
+        order._loyalty_club_check_member_discounts(card, claims or {})
         values = {"loyalty_card_display": card._masked_number(), "loyalty_tier_name": card.tier_id.name or False}
         if refunded:
             order._loyalty_club_check_refund_quantities()
@@ -93,6 +112,49 @@ class PosOrder(models.Model):
         values["loyalty_balance_after"] = card.balance
         values["loyalty_tier_name"] = card.tier_id.name or False
         order.write(values)
+
+    def _loyalty_club_check_member_discounts(self, card, claims):
+        """Re-validate the member discounts the till applied (tier and discount windows) at the
+        time the order was paid: a window that closed in between, or another branch's window,
+        is refused. Records which window gave each line its discount."""
+        lines = self.lines.filtered(lambda line: line.uuid in claims)
+        if not lines:
+            return
+        paid_at = min(self.date_order or fields.Datetime.now(), fields.Datetime.now())
+        allowed = self.env["loyalty.club.discount.window"]._compute_member_discounts(
+            card,
+            self.company_id,
+            [(line, line.product_id, line._loyalty_club_gross()) for line in lines],
+            when=paid_at,
+            pos_config=self.config_id,
+            currency=self.currency_id,
+        )
+        for line in lines:
+            claimed = claims[line.uuid]
+            granted = allowed.get(line, {})
+            if (
+                claimed > granted.get("percent", 0.0) + DISCOUNT_TOLERANCE
+                or line.discount + DISCOUNT_TOLERANCE < claimed
+            ):
+                raise UserError(
+                    self.env._(
+                        "The member discount of %(percent)s %% on %(product)s is not valid at this time "
+                        "(a discount window may have closed). Identify the card again and validate.",
+                        percent=claimed,
+                        product=line.full_product_name or line.product_id.display_name,
+                    )
+                )
+            window = granted.get("window") or self.env["loyalty.club.discount.window"]
+            window_percent = granted.get("window_percent", 0.0) if window else 0.0
+            line.write(
+                {
+                    "loyalty_member_discount": claimed,
+                    "loyalty_discount_window_id": window.id,
+                    "loyalty_window_discount_amount": self.currency_id.round(
+                        line._loyalty_club_gross() * window_percent / 100
+                    ),
+                }
+            )
 
     def _loyalty_club_resolve_card(self, card_id, refunded):
         """The card of the order: a refund belongs to the card of the refunded order; a sale to

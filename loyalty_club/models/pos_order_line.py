@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class PosOrderLine(models.Model):
@@ -16,6 +16,47 @@ class PosOrderLine(models.Model):
         copy=False,
         help="Part of this line's points taken back by refunds.",
     )
+
+    loyalty_member_discount = fields.Float(
+        "Member discount (%)",
+        digits="Discount",
+        readonly=True,
+        copy=False,
+        help="Part of the line's discount the member got from their tier and discount windows.",
+    )
+    loyalty_discount_window_id = fields.Many2one(
+        "loyalty.club.discount.window",
+        "Discount window",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Discount window that gave this line its member discount.",
+    )
+    loyalty_discount_window_name = fields.Char(related="loyalty_discount_window_id.name", string="Discount window name")
+    loyalty_window_discount_amount = fields.Monetary(
+        "Window discount",
+        currency_field="currency_id",
+        readonly=True,
+        copy=False,
+        help="What the discount window saved the member on this line, taxes included.",
+    )
+
+    @api.model
+    def _load_pos_data_fields(self, config_id):
+        # Receipts (also reprinted from the ticket screen) name the window the server granted.
+        return [*super()._load_pos_data_fields(config_id), "loyalty_member_discount", "loyalty_discount_window_name"]
+
+    def _loyalty_club_gross(self):
+        """Undiscounted amount of the line, taxes included (what member discounts apply to),
+        computed from the unit price rather than from the subtotals the till sent."""
+        self.ensure_one()
+        order = self.order_id
+        taxes = self.tax_ids_after_fiscal_position
+        if not taxes:
+            return order.currency_id.round(self.price_unit * self.qty)
+        return taxes.compute_all(self.price_unit, order.currency_id, self.qty, self.product_id, order.partner_id)[
+            "total_included"
+        ]
 
     def _loyalty_club_base(self, club):
         """Amount of this line that earns points in ``club``: sold (not refunded) lines of

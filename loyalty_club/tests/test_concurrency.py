@@ -1,4 +1,3 @@
-
 from odoo import Command
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger

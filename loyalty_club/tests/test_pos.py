@@ -1,5 +1,7 @@
 import json
+from datetime import timedelta
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
@@ -349,3 +351,87 @@ class TestPosSessionLoad(PosClubCase):
         with_small, with_large, without = counts[2], counts[3], count_without_card()
         self.assertEqual(with_small, with_large, f"the ledger size must not change the number of queries {counts}")
         self.assertLessEqual(with_small - without, 40, f"club overhead: {with_small - without} queries")
+
+
+@tagged("post_install", "-at_install")
+class TestPosMemberDiscounts(PosClubCase):
+    """Tier and window discounts applied by the till are checked again by the server."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gold = cls.env["loyalty.club.tier"].create(
+            {"name": "Gold", "club_id": cls.club.id, "threshold": 0, "discount_percent": 5}
+        )
+        cls.card._change_tier(cls.gold, "upgrade")
+        cls.Window = cls.env["loyalty.club.discount.window"]
+
+    def window(self, **values):
+        now = fields.Datetime.now()
+        return self.Window.create(
+            {
+                "name": "Happy hours",
+                "club_id": self.club.id,
+                "discount_percent": 10,
+                "date_from": now - timedelta(hours=1),
+                "date_to": now + timedelta(hours=1),
+                **values,
+            }
+        )
+
+    def discounted_order(self, percent, token=False):
+        data = self.order_data([{"product": self.shirt, "quantity": 1, "discount": percent}])
+        line = data["lines"][0][2]
+        line["price_subtotal"] = line["price_subtotal_incl"] = 100.0 * (100 - percent) / 100
+        line["loyalty_club_member_discount"] = percent
+        data["lines"][0][2]["loyalty_club_window_id"] = 1
+        return data
+
+    def test_open_window_discount_is_accepted_and_recorded(self):
+        window = self.window()
+        order = self.sync(self.discounted_order(10))
+        line = order.lines
+        self.assertEqual(line.loyalty_member_discount, 10)
+        self.assertEqual(line.loyalty_discount_window_id, window, "the server names the window, not the till")
+        self.assertEqual(line.loyalty_window_discount_amount, 10.0)
+        self.assertEqual(order.loyalty_points_earned, 9, "points on what the member paid")
+        self.env.flush_all()
+        row = self.env["loyalty.club.discount.window.report"].search([("pos_order_id", "=", order.id)])
+        self.assertEqual(
+            (row.window_id, row.channel, row.discount_amount),
+            (window, "pos", 10.0),
+        )
+
+    def test_tier_discount_alone_is_accepted(self):
+        order = self.sync(self.discounted_order(5))
+        self.assertEqual(order.lines.loyalty_member_discount, 5)
+        self.assertFalse(order.lines.loyalty_discount_window_id)
+
+    def test_window_closed_before_payment_is_refused(self):
+        now = fields.Datetime.now()
+        self.window(date_from=now - timedelta(hours=2), date_to=now - timedelta(minutes=1))
+        data = self.discounted_order(10)
+        with self.assertRefused("not valid at this time"):
+            self.sync(data)
+        self.assertFalse(self.env["pos.order"].search([("uuid", "=", data["uuid"])]))
+        self.assertEqual(self.card.balance, 0)
+
+    def test_window_of_another_branch_is_refused(self):
+        branch_b = self.env["res.company"].create({"name": "Branch B", "parent_id": self.company.id})
+        self.window(branch_ids=[(6, 0, branch_b.ids)])
+        with self.assertRefused("not valid at this time"):
+            self.sync(self.discounted_order(10))
+
+    def test_member_discount_needs_the_card(self):
+        self.window()
+        data = self.discounted_order(10)
+        data["loyalty_club_card_id"] = False
+        with self.assertRefused("need the member's club card"):
+            self.sync(data)
+
+    def test_shop_receives_only_its_windows_through_rpc(self):
+        window = self.window()
+        branch_b = self.env["res.company"].create({"name": "Branch B", "parent_id": self.company.id})
+        self.window(name="B only", branch_ids=[(6, 0, branch_b.ids)])
+        payload = self.config.loyalty_club_discount_windows()
+        self.assertEqual([w["id"] for w in payload], [window.id])

@@ -15,10 +15,10 @@ class TestPosConcurrentSync(CommittedClubMixin, TransactionCase):
     def setUp(self):
         super().setUp()
         self.ids = self.make_committed_card(balance=100, tag="pos")
-        with self.committed_env() as env:
-            company = env["res.company"].browse(self.ids["company"])
-            env["account.chart.template"].try_loading("generic_coa", company, install_demo=False)
-            env = env(context={"allowed_company_ids": [company.id]})
+        with self.committed_env() as root_env:
+            company = root_env["res.company"].browse(self.ids["company"])
+            root_env["account.chart.template"].try_loading("generic_coa", company, install_demo=False)
+            env = root_env(context={"allowed_company_ids": [company.id]})
             club = env["loyalty.club"].browse(self.ids["club"])
             club.write({"earn_amount": 10, "earn_points": 1, "point_value": 0.5})
             cash_journal = env["account.journal"].search(
@@ -43,7 +43,13 @@ class TestPosConcurrentSync(CommittedClubMixin, TransactionCase):
             )
             config.open_ui()
             product = env["product.product"].create(
-                {"name": "Race shirt", "type": "service", "lst_price": 100.0, "taxes_id": False, "company_id": company.id}
+                {
+                    "name": "Race shirt",
+                    "type": "service",
+                    "lst_price": 100.0,
+                    "taxes_id": False,
+                    "company_id": company.id,
+                }
             )
             card = env["loyalty.club.card"].browse(self.ids["card"])
             self.pos = {

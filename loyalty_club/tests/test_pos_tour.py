@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from odoo import fields
 from odoo.tests import tagged
 
 from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
@@ -104,3 +107,22 @@ class TestPosTours(TestPointOfSaleHttpCommon):
         refund = sold.refund_orders_count and sold.lines.refund_orderline_ids.order_id
         self.assertEqual((refund.loyalty_points_returned, refund.loyalty_points_reversed), (40, 10))
         self.assertEqual(self.card.balance, 100)
+
+    def test_gold_member_gets_the_window_discount(self):
+        gold = self.env["loyalty.club.tier"].create({"name": "Gold", "club_id": self.club.id, "threshold": 0})
+        self.card._change_tier(gold, "upgrade")
+        now = fields.Datetime.now()
+        window = self.env["loyalty.club.discount.window"].create(
+            {
+                "name": "Happy hours",
+                "club_id": self.club.id,
+                "discount_percent": 10,
+                "date_from": now - timedelta(hours=1),
+                "date_to": now + timedelta(hours=2),
+                "tier_ids": [(6, 0, gold.ids)],
+            }
+        )
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("LoyaltyClubPosWindowTour")
+        line = self.env["pos.order"].search([("loyalty_card_id", "=", self.card.id)]).lines
+        self.assertEqual((line.discount, line.loyalty_discount_window_id), (10, window))

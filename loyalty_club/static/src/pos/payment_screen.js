@@ -1,12 +1,28 @@
-import { _t } from "@web/core/l10n/translation";
-import { patch } from "@web/core/utils/patch";
-import { floatIsZero } from "@web/core/utils/numbers";
-import { parseFloat } from "@web/views/fields/parsers";
-import { PaymentScreen } from "@point_of_sale/app/screens/payment_screen/payment_screen";
-import { makeAwaitable } from "@point_of_sale/app/store/make_awaitable_dialog";
-import { NumberPopup } from "@point_of_sale/app/utils/input_popups/number_popup";
+import {_t} from "@web/core/l10n/translation";
+import {patch} from "@web/core/utils/patch";
+import {floatIsZero} from "@web/core/utils/numbers";
+import {parseFloat} from "@web/views/fields/parsers";
+import {PaymentScreen} from "@point_of_sale/app/screens/payment_screen/payment_screen";
+import {makeAwaitable} from "@point_of_sale/app/store/make_awaitable_dialog";
+import {NumberPopup} from "@point_of_sale/app/utils/input_popups/number_popup";
 
 patch(PaymentScreen.prototype, {
+    async validateOrder(isForceValidate) {
+        const order = this.currentOrder;
+        if (order.uiState.loyaltyClub?.card && !order.getLoyaltyCard()?.refund) {
+            // A discount window may have closed (or opened) since the lines were entered.
+            if (await this.pos.loyaltyClubRefreshDiscounts(order)) {
+                this.pos.loyaltyClubAlert(
+                    _t(
+                        "The member discounts changed (a discount window opened or closed). Check the total and the payments."
+                    )
+                );
+                return;
+            }
+        }
+        return super.validateOrder(...arguments);
+    },
+
     async addNewPaymentLine(paymentMethod) {
         if (!paymentMethod.loyalty_club_points) {
             return super.addNewPaymentLine(...arguments);
@@ -94,7 +110,7 @@ patch(PaymentScreen.prototype, {
             this.pos.loyaltyClubAlert(
                 _t(
                     "Enter an amount of at most %(max)s that is a whole number of points (one point is worth %(value)s).",
-                    { max: fmt(maxAmount), value: fmt(club.point_value) }
+                    {max: fmt(maxAmount), value: fmt(club.point_value)}
                 )
             );
             return null;

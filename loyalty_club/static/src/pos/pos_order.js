@@ -1,6 +1,6 @@
-import { _t } from "@web/core/l10n/translation";
-import { patch } from "@web/core/utils/patch";
-import { PosOrder } from "@point_of_sale/app/models/pos_order";
+import {_t} from "@web/core/l10n/translation";
+import {patch} from "@web/core/utils/patch";
+import {PosOrder} from "@point_of_sale/app/models/pos_order";
 
 function roundPoints(value, rounding) {
     if (rounding === "up") {
@@ -32,7 +32,7 @@ patch(PosOrder.prototype, {
         return this.lines.find((line) => line.refunded_orderline_id)?.refunded_orderline_id.order_id;
     },
     setLoyaltyCard(card) {
-        this.uiState.loyaltyClub = { card, pinToken: false, pinVerified: false };
+        this.uiState.loyaltyClub = {card, pinToken: false, pinVerified: false};
     },
     setLoyaltyPinToken(token, card) {
         this.uiState.loyaltyClub = {
@@ -43,16 +43,19 @@ patch(PosOrder.prototype, {
     },
     clearLoyaltyCard() {
         this.uiState.loyaltyClub = null;
+        this.loyaltyClubApplyDiscounts();
         for (const line of this.payment_ids.filter((p) => p.payment_method_id.loyalty_club_points)) {
             this.remove_paymentline(line);
         }
     },
     set_partner(partner) {
         const card = this.uiState?.loyaltyClub?.card;
+        const result = super.set_partner(...arguments);
         if (card && partner?.id !== card.partner_id) {
             this.uiState.loyaltyClub = null;
+            this.loyaltyClubApplyDiscounts();
         }
-        return super.set_partner(...arguments);
+        return result;
     },
     /** Display estimate of the points this order earns; the server computes the real ones. */
     getLoyaltyPointsEstimate() {
@@ -61,28 +64,9 @@ patch(PosOrder.prototype, {
         if (!club || !card || card.refund || !club.earn_amount || !club.earn_points) {
             return 0;
         }
-        const excluded = club.earn_excluded_categ_ids || [];
-        const isExcluded = (product) => {
-            let categ = product?.categ_id;
-            while (categ) {
-                if (excluded.some((c) => c.id === categ.id)) {
-                    return true;
-                }
-                categ = categ.parent_id;
-            }
-            return false;
-        };
-        const tipProduct = this.config.tip_product_id;
         let spend = 0;
         for (const line of this.lines) {
-            const product = line.get_product();
-            if (
-                line.qty <= 0 ||
-                line.refunded_orderline_id ||
-                (tipProduct && product?.id === tipProduct.id) ||
-                product?.loyalty_club_no_earn ||
-                isExcluded(product)
-            ) {
+            if (!this.loyaltyClubLineEligible(line, club)) {
                 continue;
             }
             spend += club.earn_on_tax_included ? line.get_price_with_tax() : line.get_price_without_tax();
@@ -92,10 +76,143 @@ patch(PosOrder.prototype, {
         }
         const tier = this.models["loyalty.club.tier"].get(card.tier_id);
         const multiplier = tier?.earn_multiplier || 1;
-        return roundPoints(
-            (spend / club.earn_amount) * club.earn_points * multiplier,
-            club.earn_rounding
+        return roundPoints((spend / club.earn_amount) * club.earn_points * multiplier, club.earn_rounding);
+    },
+    /** Whether a line earns points and gets member discounts (same rule as the server). */
+    loyaltyClubLineEligible(line, club) {
+        const product = line.get_product();
+        const tipProduct = this.config.tip_product_id;
+        if (
+            line.qty <= 0 ||
+            line.refunded_orderline_id ||
+            !product ||
+            (tipProduct && product.id === tipProduct.id) ||
+            product.loyalty_club_no_earn
+        ) {
+            return false;
+        }
+        const excluded = club.earn_excluded_categ_ids || [];
+        let categ = product.categ_id;
+        while (categ) {
+            if (excluded.some((c) => c.id === categ.id)) {
+                return false;
+            }
+            categ = categ.parent_id;
+        }
+        return true;
+    },
+    setLoyaltyWindows(windows) {
+        if (this.uiState.loyaltyClub) {
+            this.uiState.loyaltyClub.windows = windows || [];
+        }
+    },
+    /**
+     * Apply the member's tier discount and the best discount window open now on each eligible
+     * line, per the club's stacking rule and each window's cap; restore lines when the member
+     * or the window goes. The server checks the result again when the order is paid.
+     * Returns true when a line's discount changed.
+     */
+    loyaltyClubApplyDiscounts() {
+        const club = this.models["loyalty.club"].getFirst();
+        const state = this.uiState.loyaltyClub;
+        const card = state?.card;
+        const now = luxon.DateTime.utc().toFormat("yyyy-MM-dd HH:mm:ss");
+        const tier = card && this.models["loyalty.club.tier"].get(card.tier_id);
+        const tierPercent = tier?.discount_percent || 0;
+        const windows = (state?.windows || []).filter(
+            (w) =>
+                w.intervals.some((i) => i.start <= now && now < i.end) &&
+                (!w.tier_ids.length || w.tier_ids.includes(card.tier_id)) &&
+                (!w.partner_category_ids.length ||
+                    w.partner_category_ids.some((id) => (card.partner_category_ids || []).includes(id)))
         );
+        const wanted = new Map();
+        const capped = new Map();
+        for (const line of this.lines) {
+            if (!club || !card || card.refund || !this.loyaltyClubLineEligible(line, club)) {
+                continue;
+            }
+            const categId = line.get_product().categ_id?.id;
+            let best = null;
+            for (const w of windows) {
+                const covers = !w.product_category_ids.length || w.product_category_ids.includes(categId);
+                if (covers && w.discount_percent > (best?.discount_percent || 0)) {
+                    best = w;
+                }
+            }
+            const windowPercent = best?.discount_percent || 0;
+            let percent = tierPercent;
+            let windowPart = 0;
+            if (club.discount_stacking === "additive") {
+                percent = Math.max(
+                    tierPercent,
+                    Math.min(tierPercent + windowPercent, club.discount_stacking_max)
+                );
+                windowPart = percent - tierPercent;
+            } else if (windowPercent > tierPercent) {
+                percent = windowPercent;
+                windowPart = windowPercent;
+            }
+            if (!percent) {
+                continue;
+            }
+            const entry = {percent, window: windowPart ? best : null, windowPart};
+            wanted.set(line, entry);
+            if (entry.window?.max_discount_amount) {
+                const gross = line.getUnitDisplayPriceBeforeDiscount() * line.get_quantity();
+                capped.set(entry.window, [...(capped.get(entry.window) || []), [entry, gross]]);
+            }
+        }
+        for (const [window, entries] of capped) {
+            const savings = entries.reduce(
+                (sum, [entry, gross]) => sum + (gross * entry.windowPart) / 100,
+                0
+            );
+            if (savings <= window.max_discount_amount) {
+                continue;
+            }
+            const factor = window.max_discount_amount / savings;
+            for (const [entry] of entries) {
+                const part = Math.floor(entry.windowPart * factor * 100) / 100;
+                if (club.discount_stacking === "additive") {
+                    entry.percent = entry.percent - entry.windowPart + part;
+                    entry.windowPart = part;
+                } else if (part > tierPercent) {
+                    Object.assign(entry, {percent: part, windowPart: part});
+                } else {
+                    Object.assign(entry, {percent: tierPercent, window: null, windowPart: 0});
+                }
+            }
+        }
+        let changed = false;
+        for (const line of this.lines) {
+            const previous = line.getLoyaltyDiscount();
+            let base = line.get_discount();
+            if (previous) {
+                // A discount the cashier typed over the member's one is kept as the base.
+                base = Math.abs(base - previous.percent) < 0.001 ? previous.base : base;
+            }
+            const entry = wanted.get(line);
+            const next =
+                entry && entry.percent > base
+                    ? {
+                          percent: Math.round(entry.percent * 100) / 100,
+                          windowId: entry.window?.id || false,
+                          windowName: entry.window?.name || "",
+                          base,
+                      }
+                    : null;
+            const target = next ? next.percent : base;
+            if (Math.abs(line.get_discount() - target) > 0.001) {
+                line.set_discount(target);
+                changed = true;
+            }
+            if (JSON.stringify(previous || null) !== JSON.stringify(next)) {
+                changed = true;
+            }
+            line.setLoyaltyDiscount(next);
+        }
+        return changed;
     },
     getLoyaltyPointsPaid() {
         const club = this.models["loyalty.club"].getFirst();

@@ -1,11 +1,11 @@
-import { _t } from "@web/core/l10n/translation";
-import { patch } from "@web/core/utils/patch";
-import { AlertDialog } from "@web/core/confirmation_dialog/confirmation_dialog";
-import { PosStore } from "@point_of_sale/app/store/pos_store";
-import { makeAwaitable } from "@point_of_sale/app/store/make_awaitable_dialog";
-import { NumberPopup } from "@point_of_sale/app/utils/input_popups/number_popup";
-import { SelectionPopup } from "@point_of_sale/app/utils/input_popups/selection_popup";
-import { TextInputPopup } from "@point_of_sale/app/utils/input_popups/text_input_popup";
+import {_t} from "@web/core/l10n/translation";
+import {patch} from "@web/core/utils/patch";
+import {AlertDialog} from "@web/core/confirmation_dialog/confirmation_dialog";
+import {PosStore} from "@point_of_sale/app/store/pos_store";
+import {makeAwaitable} from "@point_of_sale/app/store/make_awaitable_dialog";
+import {NumberPopup} from "@point_of_sale/app/utils/input_popups/number_popup";
+import {SelectionPopup} from "@point_of_sale/app/utils/input_popups/selection_popup";
+import {TextInputPopup} from "@point_of_sale/app/utils/input_popups/text_input_popup";
 
 /**
  * Club features of the till. Cards are never preloaded: the till asks the server for one card
@@ -17,7 +17,7 @@ patch(PosStore.prototype, {
     },
 
     loyaltyClubAlert(body) {
-        this.dialog.add(AlertDialog, { title: _t("Customer club"), body });
+        this.dialog.add(AlertDialog, {title: _t("Customer club"), body});
     },
 
     async loyaltyClubAskCard() {
@@ -38,10 +38,7 @@ patch(PosStore.prototype, {
         }
         let cards;
         try {
-            cards = await this.data.call("pos.config", "loyalty_club_find_card", [
-                [this.config.id],
-                query,
-            ]);
+            cards = await this.data.call("pos.config", "loyalty_club_find_card", [[this.config.id], query]);
         } catch (error) {
             this.loyaltyClubAlert(error.data?.message || _t("The club card could not be checked."));
             return false;
@@ -74,6 +71,32 @@ patch(PosStore.prototype, {
             order.set_partner(partner);
         }
         order.setLoyaltyCard(card);
+        await this.loyaltyClubRefreshDiscounts(order);
+    },
+
+    /** Fetch the branch's discount windows open now or later today and apply them. */
+    async loyaltyClubRefreshDiscounts(order) {
+        if (!order.uiState.loyaltyClub?.card) {
+            return order.loyaltyClubApplyDiscounts();
+        }
+        try {
+            const windows = await this.data.call("pos.config", "loyalty_club_discount_windows", [
+                [this.config.id],
+            ]);
+            order.setLoyaltyWindows(windows);
+        } catch {
+            // Offline: keep the windows fetched earlier, still checked against the clock.
+        }
+        return order.loyaltyClubApplyDiscounts();
+    },
+
+    async addLineToCurrentOrder() {
+        const line = await super.addLineToCurrentOrder(...arguments);
+        const order = this.get_order();
+        if (order?.uiState?.loyaltyClub?.card) {
+            order.loyaltyClubApplyDiscounts();
+        }
+        return line;
     },
 
     /** Ask the member's PIN and have the server check it; true when the order may use points. */

@@ -6,20 +6,20 @@ import * as NumberPopup from "@point_of_sale/../tests/tours/utils/number_popup_u
 import * as TextInputPopup from "@point_of_sale/../tests/tours/utils/text_input_popup_util";
 import * as Chrome from "@point_of_sale/../tests/tours/utils/chrome_util";
 import * as Dialog from "@point_of_sale/../tests/tours/utils/dialog_util";
-import { scan_barcode } from "@point_of_sale/../tests/tours/utils/common";
-import { registry } from "@web/core/registry";
+import {scan_barcode} from "@point_of_sale/../tests/tours/utils/common";
+import {registry} from "@web/core/registry";
 
 const CARD = "7711000000000013";
 
 function memberShown(name, balance) {
     return [
-        { content: `member ${name} shown`, trigger: `.o_loyalty_club_member_name:contains("${name}")` },
-        { content: `balance ${balance}`, trigger: `.o_loyalty_club_balance:contains("${balance} points")` },
+        {content: `member ${name} shown`, trigger: `.o_loyalty_club_member_name:contains("${name}")`},
+        {content: `balance ${balance}`, trigger: `.o_loyalty_club_balance:contains("${balance} points")`},
     ];
 }
 
 function receiptHas(selector, text) {
-    return { content: `receipt shows ${text}`, trigger: `.pos-receipt ${selector}:contains("${text}")` };
+    return {content: `receipt shows ${text}`, trigger: `.pos-receipt ${selector}:contains("${text}")`};
 }
 
 registry.category("web_tour.tours").add("LoyaltyClubPosTour", {
@@ -29,13 +29,13 @@ registry.category("web_tour.tours").add("LoyaltyClubPosTour", {
             Dialog.confirm("Open Register"),
             ProductScreen.addOrderline("Club Shirt", "1"),
             // Identify the member by a local phone number typed by the cashier.
-            { content: "open the club card dialog", trigger: ".o_loyalty_club_card_button", run: "click" },
+            {content: "open the club card dialog", trigger: ".o_loyalty_club_card_button", run: "click"},
             TextInputPopup.inputText("09121112233"),
             Dialog.confirm("Apply"),
             ...memberShown("Nima Member", 100),
-            { content: "points to earn", trigger: ".o_loyalty_club_estimate:contains('+10 points')" },
+            {content: "points to earn", trigger: ".o_loyalty_club_estimate:contains('+10 points')"},
             // Remove the card, then scan it (barcode nomenclature rule of the card prefix).
-            { content: "remove the card", trigger: ".o_loyalty_club_remove", run: "click" },
+            {content: "remove the card", trigger: ".o_loyalty_club_remove", run: "click"},
             {
                 content: "card removed",
                 trigger: ".product-screen:not(:has(.o_loyalty_club_member))",
@@ -47,7 +47,7 @@ registry.category("web_tour.tours").add("LoyaltyClubPosTour", {
             PaymentScreen.clickPaymentMethod("Club points"),
             NumberPopup.enterValue("1111"),
             Dialog.confirm(),
-            { content: "uniform PIN error", trigger: '.modal-body:contains("Unknown card, wrong PIN")' },
+            {content: "uniform PIN error", trigger: '.modal-body:contains("Unknown card, wrong PIN")'},
             Dialog.confirm(),
             // Right PIN, then 20.00 paid with points (40 points), the rest in cash.
             PaymentScreen.clickPaymentMethod("Club points"),
@@ -79,7 +79,10 @@ registry.category("web_tour.tours").add("LoyaltyClubPosRefundTour", {
             TicketScreen.toRefundTextContains("To Refund: 1.00"),
             TicketScreen.confirmRefund(),
             ProductScreen.isShown(),
-            { content: "refund keeps the member", trigger: ".o_loyalty_club_member_name:contains('Nima Member')" },
+            {
+                content: "refund keeps the member",
+                trigger: ".o_loyalty_club_member_name:contains('Nima Member')",
+            },
             ProductScreen.clickPayButton(),
             // The points paid on the sold order go back in proportion: the whole order, 40 points.
             PaymentScreen.clickPaymentMethod("Club points"),
@@ -91,6 +94,29 @@ registry.category("web_tour.tours").add("LoyaltyClubPosRefundTour", {
             receiptHas(".o_loyalty_club_receipt_returned", "+40"),
             receiptHas(".o_loyalty_club_receipt_reversed", "-10"),
             receiptHas(".o_loyalty_club_receipt_balance", "100"),
+            ReceiptScreen.clickNextOrder(),
+        ].flat(),
+});
+
+registry.category("web_tour.tours").add("LoyaltyClubPosWindowTour", {
+    steps: () =>
+        [
+            Chrome.startPoS(),
+            Dialog.confirm("Open Register"),
+            ProductScreen.addOrderline("Club Shirt", "1"),
+            scan_barcode(CARD),
+            ...memberShown("Nima Member", 100),
+            {
+                content: "the window's discount is on the line and named",
+                trigger: ".orderline .o_loyalty_club_window:contains('Happy hours')",
+            },
+            ProductScreen.totalAmountIs("90.00"),
+            ProductScreen.clickPayButton(),
+            PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.clickValidate(),
+            ReceiptScreen.isShown(),
+            receiptHas(".o_loyalty_club_window", "Happy hours"),
+            receiptHas(".o_loyalty_club_receipt_earned", "+9"),
             ReceiptScreen.clickNextOrder(),
         ].flat(),
 });
