@@ -3,7 +3,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import float_round
 
@@ -375,6 +375,72 @@ class LoyaltyClub(models.Model):
             "discount_stacking",
             "discount_stacking_max",
         ]
+
+    def action_setup_pos_payment_method(self):
+        """Create (once) the 'Club points' payment method of the club's company and add it to
+        every POS shop of the company and its branches."""
+        self.ensure_one()
+        method = self._get_pos_points_payment_method()
+        configs = (
+            self.env["pos.config"]
+            .sudo()
+            .search([("company_id", "child_of", self.company_id.id), ("payment_method_ids", "not in", method.ids)])
+        )
+        for config in configs:
+            if config.current_session_id:
+                continue  # an open till keeps its methods until the session is closed
+            config.payment_method_ids = [Command.link(method.id)]
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": self.env._("Members can pay with points in the shops of %s.", self.company_id.name),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def _get_pos_points_payment_method(self):
+        self.ensure_one()
+        company = self.company_id
+        Method = self.env["pos.payment.method"].sudo().with_company(company)
+        method = Method.search([("loyalty_club_points", "=", True), ("company_id", "=", company.id)], limit=1)
+        if method:
+            return method
+        Account = self.env["account.account"].sudo().with_company(company)
+        account = Account.search(
+            [("code", "=", "CLUBPTS"), ("company_ids", "in", company.ids)], limit=1
+        ) or Account.create(
+            {
+                "name": self.env._("Club points redeemed"),
+                "code": "CLUBPTS",
+                "account_type": "expense",
+                "company_ids": [Command.set(company.ids)],
+            }
+        )
+        journal = (
+            self.env["account.journal"]
+            .sudo()
+            .with_company(company)
+            .create(
+                {
+                    "name": self.env._("Club points"),
+                    "type": "bank",
+                    "code": "CLUBP",
+                    "company_id": company.id,
+                    "default_account_id": account.id,
+                }
+            )
+        )
+        return Method.create(
+            {
+                "name": self.env._("Club points"),
+                "journal_id": journal.id,
+                "outstanding_account_id": account.id,
+                "loyalty_club_points": True,
+                "company_id": company.id,
+            }
+        )
 
     def _barcode_rule_values(self):
         self.ensure_one()

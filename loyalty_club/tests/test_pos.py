@@ -435,3 +435,33 @@ class TestPosMemberDiscounts(PosClubCase):
         self.window(name="B only", branch_ids=[(6, 0, branch_b.ids)])
         payload = self.config.loyalty_club_discount_windows()
         self.assertEqual([w["id"] for w in payload], [window.id])
+
+
+@tagged("post_install", "-at_install")
+class TestPosSetup(PosClubCase):
+    """The club's button that lets members pay with points in the shops."""
+
+    def points_methods(self):
+        return self.env["pos.payment.method"].search(
+            [("loyalty_club_points", "=", True), ("company_id", "=", self.company.id)]
+        )
+
+    def test_setup_creates_the_points_method_and_adds_it_to_closed_shops(self):
+        # (an open session forbids editing its methods through the ORM)
+        self.env.cr.execute(
+            "UPDATE pos_payment_method SET loyalty_club_points = FALSE WHERE id = %s", [self.points_method.id]
+        )
+        self.points_method.invalidate_recordset(["loyalty_club_points"])
+        self.club.action_setup_pos_payment_method()
+        method = self.points_methods()
+        self.assertEqual(len(method), 1)
+        self.assertEqual(method.type, "bank")
+        self.assertEqual(method.outstanding_account_id.account_type, "expense")
+        self.assertIn(method, self.other_currency_config.payment_method_ids)
+        self.assertNotIn(method, self.config.payment_method_ids, "an open till is left alone")
+
+    def test_setup_reuses_the_existing_method(self):
+        self.club.action_setup_pos_payment_method()
+        self.club.action_setup_pos_payment_method()
+        self.assertEqual(self.points_methods(), self.points_method)
+        self.assertIn(self.points_method, self.other_currency_config.payment_method_ids)
