@@ -33,10 +33,17 @@
         "wizard/loyalty_club_pin_wizard_views.xml",
         "wizard/loyalty_club_redeem_wizard_views.xml",
         "views/loyalty_club_menus.xml",
+        "views/loyalty_club_portal_templates.xml",
     ],
     "assets": {
         "web.assets_backend": [
             "loyalty_club/static/src/scss/loyalty_club.scss",
+        ],
+        "web.assets_frontend": [
+            "loyalty_club/static/src/portal/**/*.scss",
+        ],
+        "web.assets_tests": [
+            "loyalty_club/static/tests/tours/**/*",
         ],
     },
     "demo": [
