@@ -9,3 +9,4 @@ from . import test_replacement
 from . import test_tiers
 from . import test_i18n
 from . import test_sale
+from . import test_portal
