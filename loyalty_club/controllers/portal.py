@@ -82,10 +82,12 @@ class LoyaltyClubPortal(CustomerPortal):
                 "page_name": "loyalty_club",
                 "cards": cards,
                 "expiring": {card.id: card._expiring_points(self._loyalty_expiring_days) for card in cards},
-                "expiring_days": self._loyalty_expiring_days,
+                "expiring_title": request.env._(
+                    "Points expiring in the next %(days)s days", days=self._loyalty_expiring_days
+                ),
                 "progress_labels": {card.id: card._tier_progress_label() for card in cards if card.state == "active"},
                 "join_club": club if can_join else False,
-                "join_phone": kwargs.get("phone", partner.phone or partner.mobile or ""),
+                "join_phone": kwargs.get("phone", partner.mobile or partner.phone or ""),
                 "join_error": kwargs.get("join_error"),
                 "message": self._loyalty_messages().get(kwargs.get("message")),
             }
@@ -309,8 +311,8 @@ class LoyaltyClubPortal(CustomerPortal):
         if (pin or "") != (pin_confirm or ""):
             return refuse(env._("The two PINs are different."))
         duplicate_domain = [("partner_phone_sanitized", "=", normalized)]
-        if partner.email:
-            duplicate_domain = ["|", ("partner_id.email", "=ilike", partner.email.strip()), *duplicate_domain]
+        if partner.email_normalized:
+            duplicate_domain = ["|", ("partner_id.email_normalized", "=", partner.email_normalized), *duplicate_domain]
         duplicate = Card.search_count(
             [("club_id", "=", club.id), ("partner_id.commercial_partner_id", "!=", partner.id), *duplicate_domain],
             limit=1,
@@ -322,10 +324,12 @@ class LoyaltyClubPortal(CustomerPortal):
                     "Please contact us so we can link it to your account."
                 )
             )
-        # Writing the partner first serialises two submissions of the same member: the
-        # second waits for the first, then fails to serialise and is retried by Odoo,
-        # finding the card created by the first.
-        partner.write({"phone": normalized})
+        # The mobile number is what the card is found by at the till (it comes first in
+        # the partner's sanitized phone). Writing the partner also serialises two
+        # submissions of the same member: the second waits for the first, then fails to
+        # serialise and is retried by Odoo, finding the card created by the first.
+        partner.write({"mobile": normalized})
+        partner.flush_recordset()
         if self._loyalty_member_cards(club):
             return request.redirect("/my/club?message=already_member")
         try:

@@ -673,7 +673,7 @@ class LoyaltyClubCard(models.Model):
         A lot is usable until the day before its expiry date (it expires on that date).
         """
         self.ensure_one()
-        today = fields.Date.context_today(self)
+        today = fields.Date.today()  # the expiry cron works in UTC dates too
         groups = (
             self.env["loyalty.club.entry"]
             .sudo()

@@ -128,6 +128,10 @@ class TestPortalPages(LoyaltyPortalCase):
         self.assertIn(f"/my/orders/{own_order.id}", body)
         self.assertIn(own_order.name, body)
         self.assertNotIn(f"/my/orders/{foreign_order.id}", body)
+        rows = re.findall(r'<tr class="o_loyalty_portal_entry">.*?</tr>', body, re.S)
+        row = next(row for row in rows if "+500" in row)
+        self.assertIn(self.company.name, row, "the branch where the points were earned")
+        self.assertIn(self.soon.strftime("%m/%d/%Y"), row, "expiry date of the lot")
         self.assertNotIn(foreign_order.name, body)
 
 
@@ -312,7 +316,7 @@ class TestPortalJoin(LoyaltyPortalCase):
         cards = self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)])
         self.assertEqual(len(cards), 1)
         self.assertEqual(cards.club_id, self.club)
-        self.assertEqual(newcomer.partner_id.phone, "+989127778899")
+        self.assertEqual(newcomer.partner_id.mobile, "+989127778899")
         self.assertEqual(cards.partner_phone_sanitized, "+989127778899")
         self.assertTrue(cards._verify_pin("2468"))
         again = self.join()
