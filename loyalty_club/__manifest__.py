@@ -36,6 +36,7 @@
         "wizard/loyalty_club_pin_wizard_views.xml",
         "wizard/loyalty_club_redeem_wizard_views.xml",
         "views/loyalty_club_menus.xml",
+        "views/loyalty_club_portal_templates.xml",
     ],
     "assets": {
         "web.assets_backend": [
@@ -43,6 +44,9 @@
         ],
         "point_of_sale._assets_pos": [
             "loyalty_club/static/src/pos/**/*",
+        ],
+        "web.assets_frontend": [
+            "loyalty_club/static/src/portal/**/*.scss",
         ],
         "web.assets_tests": [
             "loyalty_club/static/tests/tours/**/*",

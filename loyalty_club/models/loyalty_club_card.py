@@ -668,3 +668,79 @@ class LoyaltyClubCard(models.Model):
         """Card number safe to print or show at a till: only the last four digits."""
         self.ensure_one()
         return f"•••• {self.number[-4:]}" if self.number else ""
+
+    # ------------------------------------------------------------------
+    # Customer portal helpers
+    # ------------------------------------------------------------------
+    def _expiring_points(self, days=30):
+        """Points of the card's open lots expiring within ``days`` days, as ``[(date, points)]``.
+
+        A lot is usable until the day before its expiry date (it expires on that date).
+        """
+        self.ensure_one()
+        today = fields.Date.today()  # the expiry cron works in UTC dates too
+        groups = (
+            self.env["loyalty.club.entry"]
+            .sudo()
+            ._read_group(
+                [
+                    ("card_id", "=", self.id),
+                    ("points_remaining", ">", 0),
+                    ("expiry_date", ">", today),
+                    ("expiry_date", "<=", today + timedelta(days=days)),
+                ],
+                ["expiry_date:day"],
+                ["points_remaining:sum"],
+                order="expiry_date:day ASC",
+            )
+        )
+        return [(expiry_date, points) for expiry_date, points in groups if points]
+
+    def _tier_progress_label(self):
+        """What the member still needs for the next tier, e.g. "120 more points to Gold"."""
+        self.ensure_one()
+        tier = self.next_tier_id
+        if not tier:
+            return self.env._("You have reached the highest tier.") if self.tier_id else ""
+        missing = self.next_tier_missing
+        whole = int(missing) if missing == int(missing) else int(missing) + 1
+        metric = self.club_id.tier_metric
+        if metric == "points":
+            return self.env._("%(points)s more points to %(tier)s", points=whole, tier=tier.name)
+        if metric == "purchases":
+            return self.env._("%(count)s more purchases to %(tier)s", count=whole, tier=tier.name)
+        if metric == "amount":
+            amount = tools.format_amount(self.env, missing, self.currency_id)
+            return self.env._("%(amount)s more spending to %(tier)s", amount=amount, tier=tier.name)
+        return self.env._("%(percent)s%% of the way to %(tier)s", percent=int(self.tier_progress), tier=tier.name)
+
+    def _pin_reset_signature(self, user, expiry):
+        """Signature of a PIN reset link for ``user`` valid until ``expiry`` (a POSIX time).
+
+        It covers the current PIN hash, so the link stops working once a new PIN is set.
+        """
+        self.ensure_one()
+        self.env.cr.execute("SELECT pin_hash FROM loyalty_club_card WHERE id = %s", [self.id])
+        row = self.env.cr.fetchone()
+        message = f"loyalty_club.pin_reset:{self.id}:{user.id}:{int(expiry)}:{(row and row[0]) or ''}"
+        return hmac.new(self._pin_secret(), message.encode(), hashlib.sha256).hexdigest()
+
+    def _pin_reset_token(self, user, hours=1):
+        """Signed token letting ``user`` set a new PIN on this card without the old one."""
+        self.ensure_one()
+        expiry = int((fields.Datetime.now() + timedelta(hours=hours)).timestamp())
+        return f"{self.id}-{expiry}-{self._pin_reset_signature(user, expiry)}"
+
+    @api.model
+    def _card_from_pin_reset_token(self, token, user):
+        """The card of a valid, unexpired, unused PIN reset ``token`` issued to ``user``, else empty."""
+        parts = token.split("-") if isinstance(token, str) else []
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            return self.browse()
+        card = self.browse(int(parts[0])).exists()
+        expiry = int(parts[1])
+        if not card or expiry < fields.Datetime.now().timestamp():
+            return self.browse()
+        if not hmac.compare_digest(card._pin_reset_signature(user, expiry), parts[2]):
+            return self.browse()
+        return card

@@ -1,0 +1,355 @@
+import re
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields, http
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from odoo.addons.mail.tests.common import MockEmail
+
+from .common import LoyaltyClubCase
+
+PIN = "4821"
+NEW_PIN = "7391"
+
+
+class LoyaltyPortalCase(HttpCase, LoyaltyClubCase, MockEmail):
+    """Two portal customers X and Y of the test club, each with a card; X's has history."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.email = "club@example.com"
+        cls.portal_x = cls._portal_user("club_portal_x", "x@example.com", "+98 912 555 0101")
+        cls.portal_y = cls._portal_user("club_portal_y", "y@example.com", "+98 912 555 0202")
+        Card = cls.env["loyalty.club.card"]
+        cls.card_x = Card.create({"partner_id": cls.portal_x.partner_id.id, "club_id": cls.club.id})
+        cls.card_y = Card.create({"partner_id": cls.portal_y.partner_id.id, "club_id": cls.club.id})
+        cls.card_x._set_pin(PIN)
+        cls.card_y._set_pin(PIN)
+        Posting = cls.env["loyalty.club.posting"]
+        soon = fields.Date.today() + timedelta(days=10)
+        Posting._post(cls.card_x, 1000, "earn", "portal:x:1", reason="Opening bonus")
+        Posting._post(cls.card_x, 500, "earn", "portal:x:2", expiry_date=soon, branch=cls.company)
+        Posting._post(cls.card_x, -300, "redeem", "portal:x:3", reason="Reward")
+        Posting._post(cls.card_y, 777, "earn", "portal:y:1", reason="Secret of Y")
+        cls.soon = soon
+
+    @classmethod
+    def _portal_user(cls, login, email, phone):
+        user = new_test_user(
+            cls.env,
+            login,
+            groups="base.group_portal",
+            email=email,
+            company_id=cls.company.id,
+            company_ids=[cls.company.id],
+        )
+        user.partner_id.phone = phone
+        return user
+
+    def csrf(self):
+        return http.Request.csrf_token(self)
+
+    def post_form(self, url, **data):
+        return self.url_open(url, data={"csrf_token": self.csrf(), **data}, allow_redirects=False)
+
+    def failed_attempts(self, card):
+        self.env.cr.execute("SELECT pin_failed_attempts FROM loyalty_club_card WHERE id = %s", [card.id])
+        return self.env.cr.fetchone()[0]
+
+
+@tagged("post_install", "-at_install")
+class TestPortalPages(LoyaltyPortalCase):
+    """Acceptance 1: own pages show the right numbers."""
+
+    def test_home_tile_and_counter(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        response = self.url_open("/my")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn('href="/my/club"', response.text)
+        counters = self.make_jsonrpc_request("/my/counters", {"counters": ["loyalty_card_count"]})
+        self.assertEqual(counters, {"loyalty_card_count": 1})
+
+    def test_club_page_numbers(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        response = self.url_open("/my/club")
+        self.assertEqual(response.status_code, 200)
+        body = response.text
+        self.assertIn(self.card_x.number, body)
+        self.assertIn("data:image/png;base64,", body, "the QR code is embedded")
+        self.assertIn("1,200", body, "balance 1500 earned - 300 redeemed")
+        currency = self.card_x.currency_id
+        self.assertEqual(self.card_x.balance_value, 600.0)
+        self.assertIn(f"{600:.{currency.decimal_places}f}", body, "value of the balance (0.5 per point)")
+        self.assertIn("Silver", body)
+        self.assertIn("500 more points to Gold", body)
+        # 300 points were redeemed from the lot that expires first: 200 of it expire soon.
+        expiring = re.search(r"o_loyalty_portal_expiring.*?</ul>", body, re.S).group(0)
+        self.assertIn(">200<", expiring)
+        self.assertNotIn(self.card_y.number, body)
+        self.assertNotIn("777", body)
+
+    def test_history_pagination_filters_sorting(self):
+        for index in range(22):
+            self.Posting._post(self.card_x, 1, "bonus", f"portal:x:bonus:{index}", reason=f"Visit {index}")
+        self.authenticate("club_portal_x", "club_portal_x")
+        url = f"/my/club/card/{self.card_x.id}/history"
+        first = self.url_open(url)
+        self.assertEqual(first.status_code, 200)
+        self.assertEqual(first.text.count("o_loyalty_portal_entry"), 20)
+        second = self.url_open(f"{url}/page/2")
+        self.assertEqual(second.text.count("o_loyalty_portal_entry"), 5)
+        redeemed = self.url_open(f"{url}?filterby=redeemed")
+        self.assertEqual(redeemed.text.count("o_loyalty_portal_entry"), 1)
+        self.assertIn("-300", redeemed.text)
+        earned = self.url_open(f"{url}/page/2?filterby=earned")
+        self.assertEqual(earned.text.count("o_loyalty_portal_entry"), 4, "2 earnings + 22 bonuses, 20 a page")
+        self.assertEqual(self.url_open(f"{url}?filterby=expired").text.count("o_loyalty_portal_entry"), 0)
+        by_points = self.url_open(f"{url}?sortby=points").text
+        self.assertLess(by_points.index("+1000"), by_points.index("+500"))
+        oldest = self.url_open(f"{url}?sortby=oldest&filterby=earned").text
+        self.assertLess(oldest.index("Opening bonus"), oldest.index("Visit 0"))
+
+    def test_history_links_only_visible_orders(self):
+        own_order = self.env["sale.order"].create(
+            {"partner_id": self.portal_x.partner_id.id, "company_id": self.company.id}
+        )
+        own_order.message_subscribe(self.portal_x.partner_id.ids)
+        foreign_order = self.env["sale.order"].create(
+            {"partner_id": self.portal_y.partner_id.id, "company_id": self.company.id}
+        )
+        self.Posting._post(self.card_x, 10, "earn", "portal:x:own-order", origin=own_order)
+        self.Posting._post(self.card_x, 11, "earn", "portal:x:foreign-order", origin=foreign_order)
+        self.authenticate("club_portal_x", "club_portal_x")
+        body = self.url_open(f"/my/club/card/{self.card_x.id}/history").text
+        self.assertIn(f"/my/orders/{own_order.id}", body)
+        self.assertIn(own_order.name, body)
+        self.assertNotIn(f"/my/orders/{foreign_order.id}", body)
+        rows = re.findall(r'<tr class="o_loyalty_portal_entry">.*?</tr>', body, re.S)
+        row = next(row for row in rows if "+500" in row)
+        self.assertIn(self.company.name, row, "the branch where the points were earned")
+        self.assertIn(self.soon.strftime("%m/%d/%Y"), row, "expiry date of the lot")
+        self.assertNotIn(foreign_order.name, body)
+
+
+@tagged("post_install", "-at_install")
+class TestPortalAccess(LoyaltyPortalCase):
+    """Acceptance 1: Y's card ids answer exactly like unknown ids; public users log in first."""
+
+    def _routes(self, card_id):
+        return [
+            ("get", f"/my/club/card/{card_id}/history", {}),
+            ("get", f"/my/club/card/{card_id}/history/page/2", {}),
+            ("get", f"/my/club/card/{card_id}/pin", {}),
+            (
+                "post",
+                f"/my/club/card/{card_id}/pin",
+                {"current_pin": PIN, "new_pin": "1111", "new_pin_confirm": "1111"},
+            ),
+            ("post", f"/my/club/card/{card_id}/pin/email", {}),
+        ]
+
+    def _call(self, method, url, data):
+        if method == "get":
+            return self.url_open(url, allow_redirects=False)
+        return self.post_form(url, **data)
+
+    def test_foreign_card_is_like_an_unknown_card(self):
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) + 1000 FROM loyalty_club_card")
+        unknown_id = self.env.cr.fetchone()[0]
+        self.authenticate("club_portal_x", "club_portal_x")
+        with self.mock_mail_gateway():
+            for (method, url, data), (_m, unknown_url, unknown_data) in zip(
+                self._routes(self.card_y.id), self._routes(unknown_id), strict=True
+            ):
+                foreign = self._call(method, url, data)
+                unknown = self._call(method, unknown_url, unknown_data)
+                self.assertEqual(foreign.status_code, 404, url)
+                self.assertEqual((foreign.status_code, foreign.text), (unknown.status_code, unknown.text), url)
+                self.assertNotIn(self.card_y.number, foreign.text)
+        self.assertFalse(self._new_mails, "no PIN mail for someone else's card")
+        self.assertEqual(self.failed_attempts(self.card_y), 0)
+        self.assertTrue(self.card_y._verify_pin(PIN), "Y's PIN did not change")
+        body = self.url_open("/my/club").text
+        self.assertNotIn(self.card_y.number, body)
+
+    def test_foreign_reset_token_is_refused(self):
+        token_y = self.card_y._pin_reset_token(self.portal_y)
+        self.authenticate("club_portal_x", "club_portal_x")
+        response = self.url_open(f"/my/club/pin/reset?token={token_y}")
+        self.assertIn("o_loyalty_portal_link_invalid", response.text)
+        self.post_form("/my/club/pin/reset", token=token_y, new_pin="1111", new_pin_confirm="1111")
+        self.assertTrue(self.card_y._verify_pin(PIN), "X cannot use a link sent to Y")
+
+    def test_portal_user_orm_sees_only_own_records(self):
+        Card = self.env["loyalty.club.card"].with_user(self.portal_x)
+        Entry = self.env["loyalty.club.entry"].with_user(self.portal_x)
+        self.assertEqual(Card.search([]), self.card_x)
+        self.assertEqual(Entry.search([]).card_id, self.card_x)
+        with self.assertRaises(AccessError):
+            self.card_y.with_user(self.portal_x).read(["balance"])
+        with self.assertRaises(AccessError):
+            self.card_y.entry_ids.with_user(self.portal_x).read(["points"])
+        with self.assertRaises(AccessError):
+            self.card_x.with_user(self.portal_x).write({"date_expiry": fields.Date.today()})
+        with self.assertRaises(AccessError):
+            Card.create({"partner_id": self.portal_x.partner_id.id, "club_id": self.club.id})
+
+    def test_public_user_is_sent_to_login(self):
+        self.authenticate(None, None)
+        for method, url, data in [*self._routes(self.card_x.id), ("get", "/my/club", {})]:
+            response = self._call(method, url, data)
+            if method == "get":
+                self.assertIn(response.status_code, (302, 303), url)
+                self.assertIn("/web/login", response.headers["Location"], url)
+            else:
+                self.assertNotEqual(response.status_code, 200, url)
+                self.assertNotIn(self.card_x.number, response.text)
+        self.assertTrue(self.card_x._verify_pin(PIN))
+
+
+@tagged("post_install", "-at_install")
+class TestPortalPin(LoyaltyPortalCase):
+    """PIN change with the current PIN (same lockout) or with a signed, expiring e-mail link."""
+
+    def change(self, current, new=NEW_PIN, confirm=None):
+        return self.post_form(
+            f"/my/club/card/{self.card_x.id}/pin",
+            current_pin=current,
+            new_pin=new,
+            new_pin_confirm=new if confirm is None else confirm,
+        )
+
+    def test_change_with_current_pin(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        response = self.change(PIN)
+        self.assertEqual(response.status_code, 303)
+        self.assertIn("/my/club?message=pin_changed", response.headers["Location"])
+        self.card_x.invalidate_recordset()
+        self.assertTrue(self.card_x._verify_pin(NEW_PIN))
+        self.assertFalse(self.card_x._verify_pin(PIN))
+
+    def test_wrong_pin_locks_with_the_uniform_message(self):
+        uniform = self.env["loyalty.club.card"]._uniform_auth_error().args[0]
+        self.authenticate("club_portal_x", "club_portal_x")
+        for attempt in range(1, 4):
+            response = self.change("0000")
+            self.assertEqual(response.status_code, 200)
+            self.assertIn(uniform, response.text)
+            self.assertEqual(self.failed_attempts(self.card_x), attempt)
+        self.card_x.invalidate_recordset()
+        self.assertTrue(self.card_x.pin_locked)
+        response = self.change(PIN)  # right PIN, but the card is locked
+        self.assertIn(uniform, response.text)
+        self.card_x.invalidate_recordset()
+        self.assertFalse(self.card_x._verify_pin(NEW_PIN))
+
+    def test_refused_new_pin_costs_no_attempt(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        self.assertIn("The two new PINs are different.", self.change("0000", NEW_PIN, "7392").text)
+        self.assertIn("The PIN must be exactly 4 digits.", self.change("0000", "12").text)
+        self.assertEqual(self.failed_attempts(self.card_x), 0)
+
+    def test_pin_never_reaches_the_browser(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        self.env.cr.execute("SELECT pin_hash FROM loyalty_club_card WHERE id = %s", [self.card_x.id])
+        pin_hash = self.env.cr.fetchone()[0]
+        for url in ("/my/club", f"/my/club/card/{self.card_x.id}/pin", f"/my/club/card/{self.card_x.id}/history"):
+            body = self.url_open(url).text
+            self.assertNotIn(pin_hash, body)
+            self.assertNotIn(pin_hash.split("$")[-1], body)
+
+    def _mail_link(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        with self.mock_mail_gateway():
+            response = self.post_form(f"/my/club/card/{self.card_x.id}/pin/email")
+        self.assertIn("/my/club?message=pin_mail_sent", response.headers["Location"])
+        self.assertEqual(len(self._mails), 1)
+        mail = self._mails[0]
+        self.assertEqual(mail["email_to"], [self.portal_x.partner_id.email_formatted])
+        self.assertNotIn(PIN, mail["body"])
+        link = re.search(r'href="([^"]*/my/club/pin/reset\?token=[^"]+)"', mail["body"]).group(1)
+        return link.replace("&amp;", "&").split("/my/club/pin/reset")[1]
+
+    def test_reset_by_mail_link(self):
+        query = self._mail_link()
+        form = self.url_open(f"/my/club/pin/reset{query}")
+        self.assertIn("o_loyalty_portal_pin_form", form.text)
+        self.assertNotIn("current_pin", form.text)
+        token = query.split("token=")[1]
+        response = self.post_form("/my/club/pin/reset", token=token, new_pin=NEW_PIN, new_pin_confirm=NEW_PIN)
+        self.assertIn("/my/club?message=pin_changed", response.headers["Location"])
+        self.card_x.invalidate_recordset()
+        self.assertTrue(self.card_x._verify_pin(NEW_PIN))
+        # single use: the link signs the old PIN hash
+        again = self.post_form("/my/club/pin/reset", token=token, new_pin="5555", new_pin_confirm="5555")
+        self.assertIn("o_loyalty_portal_link_invalid", again.text)
+        self.assertTrue(self.card_x._verify_pin(NEW_PIN))
+
+    def test_reset_link_expires_and_is_tamper_proof(self):
+        token = self._mail_link().split("token=")[1]
+        card_id, expiry, signature = token.split("-")
+        forged = f"{card_id}-{int(expiry) + 86400}-{signature}"
+        self.assertIn("o_loyalty_portal_link_invalid", self.url_open(f"/my/club/pin/reset?token={forged}").text)
+        with freeze_time(fields.Datetime.now() + timedelta(hours=2)):
+            self.assertFalse(self.env["loyalty.club.card"]._card_from_pin_reset_token(token, self.portal_x))
+        self.assertEqual(self.env["loyalty.club.card"]._card_from_pin_reset_token(token, self.portal_x), self.card_x)
+        self.assertFalse(self.env["loyalty.club.card"]._card_from_pin_reset_token(token, self.portal_y))
+
+
+@tagged("post_install", "-at_install")
+class TestPortalJoin(LoyaltyPortalCase):
+    """Joining from the portal: phone normalised, duplicates refused, double submit harmless."""
+
+    def join(self, phone="0912 777 8899", pin="2468", confirm=None):
+        return self.post_form("/my/club/join", phone=phone, pin=pin, pin_confirm=pin if confirm is None else confirm)
+
+    def test_join_creates_one_card(self):
+        newcomer = self._portal_user("club_portal_new", "new@example.com", False)
+        self.authenticate("club_portal_new", "club_portal_new")
+        self.assertIn("o_loyalty_portal_join", self.url_open("/my/club").text)
+        response = self.join()
+        self.assertIn("/my/club?message=joined", response.headers["Location"])
+        cards = self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)])
+        self.assertEqual(len(cards), 1)
+        self.assertEqual(cards.club_id, self.club)
+        self.assertEqual(newcomer.partner_id.mobile, "+989127778899")
+        self.assertEqual(cards.partner_phone_sanitized, "+989127778899")
+        self.assertTrue(cards._verify_pin("2468"))
+        again = self.join()
+        self.assertIn("message=already_member", again.headers["Location"])
+        self.assertEqual(self.env["loyalty.club.card"].search_count([("partner_id", "=", newcomer.partner_id.id)]), 1)
+        self.assertNotIn("o_loyalty_portal_join", self.url_open("/my/club").text)
+
+    def test_join_refuses_duplicates(self):
+        message = "A club card already exists for this phone number or e-mail address."
+        newcomer = self._portal_user("club_portal_dup", "dup@example.com", False)
+        self.authenticate("club_portal_dup", "club_portal_dup")
+        self.assertIn(message, self.join(phone="0912 555 0101").text, "phone of X's card")
+        newcomer.partner_id.email = "X@example.com"
+        self.assertIn(message, self.join(phone="0912 000 0000").text, "e-mail of X's card")
+        self.assertFalse(self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)]))
+
+    def test_join_bad_input(self):
+        newcomer = self._portal_user("club_portal_bad", "bad@example.com", False)
+        self.authenticate("club_portal_bad", "club_portal_bad")
+        self.assertIn("is not a valid phone number", self.join(phone="12").text)
+        self.assertIn("The PIN must be exactly 4 digits.", self.join(pin="12").text)
+        self.assertIn("The two PINs are different.", self.join(confirm="1357").text)
+        self.assertFalse(self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)]))
+
+
+@tagged("post_install", "-at_install")
+class TestPortalTour(LoyaltyPortalCase):
+    """Acceptance 2: headless Chromium on a phone-sized screen."""
+
+    browser_size = "390x844"
+    touch_enabled = True
+
+    def test_portal_tour(self):
+        self.start_tour("/my", "loyalty_club_portal_tour", login="club_portal_x")
+        self.card_x.invalidate_recordset()
+        self.assertTrue(self.card_x._verify_pin(NEW_PIN))
