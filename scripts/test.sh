@@ -85,7 +85,13 @@ CLEAN_LOG="$(sed 's/\x1b\[[0-9;]*m//g' "$LOG")"
 SUMMARY_RE='odoo\.tests\.result: ([0-9]+) failed, ([0-9]+) error\(s\) of ([0-9]+) tests'
 SUMMARY="$(grep -E "$SUMMARY_RE" <<<"$CLEAN_LOG" | tail -n1 || true)"
 LEVEL_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:,]+ [0-9]+ (ERROR|CRITICAL) '
-ERROR_LINES="$(grep -E "$LEVEL_RE" <<<"$CLEAN_LOG" || true)"
+# Headless Chromium preconnects sockets it may never use; Odoo's test HTTP server closes them
+# after 5 s and Python's http.server logs that at ERROR level ("Request timed out"), more often
+# on a loaded machine. It says nothing about the code under test, so it is counted apart.
+BENIGN_RE="werkzeug: .*Request timed out: TimeoutError\\('timed out'\\)"
+N_BENIGN="$(grep -E "$LEVEL_RE" <<<"$CLEAN_LOG" | grep -cE "$BENIGN_RE" || true)"
+ERROR_LINES="$(grep -E "$LEVEL_RE" <<<"$CLEAN_LOG" | grep -vE "$BENIGN_RE" || true)"
+((N_BENIGN == 0)) || info "ignored $N_BENIGN 'Request timed out' line(s) of the test HTTP server (browser preconnects)"
 N_ERROR_LINES=0
 [[ -z "$ERROR_LINES" ]] || N_ERROR_LINES="$(wc -l <<<"$ERROR_LINES")"
 

@@ -49,6 +49,14 @@ class LoyaltyClubPortal(CustomerPortal):
     # ------------------------------------------------------------------
     # /my home tile
     # ------------------------------------------------------------------
+    def _prepare_portal_layout_values(self):
+        values = super()._prepare_portal_layout_values()
+        club = request.env.company._loyalty_club_get().sudo()
+        lang = request.env.lang
+        # Dates the customer reads: Solar Hijri in Persian, the language's format otherwise.
+        values["club_date"] = lambda value: club._customer_date(value, lang)
+        return values
+
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
         if "loyalty_card_count" in counters:

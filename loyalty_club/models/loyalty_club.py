@@ -1,11 +1,13 @@
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import float_round
+from odoo.tools import float_round, format_date
+
+from ..tools.jalali import format_jalali, is_persian
 
 
 class LoyaltyClub(models.Model):
@@ -117,6 +119,11 @@ class LoyaltyClub(models.Model):
         help="Digits every generated card number starts with (also used by barcode scanners).",
     )
 
+    customer_persian_digits = fields.Boolean(
+        "Persian digits for customers",
+        help="Dates on customer outputs in Persian (portal, receipts, statements, messages) use "
+        "Persian digits (۱۴۰۵/۰۹/۰۱) instead of 1405/09/01.",  # noqa: RUF001 - Persian digits on purpose
+    )
     barcode_rule_id = fields.Many2one(
         "barcode.rule",
         "Card barcode rule",
@@ -349,6 +356,18 @@ class LoyaltyClub(models.Model):
             return date(today.year, 1, 1)
         return None
 
+    def _customer_date(self, value, lang=None):
+        """``value`` (date or UTC datetime) as a customer reads it: Solar Hijri (Jalali) for a
+        Persian-speaking customer, the language's date format otherwise. Storage stays Gregorian."""
+        if not value:
+            return ""
+        lang = lang or self.env.lang or "en_US"
+        if isinstance(value, datetime):
+            value = fields.Datetime.context_timestamp(self.with_context(tz=self.env.context.get("tz")), value)
+        if is_persian(lang):
+            return format_jalali(value, persian_digits=bool(self[:1].customer_persian_digits))
+        return format_date(self.env, value.date() if isinstance(value, datetime) else value, lang_code=lang)
+
     # ------------------------------------------------------------------
     # Point of Sale
     # ------------------------------------------------------------------
@@ -374,6 +393,7 @@ class LoyaltyClub(models.Model):
             "card_prefix",
             "discount_stacking",
             "discount_stacking_max",
+            "customer_persian_digits",
         ]
 
     def action_setup_pos_payment_method(self):

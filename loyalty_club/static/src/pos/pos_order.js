@@ -1,6 +1,27 @@
 import {_t} from "@web/core/l10n/translation";
 import {patch} from "@web/core/utils/patch";
 import {PosOrder} from "@point_of_sale/app/models/pos_order";
+import {user} from "@web/core/user";
+
+/**
+ * The order's date in the Solar Hijri calendar when the till speaks Persian (receipts are read
+ * by Persian-speaking customers), else null. Storage stays Gregorian/UTC.
+ */
+function formatJalaliDateTime(utcString, club) {
+    if (!utcString || !user.lang?.startsWith("fa")) {
+        return null;
+    }
+    const digits = club?.customer_persian_digits ? "arabext" : "latn";
+    const formatter = new Intl.DateTimeFormat(`fa-IR-u-ca-persian-nu-${digits}`, {
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        hour12: false,
+    });
+    return formatter.format(luxon.DateTime.fromSQL(utcString, {zone: "utc"}).toJSDate());
+}
 
 function roundPoints(value, rounding) {
     if (rounding === "up") {
@@ -256,6 +277,10 @@ patch(PosOrder.prototype, {
     export_for_printing() {
         const result = super.export_for_printing(...arguments);
         result.loyaltyClub = this.getLoyaltyReceiptData();
+        const jalali = formatJalaliDateTime(this.date_order, this.models["loyalty.club"].getFirst());
+        if (jalali) {
+            result.date = jalali;
+        }
         return result;
     },
 });

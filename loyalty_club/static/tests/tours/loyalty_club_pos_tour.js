@@ -120,3 +120,35 @@ registry.category("web_tour.tours").add("LoyaltyClubPosWindowTour", {
             ReceiptScreen.clickNextOrder(),
         ].flat(),
 });
+
+// The cashier's flow with the till in Persian: only language-independent selectors.
+registry.category("web_tour.tours").add("LoyaltyClubPosPersianTour", {
+    steps: () =>
+        [
+            {content: "the till is right-to-left", trigger: "html[dir='rtl'], .o_rtl"},
+            Chrome.startPoS(),
+            Dialog.confirm(),
+            ProductScreen.addOrderline("Club Shirt", "1"),
+            {content: "open the club card dialog", trigger: ".o_loyalty_club_card_button", run: "click"},
+            {
+                content: "the button speaks Persian",
+                trigger: ".o_loyalty_club_card_button:contains('کارت باشگاه')",
+            },
+            TextInputPopup.inputText("09121112233"),
+            Dialog.confirm(),
+            {content: "member shown", trigger: ".o_loyalty_club_member_name:contains('Nima Member')"},
+            ProductScreen.clickPayButton(),
+            PaymentScreen.clickPaymentMethod("Club points"),
+            NumberPopup.enterValue("2468"),
+            Dialog.confirm(),
+            NumberPopup.enterValue("20"),
+            Dialog.confirm(),
+            PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.clickValidate(),
+            ReceiptScreen.isShown(),
+            receiptHas(".o_loyalty_club_receipt_redeemed", "-40"),
+            receiptHas(".o_loyalty_club_receipt_balance", "70"),
+            {content: "the receipt date is Solar Hijri", trigger: ".pos-receipt:contains('140')"},
+            ReceiptScreen.clickNextOrder(),
+        ].flat(),
+});

@@ -1,0 +1,95 @@
+from datetime import date, datetime
+
+from odoo.tests import tagged
+
+from odoo.addons.loyalty_club.tools.jalali import format_jalali, gregorian_to_jalali
+
+from .common import LoyaltyClubCase
+from .test_portal import LoyaltyPortalCase
+from .test_pos_tour import TestPosTours
+
+
+@tagged("post_install", "-at_install")
+class TestJalali(LoyaltyClubCase):
+    """Solar Hijri dates for Persian-speaking customers; storage stays Gregorian."""
+
+    def test_known_dates(self):
+        self.assertEqual(gregorian_to_jalali(2026, 3, 21), (1405, 1, 1), "Nowruz 1405")
+        self.assertEqual(gregorian_to_jalali(2026, 3, 20), (1404, 12, 29))
+        self.assertEqual(gregorian_to_jalali(2025, 3, 20), (1403, 12, 30), "1403 is a leap year")
+        self.assertEqual(gregorian_to_jalali(2024, 3, 20), (1403, 1, 1))
+        self.assertEqual(gregorian_to_jalali(2026, 11, 22), (1405, 9, 1))
+        self.assertEqual(gregorian_to_jalali(2000, 1, 1), (1378, 10, 11))
+        self.assertEqual(format_jalali(date(2026, 11, 22)), "1405/09/01")
+        self.assertEqual(format_jalali(date(2026, 11, 22), persian_digits=True), "۱۴۰۵/۰۹/۰۱")  # noqa: RUF001 - Persian digits on purpose
+
+    def test_customer_date_follows_the_language(self):
+        day = date(2026, 3, 21)
+        self.assertEqual(self.club._customer_date(day, "fa_IR"), "1405/01/01")
+        self.assertEqual(self.club._customer_date(day, "en_US"), "03/21/2026")
+        self.club.customer_persian_digits = True
+        self.assertEqual(self.club._customer_date(day, "fa_IR"), "۱۴۰۵/۰۱/۰۱")  # noqa: RUF001 - Persian digits on purpose
+        self.assertEqual(self.club._customer_date(day, "en_US"), "03/21/2026", "digits only change in Persian")
+
+    def test_datetimes_are_read_in_the_customer_timezone(self):
+        # 2026-03-20 21:00 UTC is already Nowruz (00:30) in Tehran.
+        moment = datetime(2026, 3, 20, 21, 0)
+        self.assertEqual(self.club.with_context(tz="Asia/Tehran")._customer_date(moment, "fa_IR"), "1405/01/01")
+        self.assertEqual(self.club.with_context(tz="UTC")._customer_date(moment, "fa_IR"), "1404/12/29")
+
+
+@tagged("post_install", "-at_install")
+class TestPersianPortal(LoyaltyPortalCase):
+    """A Persian-speaking member reads Jalali dates and Persian text on the portal; an English
+    one does not."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fa_IR")
+        cls.env["ir.module.module"]._load_module_terms(["portal", "loyalty_club"], ["fa_IR"])
+
+    def test_history_dates_follow_the_member_language(self):
+        entry_date = self.env["loyalty.club.entry"].search([("card_id", "=", self.card_x.id)], limit=1).date
+        jalali, gregorian = self.club._customer_date(entry_date, "fa_IR"), self.club._customer_date(entry_date, "en_US")
+        url = f"/my/club/card/{self.card_x.id}/history"
+        self.authenticate("club_portal_x", "club_portal_x")
+        english = self.url_open(url).text
+        self.assertIn(gregorian, english)
+        self.assertNotIn(jalali, english)
+        self.portal_x.lang = "fa_IR"
+        self.authenticate("club_portal_x", "club_portal_x")  # the session takes the new language
+        persian = self.url_open(url).text
+        self.assertIn(jalali, persian)
+        self.assertNotIn(gregorian, persian)
+        self.assertIn("سوابق", persian, "the page is in Persian")
+
+    def test_persian_portal_tour(self):
+        self.portal_x.lang = "fa_IR"
+        self.start_tour("/my", "loyalty_club_portal_persian_tour", login="club_portal_x")
+        self.card_x.invalidate_recordset()
+        self.assertTrue(self.card_x._verify_pin("7391"))
+
+
+@tagged("post_install", "-at_install")
+class TestPersianPos(TestPosTours):
+    """The cashier's flow with the till in Persian: same server results, Jalali receipt date."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fa_IR")
+        cls.pos_user.lang = "fa_IR"
+
+    def test_identify_pin_pay_with_points_receipt(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("LoyaltyClubPosPersianTour")
+        order = self.env["pos.order"].search([("loyalty_card_id", "=", self.card.id)])
+        self.assertEqual((order.loyalty_points_redeemed, order.loyalty_points_earned), (40, 10))
+        self.assertEqual(self.card.balance, 70)
+
+    def test_refund_gives_back_points(self):
+        """Covered in English by TestPosTours."""
+
+    def test_gold_member_gets_the_window_discount(self):
+        """Covered in English by TestPosTours."""
