@@ -194,6 +194,26 @@ class LoyaltyClubPosting(models.AbstractModel):
         existing = self.env["loyalty.club.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
         if existing:
             return existing, 0
+        points = self._check_points(points, "earn")  # a whole, positive number of points
+        reversed_entry.ensure_one()
+        if reversed_entry.card_id != card or reversed_entry.points <= 0:
+            raise ValidationError(self.env._("A reversal must take back a credit of the same card."))
+        already = -sum(
+            self.env["loyalty.club.entry"]
+            .sudo()
+            .search([("reversed_entry_id", "=", reversed_entry.id)])
+            .mapped("points")
+        )
+        if points > reversed_entry.points - already:
+            raise ValidationError(
+                self.env._(
+                    "Cannot take back %(points)s points: the entry credited %(credited)s and %(reversed)s "
+                    "were already taken back.",
+                    points=points,
+                    credited=reversed_entry.points,
+                    reversed=already,
+                )
+            )
         allow_negative = card.club_id.negative_balance_policy == "allow"
         taken = points if allow_negative else min(points, max(card.balance, 0))
         if not taken:

@@ -15,3 +15,4 @@ from . import test_pos_concurrency
 from . import test_discount_window
 from . import test_portal
 from . import test_persian
+from . import test_fuzz_ledger

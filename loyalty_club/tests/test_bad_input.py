@@ -89,3 +89,23 @@ class TestBadInput(LoyaltyClubCase):
             with self.subTest(values=values), self.assertRaises(Exception), self.env.cr.savepoint():  # noqa: B017
                 self.club.write(values)
                 self.club.flush_recordset()
+
+    def test_bad_reversals_are_refused_and_change_nothing(self):
+        earned = self.post(10)
+        other = self.env["loyalty.club.card"].create({"partner_id": self.member2.id, "club_id": self.club.id})
+        count = self.ledger_count()
+        for points, entry, card in (
+            (-5, earned, self.card),  # a negative reversal would credit the card
+            (0, earned, self.card),
+            (2.5, earned, self.card),
+            (float("nan"), earned, self.card),
+            (11, earned, self.card),  # more than the entry credited
+            (5, earned, other),  # another card's entry
+        ):
+            with self.subTest(points=points), self.assertRaises(ValidationError):
+                self.Posting._post_reversal(card, points, f"bad-reversal:{points}:{card.id}", entry)
+        self.Posting._post_reversal(self.card, 6, "reversal:ok", earned)
+        with self.assertRaisesRegex(ValidationError, "already taken back"):
+            self.Posting._post_reversal(self.card, 5, "reversal:too-much", earned)
+        self.assertEqual(self.ledger_count(), count + 1)
+        self.assertBalanceIsLedgerSum()
