@@ -68,12 +68,12 @@ class TestLedgerFuzz(LoyaltyClubCase):
         if operation in ("earn", "bonus", "redeem", "expire", "adjust"):
             return Posting._post(card, amount, operation, key)
         if operation == "reverse":
-            credits = self.env["loyalty.club.entry"].search(
+            credit_entries = self.env["loyalty.club.entry"].search(
                 [("card_id", "=", card.id), ("kind", "in", ("earn", "bonus"))], order="id"
             )
-            if not credits:
+            if not credit_entries:
                 return None
-            original = credits[pick % len(credits)]
+            original = credit_entries[pick % len(credit_entries)]
             return Posting._post_reversal(card, amount, key, original)
         if operation == "transfer":
             return Posting._transfer_balance(card, self.spare) if pick % 5 == 0 else None
