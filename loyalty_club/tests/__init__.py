@@ -16,3 +16,4 @@ from . import test_discount_window
 from . import test_portal
 from . import test_persian
 from . import test_fuzz_ledger
+from . import test_reliability
