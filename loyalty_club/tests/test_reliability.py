@@ -11,6 +11,7 @@ from odoo.tools import mute_logger
 
 from .common import CommittedClubMixin
 from .common_pos import PosClubCase
+from .test_sale import SaleClubCase
 
 
 class InjectedSerializationFailure(pg_errors.SerializationFailure):
@@ -143,3 +144,22 @@ class TestConcurrencyAtScale(CommittedClubMixin, TransactionCase):
         self.assertEqual(balance, 100 - 7 * (100 // 7))
         self.assertEqual(kinds.count("redeem"), 100 // 7)
         self.assertFalse(mismatches)
+
+
+@tagged("post_install", "-at_install")
+class TestFaultInjectionSale(SaleClubCase):
+    def test_failure_after_posting_in_confirmation_leaves_no_entry(self):
+        order = self._order()
+        original = type(self.env["loyalty.club.posting"])._post
+
+        def post_then_fail(posting, *args, **kwargs):
+            original(posting, *args, **kwargs)
+            raise InjectedFault()
+
+        self.patch(type(self.env["loyalty.club.posting"]), "_post", post_then_fail)
+        with self.assertRaises(InjectedFault):
+            order.action_confirm()
+        self.env.invalidate_all()
+        self.assertFalse(self._entries(), "the confirmation rolled back, its posting included")
+        self.assertEqual(order.state, "draft")
+        self.assertEqual(self.card.balance, 0)
