@@ -17,3 +17,4 @@ from . import test_portal
 from . import test_persian
 from . import test_fuzz_ledger
 from . import test_reliability
+from . import test_access_matrix
