@@ -1,5 +1,6 @@
 from . import loyalty_club
 from . import loyalty_club_tier
+from . import loyalty_club_pin_mixin
 from . import loyalty_club_card
 from . import loyalty_club_entry
 from . import loyalty_club_tier_history
