@@ -21,3 +21,11 @@ from . import pos_session
 from . import product_product
 from . import loyalty_club_discount_window
 from . import loyalty_club_discount_window_report
+from . import loyalty_club_gift_card_config
+from . import loyalty_club_gift_card
+from . import loyalty_club_gift_card_entry
+from . import loyalty_club_gift_card_attempt
+from . import loyalty_club_posting_gift_card
+from . import pos_payment
+from . import sale_order_gift_card
+from . import account_move_gift_card

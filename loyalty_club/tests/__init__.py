@@ -13,3 +13,5 @@ from . import test_pos
 from . import test_pos_tour
 from . import test_pos_concurrency
 from . import test_discount_window
+from . import test_gift_card
+from . import test_gift_card_sales

@@ -1,0 +1,1 @@
+from . import gift_card_balance
