@@ -15,3 +15,5 @@ from . import test_pos_concurrency
 from . import test_discount_window
 from . import test_gift_card
 from . import test_gift_card_sales
+from . import test_gift_card_concurrency
+from . import test_gift_card_http
