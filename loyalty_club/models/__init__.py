@@ -27,5 +27,3 @@ from . import loyalty_club_gift_card_entry
 from . import loyalty_club_gift_card_attempt
 from . import loyalty_club_posting_gift_card
 from . import pos_payment
-from . import sale_order_gift_card
-from . import account_move_gift_card

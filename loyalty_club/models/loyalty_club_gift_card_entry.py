@@ -91,7 +91,9 @@ class LoyaltyClubGiftCardEntry(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        raise UserError(self.env._("Gift card entries cannot be modified; post a correcting entry instead."))
+        if vals:
+            raise UserError(self.env._("Gift card entries cannot be modified; post a correcting entry instead."))
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):

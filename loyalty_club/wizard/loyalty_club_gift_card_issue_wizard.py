@@ -1,6 +1,7 @@
 import base64
 import csv
 import io
+from datetime import timedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
@@ -107,8 +108,9 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
     @api.autovacuum
     def _gc_pins(self):
         """PINs shown on a wizard nobody closed do not stay in the database."""
-        self.search([("csv_file", "!=", False)]).write({"csv_file": False})
-        self.env["loyalty.club.gift.card.issue.line"].search([]).unlink()
+        cutoff = fields.Datetime.now() - timedelta(hours=1)
+        self.search([("csv_file", "!=", False), ("create_date", "<", cutoff)]).write({"csv_file": False})
+        self.env["loyalty.club.gift.card.issue.line"].search([("create_date", "<", cutoff)]).unlink()
 
 
 class LoyaltyClubGiftCardIssueLine(models.TransientModel):
