@@ -254,10 +254,12 @@ class LoyaltyClubGiftCard(models.Model):
     # ------------------------------------------------------------------
     def action_block(self):
         """Block the cards: no loading or spending until unblocked."""
+        self.check_access("write")
         self.filtered(lambda c: c.state != "blocked").sudo().write({"state": "blocked"})
 
     def action_unblock(self):
         """Give blocked cards back the state their balance and validity call for."""
+        self.check_access("write")
         today = fields.Date.context_today(self)
         for card in self.filtered(lambda c: c.state == "blocked").sudo():
             if card.date_expiry and card.date_expiry < today:
@@ -370,8 +372,9 @@ class LoyaltyClubGiftCard(models.Model):
         return len(card_ids)
 
     @api.model
-    def _demo_issue(self, club, code, pin, amount, key):
+    def _demo_issue(self, club_id, code, pin, amount, key):
         """Demo data helper: a gift card with a known code and PIN, loaded with ``amount``."""
+        club = self.env["loyalty.club"].browse(club_id)
         card = self.search([("code", "=", normalize_code(code))], limit=1) or self.create(
             {"club_id": club.id, "code": code, "initial_amount": amount}
         )

@@ -219,6 +219,8 @@ class TestGiftCard(LoyaltyClubCase):
         self.load(30)
         with self.assertRaises(AccessError):
             self.gift.with_user(self.other_manager).read(["balance"])
+        with self.assertRaises(AccessError):
+            self.gift.with_user(self.other_manager).action_block()
         self.assertFalse(self.GiftCard.with_user(self.other_manager).search([("id", "=", self.gift.id)]))
         other_club = self.env["loyalty.club"].create({"name": "Other club", "company_id": self.other_company.id})
         with self.assertRaisesRegex(UserError, "Unknown gift card"):
