@@ -470,12 +470,6 @@ class SaleOrder(models.Model):
     # ------------------------------------------------------------------
     # Gift cards sold on the order
     # ------------------------------------------------------------------
-    loyalty_gift_card_count = fields.Integer(compute="_compute_loyalty_gift_card_count")
-
-    def _compute_loyalty_gift_card_count(self):
-        for order in self:
-            order.loyalty_gift_card_count = len(order.order_line.loyalty_gift_card_ids)
-
     def _loyalty_gift_card_load_sold_cards(self):
         """Each confirmed gift card line loads its cards once: the pre-printed card of the line's
         code, or a new card per unit. Keys: line + unit, so re-confirming never loads twice."""
