@@ -37,6 +37,8 @@
         "wizard/loyalty_club_redeem_wizard_views.xml",
         "views/loyalty_club_menus.xml",
         "views/loyalty_club_portal_templates.xml",
+        "views/loyalty_club_gift_card_views.xml",
+        "views/loyalty_club_gift_card_templates.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -1,5 +1,6 @@
 from . import loyalty_club
 from . import loyalty_club_tier
+from . import loyalty_club_pin_mixin
 from . import loyalty_club_card
 from . import loyalty_club_entry
 from . import loyalty_club_tier_history
@@ -20,3 +21,9 @@ from . import pos_session
 from . import product_product
 from . import loyalty_club_discount_window
 from . import loyalty_club_discount_window_report
+from . import loyalty_club_gift_card_config
+from . import loyalty_club_gift_card
+from . import loyalty_club_gift_card_entry
+from . import loyalty_club_gift_card_attempt
+from . import loyalty_club_posting_gift_card
+from . import pos_payment

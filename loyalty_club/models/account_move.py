@@ -2,6 +2,7 @@ from collections import defaultdict
 from decimal import ROUND_DOWN, Decimal
 
 from odoo import models
+from odoo.exceptions import UserError
 
 
 class AccountMove(models.Model):
@@ -55,3 +56,17 @@ class AccountMove(models.Model):
                     origin=move,
                     purchase_count=-1 if fully_credited else 0,
                 )
+
+    def action_loyalty_pay_with_gift_card(self):
+        """Open the wizard paying this invoice with a gift card."""
+        self.ensure_one()
+        if self.move_type != "out_invoice" or self.state != "posted":
+            raise UserError(self.env._("Only posted customer invoices can be paid with a gift card."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Pay with gift card"),
+            "res_model": "loyalty.club.gift.card.payment.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_move_id": self.id},
+        }

@@ -278,7 +278,7 @@ class LoyaltyClub(models.Model):
     def _product_earns(self, product):
         """Whether selling ``product`` earns points in this club."""
         self.ensure_one()
-        if not product or product.loyalty_club_no_earn:
+        if not product or product.loyalty_club_no_earn or product.loyalty_gift_card:
             return False
         excluded = self.earn_excluded_categ_ids
         return not (excluded and product.categ_id.filtered_domain([("id", "child_of", excluded.ids)]))

@@ -1,13 +1,9 @@
 import base64
-import hashlib
-import hmac
 import io
 import logging
 from datetime import timedelta
 
-from passlib.context import CryptContext
-
-from odoo import api, fields, models, tools
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
@@ -23,10 +19,6 @@ except ImportError:  # pragma: no cover - declared in external_dependencies
     qrcode = None
 
 CARD_NUMBER_LENGTH = 16
-PIN_ROUNDS_PARAM = "loyalty_club.pin_hash_rounds"
-PIN_ROUNDS_DEFAULT = 200_000
-PIN_SECRET_CONFIG_KEY = "loyalty_club_pin_secret"
-_warned_no_secret = False
 # Fields only the posting service or the PIN methods change (through SQL or sudo).
 PROTECTED_FIELDS = {
     "balance",
@@ -44,7 +36,7 @@ class LoyaltyClubCard(models.Model):
 
     _name = "loyalty.club.card"
     _description = "Club Member Card"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["loyalty.club.pin.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "id desc"
     _rec_name = "number"
     _check_company_auto = True
@@ -114,11 +106,6 @@ class LoyaltyClubCard(models.Model):
     next_tier_missing = fields.Float("Missing for next tier", digits=(16, 2), compute="_compute_tier_progress")
     tier_progress = fields.Float("Progress to next tier (%)", compute="_compute_tier_progress")
 
-    pin_set = fields.Boolean("PIN set", readonly=True, copy=False)
-    pin_failed_attempts = fields.Integer(readonly=True, copy=False)
-    pin_locked = fields.Boolean("PIN locked", readonly=True, copy=False)
-    pin_locked_until = fields.Datetime(readonly=True, copy=False)
-
     qr_code = fields.Binary("QR code", compute="_compute_qr_code")
     barcode_image = fields.Binary("Barcode", compute="_compute_qr_code")
 
@@ -126,10 +113,6 @@ class LoyaltyClubCard(models.Model):
         ("number_unique", "unique(number)", "This card number is already used."),
         ("balance_sane", "CHECK(balance > -2000000000)", "Balance out of range."),
     ]
-
-    def init(self):
-        """Create the PIN hash column outside the ORM: no field, export or RPC can read it."""
-        self.env.cr.execute("ALTER TABLE loyalty_club_card ADD COLUMN IF NOT EXISTS pin_hash varchar")
 
     # ------------------------------------------------------------------
     # Computes
@@ -353,136 +336,8 @@ class LoyaltyClubCard(models.Model):
         )
 
     # ------------------------------------------------------------------
-    # PIN
+    # PIN (hashing, lockout and unlock live in loyalty.club.pin.mixin)
     # ------------------------------------------------------------------
-    @api.model
-    def _pin_secret(self):
-        secret = tools.config.get(PIN_SECRET_CONFIG_KEY)
-        if not secret:
-            global _warned_no_secret  # noqa: PLW0603 - warn once per process
-            if not _warned_no_secret:
-                _warned_no_secret = True
-                _logger.warning(
-                    "loyalty_club: no '%s' in the Odoo configuration file; PIN hashes are keyed "
-                    "with the database secret instead. Set a dedicated secret for production.",
-                    PIN_SECRET_CONFIG_KEY,
-                )
-            secret = self.env["ir.config_parameter"].sudo().get_param("database.secret")
-        return secret.encode()
-
-    @api.model
-    def _pin_crypt_context(self):
-        rounds = int(self.env["ir.config_parameter"].sudo().get_param(PIN_ROUNDS_PARAM, PIN_ROUNDS_DEFAULT))
-        return CryptContext(["pbkdf2_sha512"], pbkdf2_sha512__rounds=max(rounds, 10_000))
-
-    def _pin_digest(self, pin):
-        """Key the PIN with the server secret and the card id before the slow hash."""
-        self.ensure_one()
-        message = f"{self.id}:{pin}".encode()
-        return hmac.new(self._pin_secret(), message, hashlib.sha256).hexdigest()
-
-    def _check_pin_format(self, pin):
-        self.ensure_one()
-        length = self.club_id.pin_length
-        pin = normalize_digits(pin)
-        if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit() or len(pin) != length:
-            raise ValidationError(self.env._("The PIN must be exactly %s digits.", length))
-        return pin
-
-    def _set_pin(self, pin):
-        """Store a new PIN (keyed slow hash only) and clear failures and locks."""
-        self.ensure_one()
-        self.check_access("write")
-        pin = self._check_pin_format(pin)
-        pin_hash = self._pin_crypt_context().hash(self._pin_digest(pin))
-        self.env.cr.execute(
-            SQL(
-                """UPDATE loyalty_club_card
-                      SET pin_hash = %s, pin_set = TRUE, pin_failed_attempts = 0,
-                          pin_locked = FALSE, pin_locked_until = NULL,
-                          write_uid = %s, write_date = (now() at time zone 'UTC')
-                    WHERE id = %s""",
-                pin_hash,
-                self.env.uid,
-                self.id,
-            )
-        )
-        self.invalidate_recordset(["pin_set", "pin_failed_attempts", "pin_locked", "pin_locked_until"])
-        self.message_post(body=self.env._("The PIN was changed."))
-
-    def _pin_is_locked(self):
-        self.ensure_one()
-        if not self.pin_locked:
-            return False
-        return not self.pin_locked_until or self.pin_locked_until > fields.Datetime.now()
-
-    def _verify_pin(self, pin):
-        """Check ``pin``; count failures durably and lock after too many. Returns a bool.
-
-        A failure is recorded in its own committed transaction, so it survives even when
-        the caller raises and rolls back its request.
-        """
-        self.ensure_one()
-        self.env.cr.execute("SELECT pin_hash FROM loyalty_club_card WHERE id = %s", [self.id])
-        row = self.env.cr.fetchone()
-        pin_hash = row and row[0]
-        context = self._pin_crypt_context()
-        if self._pin_is_locked() or not pin_hash or self.state != "active":
-            context.dummy_verify()
-            return False
-        pin = normalize_digits(pin)
-        pin_ok = isinstance(pin, str) and context.verify(self._pin_digest(pin), pin_hash)
-        if pin_ok:
-            if self.pin_failed_attempts or self.pin_locked:
-                self.env.cr.execute(
-                    """UPDATE loyalty_club_card
-                          SET pin_failed_attempts = 0, pin_locked = FALSE, pin_locked_until = NULL
-                        WHERE id = %s""",
-                    [self.id],
-                )
-                self.invalidate_recordset(["pin_failed_attempts", "pin_locked", "pin_locked_until"])
-            return True
-        self._register_pin_failure()
-        return False
-
-    def _register_pin_failure(self):
-        self.ensure_one()
-        club = self.club_id
-        lock_until = fields.Datetime.now() + timedelta(minutes=club.pin_lock_minutes) if club.pin_lock_minutes else None
-        query = SQL(
-            """UPDATE loyalty_club_card
-                  SET pin_failed_attempts = CASE WHEN pin_locked THEN 1 ELSE pin_failed_attempts + 1 END,
-                      pin_locked = (CASE WHEN pin_locked THEN 1 ELSE pin_failed_attempts + 1 END) >= %(max)s,
-                      pin_locked_until = CASE
-                          WHEN (CASE WHEN pin_locked THEN 1 ELSE pin_failed_attempts + 1 END) >= %(max)s
-                          THEN %(until)s::timestamp ELSE NULL END
-                WHERE id = %(id)s
-            RETURNING pin_failed_attempts""",
-            max=club.pin_max_attempts,
-            until=lock_until,
-            id=self.id,
-        )
-        row = None
-        try:
-            with self.env.registry.cursor() as own_cr:
-                own_cr.execute("SET LOCAL lock_timeout = '2s'")
-                own_cr.execute(query)
-                row = own_cr.fetchone()
-        except Exception:
-            _logger.warning("loyalty_club: could not record a PIN failure in its own transaction", exc_info=True)
-        if not row:
-            # The card is not visible outside this transaction (created by it), or the row
-            # is locked by it: count the failure here, it lives and dies with the card row.
-            self.env.cr.execute(query)
-            row = self.env.cr.fetchone()
-        self.invalidate_recordset(["pin_failed_attempts", "pin_locked", "pin_locked_until"])
-        if row and row[0] >= club.pin_max_attempts:
-            _logger.info("loyalty_club: card id %s locked after repeated wrong PINs", self.id)
-
-    @api.model
-    def _uniform_auth_error(self):
-        return UserError(self.env._("Unknown card, wrong PIN or card not usable."))
-
     @api.model
     def _authenticate(self, number, pin):
         """Card for ``number`` whose PIN is ``pin``, else one uniform error.
@@ -500,20 +355,6 @@ class LoyaltyClubCard(models.Model):
         if not card._verify_pin(pin):
             raise self._uniform_auth_error()
         return card
-
-    def action_unlock_pin(self):
-        """Clear PIN failures and locks (managers)."""
-        if not self.env.user.has_group("loyalty_club.group_loyalty_club_manager"):
-            raise AccessError(self.env._("Only club managers can unlock a PIN."))
-        self.env.cr.execute(
-            """UPDATE loyalty_club_card
-                  SET pin_failed_attempts = 0, pin_locked = FALSE, pin_locked_until = NULL
-                WHERE id = ANY(%s)""",
-            [self.ids],
-        )
-        self.invalidate_recordset(["pin_failed_attempts", "pin_locked", "pin_locked_until"])
-        for card in self:
-            card.message_post(body=self.env._("PIN unlocked by %s.", self.env.user.name))
 
     # ------------------------------------------------------------------
     # Tiers

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+
+from ..tools.append_only import create_append_only_trigger
 
 ENTRY_KINDS = [
     ("earn", "Earned"),
@@ -108,38 +109,7 @@ class LoyaltyClubEntry(models.Model):
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_tier_idx
                 ON loyalty_club_entry (partner_id, club_id, date) WHERE qualifying;
         """)
-        changed = SQL(" OR ").join(
-            SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
-            for column in IMMUTABLE_COLUMNS
-        )
-        cr.execute(
-            SQL(
-                """
-            CREATE OR REPLACE FUNCTION loyalty_club_entry_append_only() RETURNS trigger AS $$
-            BEGIN
-                IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
-                    RAISE EXCEPTION 'loyalty_club: ledger entries are append-only; %% refused', TG_OP
-                        USING ERRCODE = 'integrity_constraint_violation';
-                END IF;
-                IF %s THEN
-                    RAISE EXCEPTION 'loyalty_club: ledger entry %% cannot be modified; post a correction', OLD.id
-                        USING ERRCODE = 'integrity_constraint_violation';
-                END IF;
-                RETURN NEW;
-            END;
-            $$ LANGUAGE plpgsql;
-            DROP TRIGGER IF EXISTS loyalty_club_entry_append_only_row ON loyalty_club_entry;
-            CREATE TRIGGER loyalty_club_entry_append_only_row
-                BEFORE UPDATE OR DELETE ON loyalty_club_entry
-                FOR EACH ROW EXECUTE FUNCTION loyalty_club_entry_append_only();
-            DROP TRIGGER IF EXISTS loyalty_club_entry_append_only_truncate ON loyalty_club_entry;
-            CREATE TRIGGER loyalty_club_entry_append_only_truncate
-                BEFORE TRUNCATE ON loyalty_club_entry
-                FOR EACH STATEMENT EXECUTE FUNCTION loyalty_club_entry_append_only();
-            """,
-                changed,
-            )
-        )
+        create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS)
 
     @api.model
     def _selection_origin_reference(self):

@@ -60,12 +60,22 @@ class LoyaltyClubPosting(models.AbstractModel):
         return points
 
     @api.model
+    def _lock_rows(self, records):
+        """Lock the rows of ``records`` (any model with a table; in id order, to avoid deadlocks)
+        for the rest of the transaction, and drop their cached values."""
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM %s WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                SQL.identifier(records._table),
+                list(records.ids),
+            )
+        )
+        records.invalidate_recordset()
+
+    @api.model
     def _lock_cards(self, cards):
         """Lock the card rows (in id order, to avoid deadlocks) for the rest of the transaction."""
-        self.env.cr.execute(
-            SQL("SELECT id FROM loyalty_club_card WHERE id = ANY(%s) ORDER BY id FOR UPDATE", list(cards.ids))
-        )
-        cards.invalidate_recordset(["balance", "state"])
+        self._lock_rows(cards)
 
     @api.model
     def _post(

@@ -71,6 +71,49 @@ class PosConfig(models.Model):
         self._loyalty_club_check_cashier()
         return self.env["loyalty.club.discount.window"]._pos_windows_for_config(self)
 
+    def loyalty_gift_card_find(self, code, for_sale=False):
+        """The gift card of this shop's club with ``code`` (spaces, hyphens and lower case are
+        fine). To pay with (default) it must be active; to sell or reload (``for_sale``) it may be
+        inactive, active or used up. One uniform error otherwise.
+
+        :returns: card summary (masked code, state, balance, currency, validity; no PIN data)
+        """
+        self._loyalty_club_check_cashier()
+        Card = self.env["loyalty.club.gift.card"].sudo()
+        try:
+            card = Card._find_by_code(code)
+        except ValidationError:
+            card = Card.browse()
+        allowed = ("inactive", "active", "used") if for_sale else ("active",)
+        if not card or card.club_id != self.company_id._loyalty_club_get() or card.state not in allowed:
+            raise Card._uniform_auth_error()
+        return card._summary()
+
+    def loyalty_gift_card_verify_pin(self, card_id, pin):
+        """Check a gift card's PIN on the server; returns a short-lived token for the payment and
+        the card summary (with its balance). Uniform error for anything wrong."""
+        self._loyalty_club_check_cashier()
+        card = self._loyalty_gift_card(card_id)
+        Card = self.env["loyalty.club.gift.card"]
+        if not card:
+            Card._pin_crypt_context().dummy_verify()
+            raise Card._uniform_auth_error()
+        if not card._verify_pin(pin):
+            raise Card._uniform_auth_error()
+        return {"token": self._loyalty_club_pin_token(card), "card": card._summary()}
+
+    def _loyalty_gift_card(self, card_id):
+        """The active gift card ``card_id`` of this shop's club, else an empty recordset."""
+        self.ensure_one()
+        Card = self.env["loyalty.club.gift.card"].sudo()
+        if not isinstance(card_id, int) or isinstance(card_id, bool) or card_id <= 0:
+            return Card
+        card = Card.browse(card_id).exists()
+        club = self.company_id._loyalty_club_get()
+        if not card or not club or card.club_id != club or card.state != "active":
+            return Card
+        return card
+
     # ------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------
@@ -114,7 +157,10 @@ class PosConfig(models.Model):
         return f"{issued}.{self._loyalty_club_pin_signature(card, issued)}"
 
     def _loyalty_club_pin_signature(self, card, issued):
-        message = f"loyalty_club.pos.pin:{self.id}:{card.id}:{issued}".encode()
+        # Member cards keep their historical message; other models (gift cards) are named in it,
+        # so a token for one kind of card never opens another with the same id.
+        scope = "" if card._name == "loyalty.club.card" else f"{card._name}:"
+        message = f"loyalty_club.pos.pin:{scope}{self.id}:{card.id}:{issued}".encode()
         return hmac.new(card._pin_secret(), message, hashlib.sha256).hexdigest()
 
     def _loyalty_club_check_pin_token(self, card, token):

@@ -2,8 +2,8 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from uuid import uuid4
 
-from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, float_is_zero
 
 PAID_STATES = ("paid", "done", "invoiced")
@@ -12,6 +12,11 @@ CLIENT_CARD_KEY = "loyalty_club_card_id"
 CLIENT_PIN_TOKEN_KEY = "loyalty_club_pin_token"
 CLIENT_LINE_DISCOUNT_KEY = "loyalty_club_member_discount"
 CLIENT_LINE_WINDOW_KEY = "loyalty_club_window_id"
+# Gift card values the till sends: on a payment line the card and its PIN token, on a
+# gift card line the code of a pre-printed card to load.
+CLIENT_GIFT_CARD_KEY = "loyalty_gift_card_id"
+CLIENT_GIFT_TOKEN_KEY = "loyalty_gift_card_token"
+CLIENT_GIFT_CODE_KEY = "loyalty_gift_card_code"
 # Discount percentages the till may round differently from the server.
 DISCOUNT_TOLERANCE = 0.01
 
@@ -60,6 +65,7 @@ class PosOrder(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _process_order(self, order, existing_order):
+        gift_client = self._loyalty_gift_card_pop_client_values(order)
         card_id = order.pop(CLIENT_CARD_KEY, False)
         pin_token = order.pop(CLIENT_PIN_TOKEN_KEY, False)
         # What the club books is decided here, never taken from the client.
@@ -79,6 +85,7 @@ class PosOrder(models.Model):
                     claims[values["uuid"]] = claimed
         order_id = super()._process_order(order, existing_order)
         self.browse(order_id)._loyalty_club_process(card_id, pin_token, claims)
+        self.browse(order_id)._loyalty_gift_card_process(gift_client)
         return order_id
 
     def _loyalty_club_process(self, card_id, pin_token, claims=None):
@@ -364,3 +371,233 @@ class PosOrder(models.Model):
             reason=self.name,
         )
         return points
+
+    # ------------------------------------------------------------------
+    # Gift cards (sold as a product, redeemed as a tender, refunded to the card)
+    # ------------------------------------------------------------------
+    @api.model
+    def _loyalty_gift_card_pop_client_values(self, order):
+        """Take the till's gift card values off the order before anything is created:
+        ``{"payments": {payment uuid: (card id, PIN token)}, "lines": {line uuid: code}}``."""
+        result = {"payments": {}, "lines": {}}
+        for command in order.get("payment_ids") or []:
+            if command[0] in (0, 1) and isinstance(command[2], dict):
+                values = command[2]
+                card_id = values.pop(CLIENT_GIFT_CARD_KEY, False)
+                token = values.pop(CLIENT_GIFT_TOKEN_KEY, False)
+                if card_id:
+                    values.setdefault("uuid", str(uuid4()))
+                    result["payments"][values["uuid"]] = (card_id, token)
+        for command in order.get("lines") or []:
+            if command[0] in (0, 1) and isinstance(command[2], dict):
+                values = command[2]
+                code = values.pop(CLIENT_GIFT_CODE_KEY, False)
+                if code:
+                    values.setdefault("uuid", str(uuid4()))
+                    result["lines"][values["uuid"]] = code
+        return result
+
+    def _loyalty_gift_card_process(self, client):
+        """Once the order is paid, book its gift card movements exactly once (keys of the order's
+        POS uuid): money spent from cards, given back to them by a refund, loaded by sold cards."""
+        self.ensure_one()
+        order = self.sudo()
+        if order.state not in PAID_STATES:
+            return
+        order._loyalty_gift_card_book_payments(client["payments"])
+        order._loyalty_gift_card_load_sold_cards(client["lines"])
+
+    def _loyalty_gift_card_book_payments(self, client_payments):
+        payments = self.payment_ids.filtered("payment_method_id.loyalty_gift_card")
+        if not payments:
+            return
+        config = self.config_id
+        currency = self.currency_id
+        Card = self.env["loyalty.club.gift.card"].sudo()
+        Posting = self.env["loyalty.club.posting"]
+        spent = payments.filtered(lambda p: currency.compare_amounts(p.amount, 0) > 0)
+        given_back = payments - spent
+        by_card = defaultdict(lambda: self.env["pos.payment"])
+        for payment in spent:
+            card_id, token = client_payments.get(payment.uuid, (False, False))
+            card = config._loyalty_gift_card(card_id)
+            if not card or not config._loyalty_club_check_pin_token(card, token):
+                raise UserError(self.env._("Scan the gift card and check its PIN at the till before paying with it."))
+            card._check_spendable(self.company_id, currency)
+            by_card[card] |= payment
+        # Lock every card first (id order), then check and spend: two tills cannot overdraw.
+        Posting._lock_rows(Card.browse([card.id for card in by_card]))
+        for card, card_payments in by_card.items():
+            amount = currency.round(sum(card_payments.mapped("amount")))
+            Posting._post_gift_card(
+                card,
+                -amount,
+                "redeem",
+                self._loyalty_club_key(f"gift_redeem:{card.id}"),
+                origin=self,
+                branch=self.company_id,
+                pos_config=config,
+                reason=self.name,
+            )
+            card_payments.write({"loyalty_gift_card_id": card.id, "loyalty_gift_card_balance": card.balance})
+        if given_back:
+            self._loyalty_gift_card_refund_payments(given_back)
+
+    def _loyalty_gift_card_refund_payments(self, payments):
+        """A refund paid out with the 'Gift card' method credits the cards that paid the refunded
+        order (at most what they paid, less earlier refunds), or a new card for the rest."""
+        currency = self.currency_id
+        Posting = self.env["loyalty.club.posting"]
+        refunded = self.lines.refunded_orderline_id.order_id
+        to_give = currency.round(-sum(payments.mapped("amount")))
+        for original in refunded.payment_ids.filtered("loyalty_gift_card_id"):
+            if not currency.compare_amounts(to_give, 0) > 0:
+                break
+            card = original.loyalty_gift_card_id
+            redeemed = -sum(
+                self.env["loyalty.club.gift.card.entry"]
+                .sudo()
+                .search(
+                    [
+                        ("gift_card_id", "=", card.id),
+                        ("origin_model", "=", "pos.order"),
+                        ("origin_id", "=", original.pos_order_id.id),
+                        ("kind", "=", "redeem"),
+                    ]
+                )
+                .mapped("amount")
+            )
+            already = sum(
+                self.env["loyalty.club.gift.card.entry"]
+                .sudo()
+                .search(
+                    [
+                        ("gift_card_id", "=", card.id),
+                        ("kind", "=", "refund"),
+                        ("reversed_entry_id.origin_id", "=", original.pos_order_id.id),
+                        ("reversed_entry_id.origin_model", "=", "pos.order"),
+                    ]
+                )
+                .mapped("amount")
+            )
+            room = currency.round(redeemed - already)
+            amount = min(room, to_give)
+            if currency.compare_amounts(amount, 0) <= 0:
+                continue
+            redeem_entry = self.env["loyalty.club.gift.card.entry"].search(
+                [("posting_key", "=", original.pos_order_id._loyalty_club_key(f"gift_redeem:{card.id}"))], limit=1
+            )
+            card = card.sudo()
+            if card.state not in ("active", "used") or (
+                card.date_expiry and card.date_expiry < fields.Date.context_today(self)
+            ):
+                continue  # an expired or blocked card gets nothing back: a new card takes it
+            Posting._post_gift_card(
+                card,
+                amount,
+                "refund",
+                self._loyalty_club_key(f"gift_refund:{card.id}"),
+                origin=self,
+                branch=self.company_id,
+                pos_config=self.config_id,
+                reversed_entry=redeem_entry,
+                reason=self.name,
+            )
+            payments[:1].write({"loyalty_gift_card_id": card.id, "loyalty_gift_card_balance": card.balance})
+            to_give = currency.round(to_give - amount)
+        if currency.compare_amounts(to_give, 0) > 0:
+            key = self._loyalty_club_key("gift_refund_new")
+            card = self._loyalty_gift_card_new_card(key)
+            Posting._post_gift_card(
+                card,
+                to_give,
+                "load",
+                key,
+                origin=self,
+                branch=self.company_id,
+                pos_config=self.config_id,
+                reason=self.name,
+            )
+            payments[-1:].write(
+                {
+                    "loyalty_gift_card_id": card.id,
+                    "loyalty_gift_card_balance": card.balance,
+                    "loyalty_gift_card_new_code": card.code_display,
+                }
+            )
+
+    def _loyalty_gift_card_new_card(self, posting_key):
+        """A new gift card of the shop's club in the order's currency for ``posting_key`` (no PIN
+        yet: the service desk gives it one with *New PIN*); the card of that key if it was posted."""
+        existing = self.env["loyalty.club.gift.card.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
+        if existing:
+            return existing.gift_card_id
+        club = self.company_id._loyalty_club_get()
+        if not club:
+            raise UserError(self.env._("This shop's company has no customer club: it cannot issue gift cards."))
+        return (
+            self.env["loyalty.club.gift.card"]
+            .sudo()
+            ._issue(club, currency=self.currency_id, partner=self.partner_id or None, with_pin=False)[0]
+        )
+
+    def _loyalty_gift_card_load_sold_cards(self, client_codes):
+        """Each paid gift card line loads its card: the pre-printed card scanned on the line, or
+        a new card per unit. Keys: order uuid + line uuid + unit, so it happens once."""
+        lines = self.lines.filtered(lambda line: line.product_id.loyalty_gift_card)
+        if not lines:
+            return
+        currency = self.currency_id
+        config = self.config_id
+        Card = self.env["loyalty.club.gift.card"].sudo()
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
+        Posting = self.env["loyalty.club.posting"]
+        club = self.company_id._loyalty_club_get()
+        for line in lines:
+            if line.qty < 0 or line.refunded_orderline_id:
+                raise UserError(
+                    self.env._("Sold gift cards cannot be refunded at the till; block the card in the back office.")
+                )
+            if line.qty != int(line.qty):
+                raise UserError(self.env._("Gift cards are sold by the unit."))
+            units = int(line.qty)
+            amount = currency.round(line.price_subtotal_incl / units) if units else 0.0
+            if currency.compare_amounts(amount, 0) <= 0:
+                raise UserError(self.env._("A gift card must be sold for a positive amount."))
+            code = client_codes.get(line.uuid)
+            if code and units != 1:
+                raise UserError(self.env._("A scanned gift card is sold one per line."))
+            cards = Card.browse()
+            for unit in range(units):
+                key = self._loyalty_club_key(f"gift_load:{line.uuid or line.id}:{unit}")
+                existing = Entry.search([("posting_key", "=", key)], limit=1)
+                if existing:
+                    card = existing.gift_card_id
+                elif code:
+                    try:
+                        card = Card.with_company(self.company_id)._find_by_code(code)
+                    except ValidationError:
+                        card = Card.browse()
+                    if not card or card.club_id != club:
+                        raise UserError(self.env._("Gift card %s is not a card of this shop's club.", code))
+                    if card.currency_id != currency:
+                        raise UserError(self.env._("Gift card %s holds another currency.", card._masked()))
+                else:
+                    card = self._loyalty_gift_card_new_card(key)
+                Posting._post_gift_card(
+                    card,
+                    amount,
+                    "load",
+                    key,
+                    origin=self,
+                    branch=self.company_id,
+                    pos_config=config,
+                    reason=self.name,
+                )
+                cards |= card
+            line.write(
+                {
+                    "loyalty_gift_card_ids": [Command.set(cards.ids)],
+                    "loyalty_gift_card_codes": ", ".join(cards.mapped("code_display")),
+                }
+            )

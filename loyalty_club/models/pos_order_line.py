@@ -41,10 +41,22 @@ class PosOrderLine(models.Model):
         help="What the discount window saved the member on this line, taxes included.",
     )
 
+    loyalty_gift_card_ids = fields.Many2many(
+        "loyalty.club.gift.card", string="Gift cards loaded", readonly=True, copy=False
+    )
+    loyalty_gift_card_codes = fields.Char(
+        "Gift card codes", readonly=True, copy=False, help="Codes of the gift cards this line loaded, for the receipt."
+    )
+
     @api.model
     def _load_pos_data_fields(self, config_id):
         # Receipts (also reprinted from the ticket screen) name the window the server granted.
-        return [*super()._load_pos_data_fields(config_id), "loyalty_member_discount", "loyalty_discount_window_name"]
+        return [
+            *super()._load_pos_data_fields(config_id),
+            "loyalty_member_discount",
+            "loyalty_discount_window_name",
+            "loyalty_gift_card_codes",
+        ]
 
     def _loyalty_club_gross(self):
         """Undiscounted amount of the line, taxes included (what member discounts apply to),

@@ -7,4 +7,4 @@ class ProductProduct(models.Model):
     @api.model
     def _load_pos_data_fields(self, config_id):
         # The till estimates the points of an order, so it must know what earns nothing.
-        return [*super()._load_pos_data_fields(config_id), "loyalty_club_no_earn"]
+        return [*super()._load_pos_data_fields(config_id), "loyalty_club_no_earn", "loyalty_gift_card"]

@@ -4,6 +4,16 @@ from odoo import api, fields, models
 class SaleOrderLine(models.Model):
     _inherit = "sale.order.line"
 
+    loyalty_gift_card_code = fields.Char(
+        "Gift card code",
+        copy=False,
+        help="Code of a pre-printed gift card to load; leave empty to issue new cards.",
+    )
+    loyalty_gift_card_ids = fields.Many2many(
+        "loyalty.club.gift.card", string="Gift cards loaded", readonly=True, copy=False
+    )
+    loyalty_is_gift_card = fields.Boolean(related="product_id.loyalty_gift_card", string="Is a gift card")
+
     loyalty_points = fields.Integer(
         "Club points earned",
         readonly=True,

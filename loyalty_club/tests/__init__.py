@@ -18,3 +18,8 @@ from . import test_persian
 from . import test_fuzz_ledger
 from . import test_reliability
 from . import test_access_matrix
+from . import test_gift_card
+from . import test_gift_card_sales
+from . import test_gift_card_concurrency
+from . import test_gift_card_http
+from . import test_gift_card_tour

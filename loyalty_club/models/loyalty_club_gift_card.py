@@ -1,0 +1,385 @@
+import base64
+import secrets
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+from ..tools.gift_card_code import format_code, generate_code, mask_code, normalize_code
+
+GIFT_CARD_PIN_LENGTH = 6
+GIFT_CARD_STATES = [
+    ("inactive", "Inactive"),
+    ("active", "Active"),
+    ("used", "Used up"),
+    ("expired", "Expired"),
+    ("blocked", "Blocked"),
+]
+# Changed only by the posting service, the PIN methods and the state actions.
+GIFT_CARD_PROTECTED_FIELDS = {
+    "code",
+    "balance",
+    "state",
+    "pin_set",
+    "pin_failed_attempts",
+    "pin_locked",
+    "pin_locked_until",
+}
+
+
+class LoyaltyClubGiftCard(models.Model):
+    """A gift card: code + PIN, stored value kept as an append-only ledger."""
+
+    _name = "loyalty.club.gift.card"
+    _description = "Gift Card"
+    _inherit = ["loyalty.club.pin.mixin", "mail.thread"]
+    _order = "id desc"
+    _rec_name = "code_display"
+    _check_company_auto = True
+
+    code = fields.Char(required=True, copy=False, readonly=True, index=True)
+    code_display = fields.Char("Code", compute="_compute_code_display", store=True)
+    club_id = fields.Many2one(
+        "loyalty.club",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company.root_id._loyalty_club_get(),
+        check_company=True,
+    )
+    company_id = fields.Many2one(related="club_id.company_id", store=True, index=True, precompute=True)
+    currency_id = fields.Many2one(
+        "res.currency",
+        required=True,
+        default=lambda self: self.env.company.root_id.currency_id,
+        help="The card holds money in this currency only.",
+    )
+    partner_id = fields.Many2one("res.partner", "Owner", index="btree_not_null", tracking=True)
+    state = fields.Selection(GIFT_CARD_STATES, default="inactive", required=True, readonly=True, tracking=True)
+    date_issued = fields.Date(default=fields.Date.context_today, required=True, readonly=True)
+    date_expiry = fields.Date("Valid until", tracking=True)
+    initial_amount = fields.Monetary("Face value", help="Printed value of a card issued in bulk (informative).")
+    balance = fields.Monetary(readonly=True, copy=False, default=0.0)
+    entry_ids = fields.One2many("loyalty.club.gift.card.entry", "gift_card_id", "Ledger", readonly=True)
+    qr_code = fields.Binary("QR code", compute="_compute_qr_code")
+
+    _sql_constraints = [
+        ("code_unique", "unique(code)", "This gift card code is already used."),
+        ("balance_not_negative", "CHECK(balance >= 0)", "A gift card balance cannot go below zero."),
+    ]
+
+    # ------------------------------------------------------------------
+    # PIN hooks (see loyalty.club.pin.mixin)
+    # ------------------------------------------------------------------
+    def _pin_digest_message(self, pin):
+        return f"gift:{self.id}:{pin}"
+
+    def _pin_length(self):
+        return GIFT_CARD_PIN_LENGTH
+
+    def _pin_usable(self):
+        return self.state != "blocked"
+
+    @api.model
+    def _uniform_auth_error(self):
+        return UserError(self.env._("Unknown gift card, wrong PIN or card not usable."))
+
+    # ------------------------------------------------------------------
+    # Computes
+    # ------------------------------------------------------------------
+    @api.depends("code")
+    def _compute_code_display(self):
+        for card in self:
+            card.code_display = format_code(card.code)
+
+    @api.depends("code")
+    def _compute_qr_code(self):
+        Card = self.env["loyalty.club.card"]
+        for card in self:
+            card.qr_code = base64.b64encode(Card._qr_png(card.code)) if card.code else False
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if (GIFT_CARD_PROTECTED_FIELDS - {"code"}) & set(vals):
+                raise UserError(self.env._("Balance, state and PIN of a gift card are set by the club."))
+            club = self.env["loyalty.club"].browse(vals["club_id"]) if vals.get("club_id") else None
+            club = club or self.env.company.root_id._loyalty_club_get()
+            if not club:
+                raise UserError(self.env._("Create a club for this company before issuing gift cards."))
+            vals["club_id"] = club.id
+            if vals.get("code"):
+                code = normalize_code(vals["code"])
+                if not code:
+                    raise ValidationError(self.env._("%s is not a valid gift card code.", vals["code"]))
+                vals["code"] = code
+            else:
+                vals["code"] = self._new_code()
+            if not vals.get("date_expiry"):
+                vals["date_expiry"] = club._gift_card_default_expiry()
+        cards = super().create(vals_list)
+        cards._check_minimum_validity()
+        return cards
+
+    def write(self, vals):
+        if GIFT_CARD_PROTECTED_FIELDS & set(vals) and not self.env.su:
+            raise UserError(self.env._("Balance, state, code and PIN of a gift card change only through the club."))
+        if {"club_id", "currency_id"} & set(vals) and self.filtered("entry_ids"):
+            raise UserError(self.env._("The club or currency of a gift card with ledger entries cannot change."))
+        result = super().write(vals)
+        if "date_expiry" in vals:
+            self._check_minimum_validity()
+        return result
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_used(self):
+        if self.filtered("entry_ids"):
+            raise UserError(self.env._("A gift card with ledger entries cannot be deleted; block it instead."))
+
+    def _check_minimum_validity(self):
+        for card in self:
+            minimum = card.club_id._gift_card_minimum_expiry(card.date_issued)
+            if card.date_expiry and card.date_expiry < minimum:
+                raise ValidationError(
+                    self.env._(
+                        "A gift card must stay valid at least until %(date)s (the club's minimum validity).",
+                        date=minimum,
+                    )
+                )
+
+    @api.model
+    def _new_code(self):
+        """A random code not used yet (75 random bits: a collision is only a safety net)."""
+        for _attempt in range(5):
+            code = generate_code()
+            self.env.cr.execute("SELECT 1 FROM loyalty_club_gift_card WHERE code = %s", [code])
+            if not self.env.cr.fetchone():
+                return code
+        raise UserError(self.env._("Could not generate a unique gift card code; try again."))
+
+    @api.model
+    def _new_pin(self):
+        return "".join(secrets.choice("0123456789") for _i in range(GIFT_CARD_PIN_LENGTH))
+
+    @api.model
+    def _issue(self, club, count=1, amount=0.0, currency=None, partner=None, date_expiry=None, with_pin=True):
+        """Create ``count`` inactive gift cards of ``club``, each with a random PIN.
+
+        :returns: ``(cards, {card id: PIN})``; the PINs exist nowhere else in clear, show them once
+        """
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10000:
+            raise ValidationError(self.env._("Issue between 1 and 10000 gift cards at a time."))
+        values = {
+            "club_id": club.id,
+            "currency_id": (currency or club.currency_id).id,
+            "partner_id": partner.id if partner else False,
+            "initial_amount": amount or 0.0,
+        }
+        if date_expiry:
+            values["date_expiry"] = date_expiry
+        cards = self.create([dict(values) for _i in range(count)])
+        pins = {}
+        if with_pin:
+            for card in cards:
+                pins[card.id] = self._new_pin()
+                card._set_pin(pins[card.id])
+        return cards, pins
+
+    # ------------------------------------------------------------------
+    # Lookup and authentication
+    # ------------------------------------------------------------------
+    @api.model
+    def _find_by_code(self, code):
+        """The gift card with this code (any case, spaces or hyphens), or an empty recordset.
+
+        :raises ValidationError: not a well-formed code (wrong length, symbol or check symbol)
+        """
+        normalized = normalize_code(code)
+        if not normalized:
+            raise ValidationError(self.env._("This is not a valid gift card code."))
+        return self.search([("code", "=", normalized)], limit=1)
+
+    @api.model
+    def _authenticate(self, code, pin, club=None):
+        """The gift card ``code`` whose PIN is ``pin`` (of ``club`` if given), else one uniform error
+        for malformed or unknown codes, wrong or locked PINs, blocked cards and other clubs."""
+        try:
+            card = self._find_by_code(code)
+        except ValidationError:
+            card = self.browse()
+        if not card or (club is not None and card.club_id != club):
+            self._pin_crypt_context().dummy_verify()
+            raise self._uniform_auth_error()
+        if not card._verify_pin(pin):
+            raise self._uniform_auth_error()
+        return card
+
+    def _check_spendable(self, company, currency):
+        """Raise unless the card can pay in ``company`` (its club) and ``currency`` today."""
+        self.ensure_one()
+        if self.club_id != company._loyalty_club_get():
+            raise self._uniform_auth_error()
+        if self.state != "active" or (self.date_expiry and self.date_expiry < fields.Date.context_today(self)):
+            raise UserError(self.env._("Gift card %s is not active (used up, expired or blocked).", self._masked()))
+        if self.currency_id != currency:
+            raise UserError(
+                self.env._(
+                    "Gift card %(card)s holds %(currency)s; it cannot pay in another currency.",
+                    card=self._masked(),
+                    currency=self.currency_id.name,
+                )
+            )
+
+    def _masked(self):
+        self.ensure_one()
+        return mask_code(self.code)
+
+    def _summary(self):
+        """What a till or a page may know of a card (no PIN data)."""
+        self.ensure_one()
+        return {
+            "id": self.id,
+            "code_masked": self._masked(),
+            "state": self.state,
+            "balance": self.balance,
+            "currency_id": self.currency_id.id,
+            "date_expiry": fields.Date.to_string(self.date_expiry) if self.date_expiry else False,
+            "pin_set": self.pin_set,
+        }
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+    def action_block(self):
+        """Block the cards: no loading or spending until unblocked."""
+        self.check_access("write")
+        self.filtered(lambda c: c.state != "blocked").sudo().write({"state": "blocked"})
+
+    def action_unblock(self):
+        """Give blocked cards back the state their balance and validity call for."""
+        self.check_access("write")
+        today = fields.Date.context_today(self)
+        for card in self.filtered(lambda c: c.state == "blocked").sudo():
+            if card.date_expiry and card.date_expiry < today:
+                state = "expired"
+            elif not card.entry_ids:
+                state = "inactive"
+            else:
+                state = "active" if card.currency_id.compare_amounts(card.balance, 0) > 0 else "used"
+            card.write({"state": state})
+
+    def action_new_pin(self):
+        """Give the card a new random PIN, shown once."""
+        self.ensure_one()
+        self.check_access("write")
+        pin = self._new_pin()
+        self._set_pin(pin)
+        wizard = self.env["loyalty.club.gift.card.issue.wizard"].create(
+            {"club_id": self.club_id.id, "count": 1, "amount": 0.0, "state": "done"}
+        )
+        wizard._show_pins(self, {self.id: pin})
+        return wizard._reopen()
+
+    def action_view_entries(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_club.loyalty_club_gift_card_entry_action")
+        action["domain"] = [("gift_card_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------------
+    # Portal, reports, crons
+    # ------------------------------------------------------------------
+    @api.model
+    def _portal_gift_cards(self, partner):
+        """Gift cards owned by ``partner``'s commercial entity (for the member portal)."""
+        return (
+            self.sudo()
+            .search([("partner_id", "child_of", partner.commercial_partner_id.id), ("state", "!=", "inactive")])
+            .sudo(False)
+        )
+
+    @api.model
+    def _liability_by_company(self):
+        """Outstanding gift card balances today: {(company, currency): amount}, for the companies
+        the user may see."""
+        groups = self._read_group(
+            [("balance", ">", 0), ("state", "in", ("active", "blocked"))],
+            ["company_id", "currency_id"],
+            ["balance:sum"],
+        )
+        return {(company, currency): total for company, currency, total in groups}
+
+    @api.model
+    def _cron_expire_gift_cards(self, batch_size=5000):
+        """Expire cards past their validity date: an expiry entry takes the remaining balance out
+        (set-based, one batch per call, idempotent by its key), and old balance-page attempts
+        are cleaned up."""
+        today = fields.Date.today()
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """SELECT id FROM loyalty_club_gift_card
+                WHERE state IN ('inactive', 'active', 'used') AND date_expiry < %s
+             ORDER BY id LIMIT %s FOR UPDATE""",
+                today,
+                batch_size,
+            )
+        )
+        card_ids = [row[0] for row in cr.fetchall()]
+        if card_ids:
+            now = fields.Datetime.now()
+            cr.execute(
+                SQL(
+                    """WITH inserted AS (
+                       INSERT INTO loyalty_club_gift_card_entry
+                             (gift_card_id, company_id, branch_id, currency_id, kind, amount, balance_after, date,
+                              posting_key, origin_model, origin_id, reason, user_id,
+                              create_uid, create_date, write_uid, write_date)
+                       SELECT id, company_id, company_id, currency_id, 'expire', -balance, 0, %(now)s,
+                              'loyalty.club.gift.card:' || id || ':expire', 'loyalty.club.gift.card', id,
+                              %(reason)s, %(uid)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                         FROM loyalty_club_gift_card
+                        WHERE id = ANY(%(cards)s) AND balance > 0
+                       ON CONFLICT (posting_key) DO NOTHING
+                       RETURNING gift_card_id, amount)
+                   UPDATE loyalty_club_gift_card c
+                      SET balance = c.balance + COALESCE(i.amount, 0), state = 'expired',
+                          write_uid = %(uid)s, write_date = %(now)s
+                     FROM (SELECT unnest(%(cards)s::int[]) AS id) b
+                LEFT JOIN inserted i ON i.gift_card_id = b.id
+                    WHERE c.id = b.id""",
+                    now=now,
+                    uid=self.env.uid,
+                    reason=self.env._("Gift card expired"),
+                    cards=card_ids,
+                )
+            )
+            self.invalidate_model(["balance", "state"])
+            self.env["loyalty.club.gift.card.entry"].invalidate_model()
+        self.env["loyalty.club.gift.card.attempt"].sudo()._clean_old()
+        cr.execute(
+            SQL(
+                """SELECT count(*) FROM loyalty_club_gift_card
+                WHERE state IN ('inactive', 'active', 'used') AND date_expiry < %s""",
+                today,
+            )
+        )
+        remaining = cr.fetchone()[0]
+        self.env["ir.cron"]._notify_progress(done=len(card_ids), remaining=remaining)
+        return len(card_ids)
+
+    @api.model
+    def _demo_issue(self, club_id, code, pin, amount, key):
+        """Demo data helper: a gift card with a known code and PIN, loaded with ``amount``."""
+        club = self.env["loyalty.club"].browse(club_id)
+        card = self.search([("code", "=", normalize_code(code))], limit=1) or self.create(
+            {"club_id": club.id, "code": code, "initial_amount": amount}
+        )
+        if not card.pin_set:
+            card._set_pin(pin)
+        if amount:
+            self.env["loyalty.club.posting"]._post_gift_card(card, amount, "load", key, reason="Demo")
+        return card.id

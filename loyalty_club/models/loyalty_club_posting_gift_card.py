@@ -1,0 +1,156 @@
+import math
+import numbers
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+MAX_GIFT_CARD_AMOUNT = 1e12
+GIFT_CREDIT_KINDS = {"load", "refund"}
+GIFT_DEBIT_KINDS = {"redeem", "expire"}
+
+
+class LoyaltyClubPosting(models.AbstractModel):
+    _inherit = "loyalty.club.posting"
+
+    @api.model
+    def _check_gift_amount(self, card, amount, kind):
+        if kind not in dict(self.env["loyalty.club.gift.card.entry"]._fields["kind"].selection):
+            raise ValidationError(self.env._("Unknown kind of gift card movement: %s", kind))
+        if isinstance(amount, bool) or not isinstance(amount, numbers.Real):
+            raise ValidationError(self.env._("A gift card amount must be a number."))
+        if math.isnan(amount) or math.isinf(amount) or abs(amount) > MAX_GIFT_CARD_AMOUNT:
+            raise ValidationError(self.env._("This gift card amount is out of range."))
+        currency = card.currency_id
+        amount = currency.round(float(amount))
+        if currency.is_zero(amount):
+            raise ValidationError(self.env._("A gift card movement must move some money."))
+        if kind in GIFT_CREDIT_KINDS and amount < 0:
+            raise ValidationError(self.env._("Loads and refunds put money on the card: the amount must be positive."))
+        if kind in GIFT_DEBIT_KINDS and amount > 0:
+            raise ValidationError(self.env._("Redemptions and expiries take money off: the amount must be negative."))
+        return amount
+
+    @api.model
+    def _post_gift_card(
+        self,
+        card,
+        amount,
+        kind,
+        posting_key,
+        *,
+        origin=None,
+        reason=None,
+        branch=None,
+        pos_config=None,
+        reversed_entry=None,
+        date=None,
+    ):
+        """Post ``amount`` (signed, in the card's currency) of ``kind`` on gift card ``card``
+        exactly once per ``posting_key``, under the card's row lock.
+
+        ``load`` activates an inactive or used-up card (and extends its validity to the club's
+        default when shorter); ``redeem`` needs an active, unexpired card and never takes the
+        balance below zero; ``refund`` credits money back; ``expire`` and ``adjust`` are
+        corrections. A card whose balance reaches zero is *used up*.
+
+        :returns: the ``loyalty.club.gift.card.entry`` (the existing one if the key was posted)
+        :raises UserError: not enough money on the card, card not usable
+        :raises ValidationError: malformed amount, kind or key; key used for another movement
+        """
+        card.ensure_one()
+        if not isinstance(posting_key, str) or not posting_key.strip():
+            raise ValidationError(self.env._("A posting needs a key."))
+        card = card.sudo()
+        amount = self._check_gift_amount(card, amount, kind)
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo().with_context(loyalty_club_posting=True)
+        self._lock_rows(card)
+        existing = Entry.search([("posting_key", "=", posting_key)], limit=1)
+        if existing:
+            if (
+                existing.gift_card_id != card
+                or existing.kind != kind
+                or card.currency_id.compare_amounts(existing.amount, amount)
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The posting key %(key)s was already used for another gift card movement.", key=posting_key
+                    )
+                )
+            return existing.sudo(self.env.su)
+        today = fields.Date.context_today(self)
+        now = date or fields.Datetime.now()
+        state = card.state
+        if kind == "load" and state not in ("inactive", "active", "used"):
+            raise UserError(self.env._("Gift card %s cannot be loaded (expired or blocked).", card._masked()))
+        if (
+            kind in ("load", "redeem", "refund")
+            and card.date_expiry
+            and card.date_expiry < today
+            and state != "inactive"
+        ):
+            raise UserError(self.env._("Gift card %s has expired.", card._masked()))
+        if kind == "redeem" and state != "active":
+            raise UserError(self.env._("Gift card %s is not active (used up, expired or blocked).", card._masked()))
+        if kind == "refund" and state not in ("active", "used"):
+            raise UserError(self.env._("Gift card %s cannot take a refund (expired or blocked).", card._masked()))
+        balance = card.currency_id.round(card.balance + amount)
+        if card.currency_id.compare_amounts(balance, 0) < 0:
+            raise UserError(
+                self.env._(
+                    "Not enough money on gift card %(card)s: the balance is %(balance)s %(currency)s.",
+                    card=card._masked(),
+                    balance=card.balance,
+                    currency=card.currency_id.name,
+                )
+            )
+        entry = Entry.create(
+            {
+                "gift_card_id": card.id,
+                "company_id": card.company_id.id,
+                "branch_id": (branch or self.env.company).id,
+                "pos_config_id": pos_config.id if pos_config else False,
+                "currency_id": card.currency_id.id,
+                "kind": kind,
+                "amount": amount,
+                "balance_after": balance,
+                "date": now,
+                "posting_key": posting_key,
+                "origin_model": origin._name if origin else False,
+                "origin_id": origin.id if origin else False,
+                "reason": reason,
+                "reversed_entry_id": reversed_entry.id if reversed_entry else False,
+                "user_id": self.env.uid,
+            }
+        )
+        if kind == "expire":
+            new_state = "expired"
+        elif state == "blocked":
+            new_state = state
+        elif card.currency_id.is_zero(balance):
+            new_state = "used" if state != "inactive" or kind != "adjust" else state
+        elif state in ("inactive", "used") and kind in ("load", "refund", "adjust"):
+            new_state = "active"
+        else:
+            new_state = state
+        values = {"balance": balance, "state": new_state}
+        if kind == "load" and state == "inactive":
+            activation_expiry = card.club_id._gift_card_default_expiry(today)
+            if not card.date_expiry or card.date_expiry < activation_expiry:
+                values["date_expiry"] = activation_expiry
+        card.with_context(tracking_disable=True).write(values)
+        return entry.sudo(self.env.su)
+
+    @api.model
+    def _audit_gift_cards(self, cards=None):
+        """Gift cards whose stored balance differs from the sum of their entries: {id: (stored, sum)}."""
+        self.env.flush_all()
+        where = "WHERE c.id = ANY(%s)" if cards is not None else ""
+        self.env.cr.execute(
+            f"""SELECT c.id, c.balance, COALESCE(s.total, 0)
+                 FROM loyalty_club_gift_card c
+            LEFT JOIN (SELECT gift_card_id, SUM(amount) AS total
+                         FROM loyalty_club_gift_card_entry GROUP BY gift_card_id) s ON s.gift_card_id = c.id
+                {where}""",
+            [cards.ids] if cards is not None else [],
+        )
+        return {card_id: (stored, total) for card_id, stored, total in self.env.cr.fetchall() if stored != total}

@@ -1,0 +1,321 @@
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from .common_pos import PosClubCase
+
+GIFT_PIN = "246810"
+
+
+@tagged("post_install", "-at_install")
+class TestGiftCardSales(PosClubCase):
+    """Gift cards sold and redeemed in Sales, on invoices and at the POS, with their accounting
+    (acceptance 1: sale activates once, partial and refused redemptions, refund once,
+    liability postings, isolation)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gift_method = cls.club._setup_gift_cards()
+        cls.config.payment_method_ids |= cls.gift_method
+        cls.gift_product = cls.club.gift_card_product_id
+        cls.liability = cls.club.gift_card_account_id
+        cls.GiftCard = cls.env["loyalty.club.gift.card"]
+
+    def new_card(self, amount=0.0, key="seed"):
+        card = self.GiftCard.create({"club_id": self.club.id, "currency_id": self.company.currency_id.id})
+        card._set_pin(GIFT_PIN)
+        if amount:
+            self.Posting._post_gift_card(card, amount, "load", f"test:{card.id}:{key}")
+        return card
+
+    def gift_token(self, card):
+        return self.config.loyalty_gift_card_verify_pin(card.id, GIFT_PIN)["token"]
+
+    def gift_order(self, lines, payments, gift_cards=None, **kwargs):
+        """UI data; ``gift_cards``: {index of payment: (card, token)}."""
+        data = self.order_data(lines, payments=payments, card=False, **kwargs)
+        for index, (card, token) in (gift_cards or {}).items():
+            data["payment_ids"][index][2]["loyalty_gift_card_id"] = card.id
+            data["payment_ids"][index][2]["loyalty_gift_card_token"] = token
+        return data
+
+    def liability_balance(self):
+        self.env.flush_all()
+        lines = self.env["account.move.line"].search(
+            [("account_id", "=", self.liability.id), ("parent_state", "=", "posted")]
+        )
+        return sum(lines.mapped("balance"))
+
+    # ------------------------------------------------------------------
+    # Setup and accounting configuration
+    # ------------------------------------------------------------------
+    def test_setup_makes_the_sale_a_liability(self):
+        self.assertEqual(self.liability.account_type, "liability_current")
+        self.assertEqual(self.gift_product.property_account_income_id, self.liability)
+        self.assertEqual(self.gift_product.product_tmpl_id._get_product_accounts()["income"], self.liability)
+        self.assertTrue(self.gift_product.loyalty_gift_card)
+        self.assertFalse(self.club._product_earns(self.gift_product), "gift cards earn no points")
+        self.assertEqual(self.gift_method.outstanding_account_id, self.liability)
+        self.assertEqual(
+            self.club.gift_card_journal_id.inbound_payment_method_line_ids[:1].payment_account_id, self.liability
+        )
+        self.assertEqual(self.club._setup_gift_cards(), self.gift_method, "setting up twice creates nothing new")
+
+    # ------------------------------------------------------------------
+    # Sales
+    # ------------------------------------------------------------------
+    def _gift_sale_order(self, code=False):
+        lines = [(0, 0, {"product_id": self.gift_product.id, "product_uom_qty": 2, "price_unit": 50.0})]
+        if code:
+            lines.append(
+                (
+                    0,
+                    0,
+                    {
+                        "product_id": self.gift_product.id,
+                        "product_uom_qty": 1,
+                        "price_unit": 30.0,
+                        "loyalty_gift_card_code": code,
+                    },
+                )
+            )
+        return self.env["sale.order"].create({"partner_id": self.member.id, "order_line": lines})
+
+    def test_sale_order_activates_cards_exactly_once(self):
+        preprinted = self.new_card()
+        order = self._gift_sale_order(code=preprinted.code_display.lower())
+        order.action_confirm()
+        cards = order.order_line.loyalty_gift_card_ids
+        self.assertEqual(len(cards), 3)
+        self.assertIn(preprinted, cards)
+        self.assertEqual(sorted(cards.mapped("balance")), [30.0, 50.0, 50.0])
+        self.assertEqual(set(cards.mapped("state")), {"active"})
+        self.assertEqual(self.card.balance, 0, "gift cards earn no club points")
+        order._action_cancel()
+        order.action_draft()
+        order.action_confirm()
+        order._loyalty_gift_card_load_sold_cards()
+        entries = self.env["loyalty.club.gift.card.entry"].search([("gift_card_id", "in", cards.ids)])
+        self.assertEqual(len(entries), 3, "confirming again loads nothing twice")
+        self.assertEqual(order.order_line.loyalty_gift_card_ids, cards)
+
+    def test_sale_invoice_credits_liability_and_gift_card_payment_debits_it(self):
+        order = self._gift_sale_order()
+        order.action_confirm()
+        invoice = order._create_invoices()
+        invoice.action_post()
+        self.assertEqual(self.liability_balance(), -100.0, "selling gift cards credits the liability")
+        income = invoice.line_ids.filtered(lambda line: line.product_id == self.gift_product)
+        self.assertEqual(income.account_id, self.liability)
+
+        card = order.order_line.loyalty_gift_card_ids[0]
+        card._set_pin(GIFT_PIN)
+        shirt_order = self.env["sale.order"].create(
+            {"partner_id": self.member.id, "order_line": [(0, 0, {"product_id": self.shirt.id, "product_uom_qty": 1})]}
+        )
+        shirt_order.action_confirm()
+        shirt_invoice = shirt_order._create_invoices()
+        shirt_invoice.action_post()
+        Wizard = self.env["loyalty.club.gift.card.payment.wizard"]
+        with self.assertRaisesRegex(UserError, "Unknown gift card"):
+            Wizard.create({"move_id": shirt_invoice.id, "code": card.code, "pin": "000000", "amount": 30.0})
+        wizard = Wizard.create({"move_id": shirt_invoice.id, "code": card.code, "pin": GIFT_PIN, "amount": 80.0})
+        with self.assertRaisesRegex(UserError, "Not enough money"):
+            wizard.action_pay()
+        wizard = Wizard.create({"move_id": shirt_invoice.id, "code": card.code, "pin": GIFT_PIN, "amount": 30.0})
+        wizard.action_pay()
+        with self.assertRaisesRegex(UserError, "already"):
+            wizard.action_pay()
+        self.assertEqual(card.balance, 20.0, "partial redemption keeps the rest")
+        self.assertEqual(shirt_invoice.amount_residual, 70.0)
+        self.assertEqual(self.liability_balance(), -70.0, "paying with a gift card debits the liability")
+        self.assertEqual(
+            self.env["loyalty.club.gift.card.entry"]
+            .search([("gift_card_id", "=", card.id), ("kind", "=", "redeem")])
+            .origin_id,
+            shirt_invoice.id,
+        )
+
+    def test_invoice_wizard_form_checks_the_pin_without_storing_it(self):
+        card = self.new_card(40.0)
+        shirt_order = self.env["sale.order"].create(
+            {"partner_id": self.member.id, "order_line": [(0, 0, {"product_id": self.shirt.id, "product_uom_qty": 1})]}
+        )
+        shirt_order.action_confirm()
+        invoice = shirt_order._create_invoices()
+        invoice.action_post()
+        action = invoice.action_loyalty_pay_with_gift_card()
+        form = Form(self.env[action["res_model"]].with_context(**action["context"]))
+        form.code = card.code_display
+        form.pin = GIFT_PIN
+        form.amount = 40.0
+        wizard = form.save()
+        wizard.action_pay()
+        self.assertEqual((card.balance, card.state), (0.0, "used"))
+        self.assertFalse(self.env["loyalty.club.gift.card.payment.wizard"]._fields["pin"].store)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s",
+            ["loyalty_club_gift_card_payment_wizard"],
+        )
+        self.assertNotIn("pin", [row[0] for row in self.env.cr.fetchall()])
+
+    # ------------------------------------------------------------------
+    # Point of Sale
+    # ------------------------------------------------------------------
+    def test_pos_sale_loads_a_preprinted_card_once_and_issues_new_ones(self):
+        preprinted = self.new_card()
+        lines = [
+            {
+                "product": self.gift_product,
+                "quantity": 1,
+                "uuid": "gift-line-1",
+                "loyalty_gift_card_code": preprinted.code.lower(),
+            },
+            {"product": self.gift_product, "quantity": 1, "uuid": "gift-line-2"},
+        ]
+        data = self.gift_order(lines, payments=[(self.cash_method, 100.0)])
+        order = self.sync(data)
+        self.assertEqual(order.state, "paid")
+        self.assertEqual((preprinted.state, preprinted.balance), ("active", 50.0))
+        new_card = order.lines.loyalty_gift_card_ids - preprinted
+        self.assertEqual((new_card.balance, new_card.state), (50.0, "active"))
+        self.assertIn(new_card.code_display, order.lines.mapped("loyalty_gift_card_codes"))
+        self.assertEqual(order.loyalty_points_earned, 0)
+        # The same order sent again books nothing more.
+        self.sync(data)
+        self.assertEqual(preprinted.balance, 50.0)
+        self.assertEqual(
+            self.env["loyalty.club.gift.card.entry"].search_count(
+                [("origin_id", "=", order.id), ("origin_model", "=", "pos.order")]
+            ),
+            2,
+        )
+
+    def test_pos_redeem_partial_and_refusals(self):
+        card = self.new_card(100.0)
+        token = self.gift_token(card)
+        order = self.sync(
+            self.gift_order(
+                [(self.shirt, 1)],
+                payments=[(self.gift_method, 30.0), (self.cash_method, 70.0)],
+                gift_cards={0: (card, token)},
+            )
+        )
+        self.assertEqual(card.balance, 70.0)
+        payment = order.payment_ids.filtered("payment_method_id.loyalty_gift_card")
+        self.assertEqual((payment.loyalty_gift_card_id, payment.loyalty_gift_card_balance), (card, 70.0))
+        self.assertEqual(payment.loyalty_gift_card_display, card._masked())
+        # Over the balance: refused, nothing saved.
+        with self.assertRefused("Not enough money"):
+            self.sync(
+                self.gift_order([(self.shirt, 1)], payments=[(self.gift_method, 100.0)], gift_cards={0: (card, token)})
+            )
+        # No PIN token, or a member card's token: refused.
+        with self.assertRefused("PIN"):
+            self.sync(
+                self.gift_order(
+                    [(self.shirt, 1)],
+                    payments=[(self.gift_method, 10.0), (self.cash_method, 90.0)],
+                    gift_cards={0: (card, False)},
+                )
+            )
+        member_token = self.config._loyalty_club_pin_token(self.env["loyalty.club.card"].browse(card.id))
+        with self.assertRefused("PIN"):
+            self.sync(
+                self.gift_order(
+                    [(self.shirt, 1)],
+                    payments=[(self.gift_method, 10.0), (self.cash_method, 90.0)],
+                    gift_cards={0: (card, member_token)},
+                )
+            )
+        with self.assertRefused("PIN"):
+            self.sync(self.gift_order([(self.shirt, 1)], payments=[(self.gift_method, 10.0), (self.cash_method, 90.0)]))
+        self.assertEqual(card.balance, 70.0)
+
+    def test_pos_refund_credits_the_card_exactly_once(self):
+        card = self.new_card(100.0)
+        sold = self.sync(
+            self.gift_order(
+                [(self.shirt, 1)],
+                payments=[(self.gift_method, 60.0), (self.cash_method, 40.0)],
+                gift_cards={0: (card, self.gift_token(card))},
+            )
+        )
+        self.assertEqual(card.balance, 40.0)
+        refund_data = self.refund_data(
+            sold, {self.shirt: 1}, payments=[(self.gift_method, -60.0), (self.cash_method, -40.0)]
+        )
+        refund = self.sync(refund_data)
+        self.assertEqual(card.balance, 100.0)
+        self.sync(refund_data)
+        self.assertEqual(card.balance, 100.0, "the same refund synced again gives back nothing more")
+        entry = self.env["loyalty.club.gift.card.entry"].search(
+            [("gift_card_id", "=", card.id), ("kind", "=", "refund")]
+        )
+        self.assertEqual((len(entry), entry.amount, entry.origin_id), (1, 60.0, refund.id))
+        self.assertEqual(entry.reversed_entry_id.origin_id, sold.id)
+
+    def test_pos_refund_of_an_order_not_paid_by_gift_card_issues_a_new_card(self):
+        sold = self.sync(self.gift_order([(self.shirt, 1)], payments=[(self.cash_method, 100.0)]))
+        refund = self.sync(self.refund_data(sold, {self.shirt: 1}, payments=[(self.gift_method, -100.0)]))
+        payment = refund.payment_ids
+        card = payment.loyalty_gift_card_id
+        self.assertTrue(card)
+        self.assertEqual(
+            (card.balance, card.state, payment.loyalty_gift_card_new_code), (100.0, "active", card.code_display)
+        )
+
+    def test_pos_session_accounting_uses_the_liability_account(self):
+        card = self.new_card()
+        self.sync(
+            self.gift_order(
+                [
+                    {
+                        "product": self.gift_product,
+                        "quantity": 1,
+                        "uuid": "acc-line",
+                        "loyalty_gift_card_code": card.code,
+                    }
+                ],
+                payments=[(self.cash_method, 50.0)],
+            )
+        )
+        self.sync(
+            self.gift_order(
+                [(self.shirt, 1)],
+                payments=[(self.gift_method, 20.0), (self.cash_method, 80.0)],
+                gift_cards={0: (card, self.gift_token(card))},
+            )
+        )
+        self.pos_session.action_pos_session_closing_control()
+        self.assertEqual(self.pos_session.state, "closed")
+        self.assertEqual(self.liability_balance(), -30.0, "credited 50 by the sale, debited 20 by the redemption")
+        self.assertEqual(card.balance, 30.0)
+
+    def test_pos_rpcs_answer_uniformly_and_keep_clubs_apart(self):
+        card = self.new_card(10.0)
+        summary = self.config.loyalty_gift_card_find(card.code_display.lower())
+        self.assertEqual((summary["id"], summary["balance"]), (card.id, 10.0))
+        self.assertNotIn("pin", str(summary).lower().replace("pin_set", ""))
+        errors = set()
+        for call in [
+            lambda: self.config.loyalty_gift_card_find("garbage"),
+            lambda: self.config.loyalty_gift_card_find(self.new_card().code),  # inactive: not for paying
+            lambda: self.config.loyalty_gift_card_verify_pin(card.id, "111111"),
+            lambda: self.config.loyalty_gift_card_verify_pin(999999, GIFT_PIN),
+            lambda: self.config.loyalty_gift_card_verify_pin("x", GIFT_PIN),
+        ]:
+            try:
+                call()
+            except UserError as error:
+                errors.add(str(error))
+            else:
+                self.fail("should be refused")
+        self.assertEqual(len(errors), 1, errors)
+        self.assertEqual(self.config.loyalty_gift_card_find(self.new_card().code, for_sale=True)["state"], "inactive")
+        other_company = self.env["res.company"].create({"name": "Other gift chain"})
+        other_club = self.env["loyalty.club"].create({"name": "Other", "company_id": other_company.id})
+        other_card = self.GiftCard.create({"club_id": other_club.id, "currency_id": other_company.currency_id.id})
+        with self.assertRaisesRegex(UserError, "Unknown gift card"):
+            self.config.loyalty_gift_card_find(other_card.code, for_sale=True)

@@ -1,0 +1,101 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+
+class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
+    """Pay a customer invoice with a gift card: code + PIN + amount. Debits the card under its
+    row lock and registers a payment on the gift card journal, reconciled with the invoice."""
+
+    _name = "loyalty.club.gift.card.payment.wizard"
+    _description = "Pay with Gift Card"
+
+    move_id = fields.Many2one("account.move", required=True, ondelete="cascade")
+    company_id = fields.Many2one(related="move_id.company_id")
+    currency_id = fields.Many2one(related="move_id.currency_id")
+    code = fields.Char("Gift card code", required=True)
+    pin = fields.Char("PIN", compute="_compute_pin", inverse="_inverse_pin")
+    gift_card_id = fields.Many2one("loyalty.club.gift.card", readonly=True)
+    balance = fields.Monetary(related="gift_card_id.balance", string="Card balance")
+    amount = fields.Monetary(required=True)
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        move = self.env["account.move"].browse(values.get("move_id") or self.env.context.get("active_id"))
+        if move:
+            values["move_id"] = move.id
+            values.setdefault("amount", move.amount_residual)
+        return values
+
+    def _compute_pin(self):
+        for wizard in self:
+            wizard.pin = False
+
+    def _inverse_pin(self):
+        """The PIN is checked when the wizard is saved and never stored."""
+        for wizard in self:
+            if wizard.pin:
+                club = wizard.move_id.company_id._loyalty_club_get()
+                card = self.env["loyalty.club.gift.card"].sudo()._authenticate(wizard.code, wizard.pin, club=club)
+                wizard.gift_card_id = card
+
+    def action_pay(self):
+        self.ensure_one()
+        move = self.move_id
+        card = self.gift_card_id.sudo()
+        if not card:
+            raise UserError(self.env._("Type the gift card's PIN."))
+        if move.move_type != "out_invoice" or move.state != "posted" or move.payment_state in ("paid", "in_payment"):
+            raise UserError(self.env._("Only posted, unpaid customer invoices can be paid with a gift card."))
+        currency = move.currency_id
+        if (
+            currency.compare_amounts(self.amount, 0) <= 0
+            or currency.compare_amounts(self.amount, move.amount_residual) > 0
+        ):
+            raise UserError(self.env._("Enter an amount between zero and what is left to pay."))
+        club = move.company_id._loyalty_club_get()
+        if not club.gift_card_journal_id:
+            raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
+        card._check_spendable(move.company_id, currency)
+        Posting = self.env["loyalty.club.posting"]
+        key = f"{self._name}:{self.id}:redeem"
+        # Under the card lock: a double click (same wizard) pays once.
+        Posting._lock_rows(card)
+        if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", key)]):
+            raise UserError(self.env._("This gift card payment was already made."))
+        Posting._post_gift_card(
+            card,
+            -self.amount,
+            "redeem",
+            key,
+            origin=move,
+            branch=move.company_id,
+            reason=move.name,
+        )
+        journal = club.gift_card_journal_id
+        method_line = journal.inbound_payment_method_line_ids[:1]
+        register = (
+            self.env["account.payment.register"]
+            .sudo()
+            .with_context(active_model="account.move", active_ids=move.ids)
+            .create(
+                {
+                    "journal_id": journal.id,
+                    "payment_method_line_id": method_line.id,
+                    "amount": self.amount,
+                    "currency_id": currency.id,
+                    "payment_date": fields.Date.context_today(self),
+                    "communication": self.env._("Gift card %s", card._masked()),
+                }
+            )
+        )
+        payments = register._create_payments()
+        move.message_post(
+            body=self.env._(
+                "Paid %(amount)s with gift card %(card)s (balance left: %(balance)s).",
+                amount=self.amount,
+                card=card._masked(),
+                balance=card.balance,
+            )
+        )
+        return {"type": "ir.actions.act_window_close", "payments": payments.ids}
