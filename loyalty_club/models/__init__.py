@@ -20,3 +20,7 @@ from . import pos_session
 from . import product_product
 from . import loyalty_club_discount_window
 from . import loyalty_club_discount_window_report
+from . import loyalty_club_activity_report
+from . import loyalty_club_liability_report
+from . import loyalty_club_member_report
+from . import loyalty_club_kpi_report
