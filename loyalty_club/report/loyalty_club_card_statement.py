@@ -64,4 +64,7 @@ class ReportLoyaltyClubCardStatement(models.AbstractModel):
             "expiring": [(day, points) for day, points in expiring],
             "expiring_total": sum(points for _day, points in expiring),
             "expiry_horizon": EXPIRY_HORIZON_DAYS,
+            "no_expiry_message": self.with_context(lang=card.partner_id.lang or self.env.lang).env._(
+                "No points expire in the next %s days.", EXPIRY_HORIZON_DAYS
+            ),
         }

@@ -4,7 +4,7 @@ from freezegun import freeze_time
 from lxml import html
 
 from odoo import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from .common import LoyaltyClubCase
 from .common_pos import PosClubCase
@@ -200,6 +200,12 @@ class TestReports(LoyaltyClubCase):
         self.assertEqual((values["member_count"], values["new_member_count"]), (1, 1))
         branch_only = Dashboard._kpi_values("2025-01-01", "2025-12-31", self.branch)
         self.assertEqual((branch_only["points_issued"], branch_only["points_redeemed"]), (55, 20))
+        with Form(Dashboard) as form:  # the dashboard's view and its live figures
+            form.date_from = date(2025, 1, 1)
+            form.date_to = date(2025, 12, 31)
+            self.assertEqual((form.points_issued, form.points_redeemed, form.liability_points), (135, 20, 80))
+            form.branch_ids.add(self.branch)
+            self.assertEqual(form.points_issued, 55)
         dashboard = Dashboard.create({"date_from": "2025-02-01", "date_to": "2025-02-28"})
         self.assertEqual((dashboard.points_issued, dashboard.points_redeemed), (-20, 20))
         self.assertEqual(dashboard.action_open_activity()["res_model"], "loyalty.club.activity.report")
