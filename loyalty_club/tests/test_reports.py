@@ -156,6 +156,26 @@ class TestReports(LoyaltyClubCase):
         self.assertEqual({r["source"] for r in rows}, {"points"})
         self.assertEqual({r["currency_id"] for r in rows}, {self.company.currency_id.id})
 
+    def test_liability_queries_do_not_grow_with_the_ledger(self):
+        Liability = self.env["loyalty.club.liability.report"]
+
+        def queries():
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            Liability._liability_as_of(date.today(), self.company)
+            Liability._read_group([], ["branch_id"], ["points:sum", "value:sum"])
+            return self.env.cr.sql_log_count - before
+
+        small = queries()
+        for index in range(30):
+            card = self.env["loyalty.club.card"].create(
+                {"partner_id": self.env["res.partner"].create({"name": f"Bulk {index}"}).id, "club_id": self.club.id}
+            )
+            self.Posting._post(card, 10, "earn", f"bulk:{index}", branch=self.branch)
+        self.assertEqual(queries(), small, "set-based: one grouped query, whatever the number of entries")
+        self.assertEqual(Liability._liability_as_of(date.today(), self.branch)[0]["points"], 40 + 300)
+
     def test_liability_wizard_shows_the_same_lines(self):
         wizard = (
             self.env["loyalty.club.liability.wizard"]
