@@ -4,7 +4,7 @@ from freezegun import freeze_time
 from lxml import html
 
 from odoo import Command
-from odoo.tests import Form, new_test_user, tagged
+from odoo.tests import Form, HttpCase, new_test_user, tagged
 
 from .common import LoyaltyClubCase
 from .common_pos import PosClubCase
@@ -470,3 +470,16 @@ class TestReportsPos(PosClubCase):
         )
         [row] = self.env["loyalty.club.liability.report"]._liability_as_of(date.today(), self.company)
         self.assertEqual((row["points"], row["value"]), (90, 45.0))
+
+
+@tagged("post_install", "-at_install", "loyalty_club_reports")
+class TestReportsTour(HttpCase):
+    """The app opens on the dashboard, whose buttons open the charts (headless Chromium)."""
+
+    def test_app_opens_on_the_dashboard(self):
+        root = self.env.ref("loyalty_club.menu_loyalty_club_root")
+        first = root.child_id.filtered("action").sorted("sequence")[:1]
+        self.assertEqual(first.action, self.env.ref("loyalty_club.loyalty_club_dashboard_action"))
+        self.start_tour(
+            "/odoo/action-loyalty_club.loyalty_club_dashboard_action", "LoyaltyClubDashboardTour", login="admin"
+        )
