@@ -35,6 +35,8 @@
         "wizard/loyalty_club_card_replace_wizard_views.xml",
         "wizard/loyalty_club_pin_wizard_views.xml",
         "wizard/loyalty_club_redeem_wizard_views.xml",
+        "views/loyalty_club_report_views.xml",
+        "report/loyalty_club_card_reports.xml",
         "views/loyalty_club_menus.xml",
         "views/loyalty_club_portal_templates.xml",
         "views/loyalty_club_gift_card_views.xml",

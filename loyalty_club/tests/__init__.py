@@ -23,3 +23,4 @@ from . import test_gift_card_sales
 from . import test_gift_card_concurrency
 from . import test_gift_card_http
 from . import test_gift_card_tour
+from . import test_reports

@@ -1,0 +1,1 @@
+from . import loyalty_club_card_statement

@@ -1,0 +1,485 @@
+from datetime import date, datetime
+
+from freezegun import freeze_time
+from lxml import html
+
+from odoo import Command
+from odoo.tests import Form, HttpCase, new_test_user, tagged
+
+from .common import LoyaltyClubCase
+from .common_pos import PosClubCase
+from .test_sale import SaleClubCase
+
+REPORTS = (
+    "loyalty.club.activity.report",
+    "loyalty.club.liability.report",
+    "loyalty.club.member.report",
+    "loyalty.club.kpi.report",
+)
+
+
+def sums(model, domain, groupby, measures):
+    """{group key: (measure sums)} of a report through the ORM (record rules apply)."""
+    rows = model._read_group(domain, groupby, [f"{m}:sum" for m in measures])
+    return {row[0] if len(groupby) == 1 else row[: len(groupby)]: tuple(row[len(groupby) :]) for row in rows}
+
+
+@tagged("post_install", "-at_install", "loyalty_club_reports")
+class TestReports(LoyaltyClubCase):
+    """Acceptance 1-4 on the ledger: a known history (earnings, redemption, reversals, a
+    redemption given back, adjustment, bonus, expiry by the cron) checked in every report."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.branch = cls.env["res.company"].create({"name": "Club Branch North", "parent_id": cls.company.id})
+        cls.club_manager.company_ids |= cls.branch
+        cls.card2 = cls.env["loyalty.club.card"].create({"partner_id": cls.member2.id, "club_id": cls.club.id})
+        cls.card.sudo()._change_tier(cls.silver, "upgrade")
+        cls.newcomer = cls.env["res.partner"].create({"name": "Mina Newcomer"})
+        cls.card3 = cls.env["loyalty.club.card"].create(
+            {"partner_id": cls.newcomer.id, "club_id": cls.club.id, "date_issued": "2025-03-15"}
+        )
+        post = cls.env["loyalty.club.posting"]._post
+        company, branch = cls.company, cls.branch
+        card, card2 = cls.card, cls.card2
+        earn = post(
+            card, 100, "earn", "r:1", branch=company, date=datetime(2025, 1, 10, 9), amount=1000, purchase_count=1
+        )
+        post(
+            card2,
+            40,
+            "earn",
+            "r:2",
+            branch=branch,
+            date=datetime(2025, 1, 20, 9),
+            amount=400,
+            purchase_count=1,
+            expiry_date=date(2025, 6, 30),
+        )
+        redeem = post(card, -30, "redeem", "r:3", branch=branch, date=datetime(2025, 2, 5, 9))
+        post(card, -20, "reverse", "r:4", branch=company, date=datetime(2025, 2, 10, 9), reversed_entry=earn, lot=earn)
+        post(card, 10, "reverse", "r:5", branch=branch, date=datetime(2025, 2, 15, 9), reversed_entry=redeem)
+        post(card2, 5, "adjust", "r:6", branch=branch, date=datetime(2025, 3, 1, 9))
+        post(card2, 15, "bonus", "r:7", branch=branch, date=datetime(2025, 3, 5, 9))
+        with freeze_time("2025-07-01 12:00:00"):
+            cls.env["loyalty.club.posting"]._cron_expire_points()
+        # another chain: must never show in this company's reports
+        cls.other_club = cls.env["loyalty.club"].create(
+            {"name": "Other Club", "company_id": cls.other_company.id, "card_prefix": "7799", "point_value": 2}
+        )
+        other_member = cls.env["res.partner"].create({"name": "Other Member"})
+        cls.other_card = cls.env["loyalty.club.card"].create(
+            {"partner_id": other_member.id, "club_id": cls.other_club.id}
+        )
+        post(cls.other_card, 70, "earn", "r:other", branch=cls.other_company, date=datetime(2025, 1, 15), amount=700)
+        cls.env.flush_all()
+
+    def as_manager(self, model):
+        return (
+            self.env[model]
+            .with_user(self.club_manager)
+            .with_context(allowed_company_ids=[self.company.id, self.branch.id])
+        )
+
+    def test_history_is_consistent(self):
+        self.assertEqual((self.card.balance, self.card2.balance), (60, 20))
+        self.assertBalanceIsLedgerSum(self.card)
+        self.assertBalanceIsLedgerSum(self.card2)
+
+    def test_activity_per_month_branch_tier_and_kind(self):
+        Activity = self.as_manager("loyalty.club.activity.report")
+        measures = ["points_issued", "points_redeemed", "points_expired", "points_reversed", "points_adjusted"]
+        by_month = sums(Activity, [], ["date:month"], measures)
+        self.assertEqual(
+            {month.strftime("%Y-%m"): values for month, values in by_month.items()},
+            {
+                "2025-01": (140, 0, 0, 0, 0),
+                "2025-02": (0, 20, 0, 20, 0),  # 30 redeemed, 10 given back; 20 earned taken back
+                "2025-03": (15, 0, 0, 0, 5),
+                "2025-07": (0, 0, 40, 0, 0),
+            },
+        )
+        self.assertEqual(
+            sums(Activity, [], ["branch_id"], measures),
+            {self.company: (100, 0, 40, 20, 0), self.branch: (55, 20, 0, 0, 5)},
+        )
+        self.assertEqual(
+            sums(Activity, [], ["tier_id"], ["points_issued", "points_redeemed"]),
+            {self.silver: (100, 20), self.bronze: (55, 0)},
+        )
+        by_kind = sums(Activity, [], ["kind"], ["points"])
+        self.assertEqual(
+            by_kind,
+            {
+                "earn": (140,),
+                "redeem": (-30,),
+                "reverse": (-10,),
+                "adjust": (5,),
+                "bonus": (15,),
+                "expire": (-40,),
+            },
+        )
+        [[value, cost]] = Activity._read_group([], [], ["value:sum", "redeemed_value:sum"])
+        self.assertEqual((value, cost), (40.0, 10.0))  # 80 points and 20 redeemed, at 0.5
+
+    def test_liability_today_per_company_and_branch(self):
+        Liability = self.as_manager("loyalty.club.liability.report")
+        self.assertEqual(
+            sums(Liability, [], ["branch_id"], ["points", "value"]),
+            {self.company: (40, 20.0), self.branch: (40, 20.0)},
+        )
+        self.assertEqual(
+            sum(Liability.search([]).mapped("points")), self.card.balance + self.card2.balance + self.card3.balance
+        )
+        today = self.env["loyalty.club.liability.report"]._liability_as_of(date.today(), self.company)
+        self.assertEqual(
+            [(r["branch_id"], r["points"], r["value"]) for r in today],
+            [(self.company.id, 40, 20.0), (self.branch.id, 40, 20.0)],
+        )
+
+    def test_liability_as_of_past_dates(self):
+        Liability = self.env["loyalty.club.liability.report"]
+
+        def as_of(day, companies=None):
+            rows = Liability._liability_as_of(day, companies or self.company)
+            return {self.env["res.company"].browse(r["branch_id"]): (r["points"], r["value"]) for r in rows}
+
+        self.assertEqual(as_of("2025-01-09"), {})
+        self.assertEqual(as_of("2025-01-10"), {self.company: (100, 50.0)})
+        self.assertEqual(as_of("2025-01-31"), {self.company: (100, 50.0), self.branch: (40, 20.0)})
+        self.assertEqual(as_of("2025-02-28"), {self.company: (80, 40.0), self.branch: (20, 10.0)})
+        self.assertEqual(as_of("2025-06-30"), {self.company: (80, 40.0), self.branch: (40, 20.0)})
+        self.assertEqual(as_of("2025-07-01"), {self.company: (40, 20.0), self.branch: (40, 20.0)})
+        self.assertEqual(as_of("2025-07-01", self.branch), {self.branch: (40, 20.0)}, "a branch alone")
+        rows = Liability._liability_as_of("2025-07-01", self.company)
+        self.assertEqual({r["source"] for r in rows}, {"points"})
+        self.assertEqual({r["currency_id"] for r in rows}, {self.company.currency_id.id})
+
+    def test_liability_queries_do_not_grow_with_the_ledger(self):
+        Liability = self.env["loyalty.club.liability.report"]
+
+        def queries():
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            Liability._liability_as_of(date.today(), self.company)
+            Liability._read_group([], ["branch_id"], ["points:sum", "value:sum"])
+            return self.env.cr.sql_log_count - before
+
+        small = queries()
+        for index in range(30):
+            card = self.env["loyalty.club.card"].create(
+                {"partner_id": self.env["res.partner"].create({"name": f"Bulk {index}"}).id, "club_id": self.club.id}
+            )
+            self.Posting._post(card, 10, "earn", f"bulk:{index}", branch=self.branch)
+        self.assertEqual(queries(), small, "set-based: one grouped query, whatever the number of entries")
+        self.assertEqual(Liability._liability_as_of(date.today(), self.branch)[0]["points"], 40 + 300)
+
+    def test_liability_wizard_shows_the_same_lines(self):
+        wizard = (
+            self.env["loyalty.club.liability.wizard"]
+            .with_user(self.club_manager)
+            .with_context(allowed_company_ids=[self.company.id, self.branch.id])
+            .create({"date": "2025-02-28"})
+        )
+        action = wizard.action_compute()
+        self.assertEqual(action["res_id"], wizard.id)
+        self.assertEqual(
+            [(line.branch_id, line.points, line.value) for line in wizard.line_ids],
+            [(self.company, 80, 40.0), (self.branch, 20, 10.0)],
+        )
+
+    def test_members_per_tier_new_and_active(self):
+        Member = self.as_manager("loyalty.club.member.report")
+        self.assertEqual(sums(Member, [], ["tier_id"], ["member_count"]), {self.silver: (1,), self.bronze: (2,)})
+        joined = sums(Member, [("date_joined", "<", "2026-01-01")], ["date_joined:month"], ["member_count"])
+        self.assertEqual({month.strftime("%Y-%m"): v for month, v in joined.items()}, {"2025-03": (1,)})
+        rows = {row.partner_id: row for row in Member.search([])}
+        self.assertEqual(set(rows), {self.member, self.member2, self.newcomer})
+        sara = rows[self.member]
+        self.assertEqual((sara.card_id, sara.balance, sara.purchase_count), (self.card, 60, 1))
+        self.assertEqual(sara.last_purchase_date, datetime(2025, 1, 10, 9))
+        self.assertFalse(rows[self.newcomer].last_purchase_date)
+        with freeze_time("2025-02-01"):
+            self.assertEqual(Member._active_member_count(30), 2)
+            self.assertEqual(Member._active_member_count(15), 1)
+
+    def test_dashboard_key_figures_from_the_ledger(self):
+        Dashboard = (
+            self.env["loyalty.club.dashboard"]
+            .with_user(self.club_manager)
+            .with_context(allowed_company_ids=[self.company.id, self.branch.id])
+        )
+        values = Dashboard._kpi_values("2025-01-01", "2025-12-31")
+        self.assertEqual(values["points_issued"], 135)  # 140 + 15 issued, 20 taken back
+        self.assertEqual(values["points_redeemed"], 20)
+        self.assertAlmostEqual(values["redemption_rate"], 20 / 135 * 100)
+        self.assertEqual(values["reward_cost"], 10.0)
+        self.assertEqual((values["liability_points"], values["liability_value"]), (80, 40.0))
+        self.assertEqual((values["member_count"], values["new_member_count"]), (1, 1))
+        branch_only = Dashboard._kpi_values("2025-01-01", "2025-12-31", self.branch)
+        self.assertEqual((branch_only["points_issued"], branch_only["points_redeemed"]), (55, 20))
+        with Form(Dashboard) as form:  # the dashboard's view and its live figures
+            form.date_from = date(2025, 1, 1)
+            form.date_to = date(2025, 12, 31)
+            self.assertEqual((form.points_issued, form.points_redeemed, form.liability_points), (135, 20, 80))
+            form.branch_ids.add(self.branch)
+            self.assertEqual(form.points_issued, 55)
+        dashboard = Dashboard.create({"date_from": "2025-02-01", "date_to": "2025-02-28"})
+        self.assertEqual((dashboard.points_issued, dashboard.points_redeemed), (-20, 20))
+        self.assertEqual(dashboard.action_open_activity()["res_model"], "loyalty.club.activity.report")
+
+    def test_company_isolation_of_every_report(self):
+        for model in REPORTS:
+            mine = self.as_manager(model).search([])
+            theirs = self.env[model].with_user(self.other_manager).search([])
+            self.assertTrue(mine, model)
+            self.assertTrue(theirs, model)
+            self.assertEqual(set(mine.mapped("company_id")), {self.company}, model)
+            self.assertEqual(set(theirs.mapped("company_id")), {self.other_company}, model)
+        Liability = self.env["loyalty.club.liability.report"]
+        self.assertEqual(
+            [(r["points"], r["value"]) for r in Liability.with_user(self.other_manager)._liability_as_of(date.today())],
+            [(70, 140.0)],
+        )
+        self.assertEqual(
+            Liability.with_user(self.other_manager)._liability_as_of(date.today(), self.company),
+            [],
+            "companies the user may not see are left out",
+        )
+        Dashboard = self.env["loyalty.club.dashboard"].with_user(self.other_manager)
+        values = Dashboard._kpi_values("2025-01-01", date.today())
+        self.assertEqual((values["points_issued"], values["liability_points"], values["member_count"]), (70, 70, 1))
+
+    def test_branch_user_sees_the_branch_activity_only(self):
+        self.club_user.company_ids |= self.branch
+        Activity = (
+            self.env["loyalty.club.activity.report"]
+            .with_user(self.club_user)
+            .with_context(allowed_company_ids=[self.branch.id])
+        )
+        self.assertEqual(set(Activity.search([]).mapped("branch_id")), {self.branch})
+
+    def _render(self, xmlid, cards, data=None):
+        content, _kind = self.env["ir.actions.report"]._render_qweb_html(xmlid, cards.ids, data=data)
+        return html.fromstring(content)
+
+    def _wrappers(self, tree):
+        return tree.xpath("//div[contains(@class, 'o_loyalty_club_report')]")
+
+    def test_member_card_pdf_in_english_and_persian(self):
+        tree = self._render("loyalty_club.action_report_member_card", self.card | self.card2)
+        wrappers = self._wrappers(tree)
+        self.assertEqual(len(wrappers), 2)
+        self.assertEqual((wrappers[0].get("dir"), wrappers[0].get("lang")), ("ltr", "en-US"))
+        text = wrappers[0].text_content()
+        for expected in (self.card.number, "Sara Test", "Silver", "Test Club"):
+            self.assertIn(expected, text)
+        self.assertTrue(wrappers[0].xpath(".//img[contains(@class, 'o_loyalty_club_card_qr')]"))
+        self.assertIn(self.card2.number, wrappers[1].text_content())
+
+        self.env["res.lang"]._activate_lang("fa_IR")
+        self.member.lang = "fa_IR"
+        wrappers = self._wrappers(self._render("loyalty_club.action_report_member_card", self.card | self.card2))
+        self.assertEqual((wrappers[0].get("dir"), wrappers[0].get("lang")), ("rtl", "fa-IR"))
+        self.assertIn(self.card.number, wrappers[0].text_content())
+        self.assertIn("Sara Test", wrappers[0].text_content())
+        self.assertEqual(wrappers[1].get("dir"), "ltr", "each member gets their own language")
+
+    def test_member_statement_in_english_and_persian(self):
+        data = {"date_from": "2025-02-01", "date_to": "2025-02-28"}
+        wrapper = self._wrappers(self._render("loyalty_club.action_report_card_statement", self.card, data))[0]
+
+        def cell(css):
+            return wrapper.xpath(f".//td[contains(@class, '{css}')]")[0].text_content().strip()
+
+        self.assertEqual((cell("o_loyalty_club_opening"), cell("o_loyalty_club_closing")), ("100", "60"))
+        self.assertEqual(len(wrapper.xpath(".//tbody")[0].xpath("./tr")), 5, "opening, 3 entries, closing")
+        self.assertIn("Points statement", wrapper.text_content())
+        values = self.env["report.loyalty_club.report_card_statement"]._statement_values(
+            self.card, date(2025, 1, 1), date(2025, 12, 31), today=date(2026, 1, 1)
+        )
+        totals = (values["opening"], values["points_in"], values["points_out"], values["closing"])
+        self.assertEqual(totals, (0, 110, 50, 60))
+        self.assertEqual(values["expiring"], [(date(2026, 1, 10), 50), (date(2026, 2, 15), 10)])
+        default = self._render("loyalty_club.action_report_card_statement", self.card)
+        self.assertIn("No points expire in the next", self._wrappers(default)[0].text_content())
+
+        self.env["res.lang"]._activate_lang("fa_IR")
+        self.member.lang = "fa_IR"
+        wrapper = self._wrappers(self._render("loyalty_club.action_report_card_statement", self.card, data))[0]
+        self.assertEqual((wrapper.get("dir"), wrapper.get("lang")), ("rtl", "fa-IR"))
+        self.assertEqual(cell("o_loyalty_club_closing"), "60")
+        self.assertIn(self.card.number, wrapper.text_content())
+
+    def test_ledger_export_for_managers_without_pin_data(self):
+        Entry = self.env["loyalty.club.entry"].with_user(self.club_manager)
+        entries = Entry.search([("card_id", "=", self.card.id)], order="id")
+        columns = ["date", "card_id/number", "partner_id/name", "kind", "points", "branch_id/name"]
+        exported = entries.export_data(columns)
+        self.assertEqual(len(exported["datas"]), 4)
+        self.assertEqual([row[4] for row in exported["datas"]], [100, -30, -20, 10])
+        self.assertEqual(exported["datas"][0][1:4], [self.card.number, "Sara Test", "Earned"])
+        for model in ("loyalty.club.card", "loyalty.club.entry"):
+            names = self.env[model].with_user(self.club_manager).fields_get()
+            self.assertFalse([n for n in names if "hash" in n or "secret" in n], model)
+        self.assertNotIn("pin_hash", self.env["loyalty.club.card"]._fields)
+        card_export = self.card.with_user(self.club_manager).export_data(["number", "pin_set", "partner_id/name"])
+        self.assertEqual(card_export["datas"][0][0], self.card.number)
+
+
+@tagged("post_install", "-at_install", "loyalty_club_reports")
+class TestReportsSales(SaleClubCase):
+    """Sales KPIs from confirmed orders of members and non-members, a credit note and a redemption."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.club.point_value = 1.0
+        cls.member2 = cls.env["res.partner"].create({"name": "Second Member"})
+        cls.card2 = cls.env["loyalty.club.card"].create({"partner_id": cls.member2.id, "club_id": cls.club.id})
+        cls.walk_in = cls.env["res.partner"].create({"name": "Not A Member"})
+
+    def setUp(self):
+        super().setUp()
+        company = self.env.company
+        self.first = self._order([(self.product, 5)])
+        self.second = self._order([(self.product, 2)])
+        self.third = self._order([(self.product, 2)], partner=self.member2)
+        self.non_member = self._order([(self.product, 8)], partner=self.walk_in)
+        cancelled = self._order([(self.product, 1)], partner=self.walk_in)
+        (self.first | self.second | self.third | self.non_member | cancelled).action_confirm()
+        cancelled._action_cancel()
+        invoice = self.second._create_invoices()
+        invoice.action_post()
+        self._credit(invoice, 1)
+        self.Posting._post(self.card, -40, "redeem", "reports:redeem", branch=company, origin=self.first)
+        self.env.flush_all()
+        self.Kpi = self.env["loyalty.club.kpi.report"].with_context(allowed_company_ids=[company.id])
+
+    def test_kpi_sums_per_member_and_channel(self):
+        self.assertEqual(self.non_member.loyalty_card_id.id, False)
+        self.assertEqual(
+            sums(self.Kpi, [], ["is_member"], ["revenue", "order_count"]),
+            {True: (800.0, 3), False: (800.0, 1)},  # 500 + 200 - 100 credited + 200; 800
+        )
+        self.assertEqual(
+            sums(self.Kpi, [], ["channel"], ["revenue", "points_issued", "points_reversed", "points_redeemed"]),
+            {
+                "sale": (1700.0, 0, 0, 0),
+                "credit_note": (-100.0, 0, 0, 0),
+                "points": (0.0, 90, 10, 40),
+            },
+        )
+        [[member_avg, non_member_avg, cost]] = self.Kpi._read_group(
+            [], [], ["member_order_value:avg", "nonmember_order_value:avg", "reward_cost:sum"]
+        )
+        self.assertAlmostEqual(member_avg, 300.0)  # (500 + 200 + 200) / 3 orders, before credit notes
+        self.assertAlmostEqual(non_member_avg, 800.0)
+        self.assertEqual(cost, 40.0)
+
+    def test_dashboard_ratios(self):
+        today = date.today()
+        values = (
+            self.env["loyalty.club.dashboard"]
+            .with_context(allowed_company_ids=[self.env.company.id])
+            ._kpi_values(today, today)
+        )
+        self.assertEqual((values["revenue"], values["member_revenue"]), (1600.0, 800.0))
+        self.assertAlmostEqual(values["member_revenue_share"], 50.0)
+        self.assertEqual((values["order_count"], values["member_order_count"]), (4, 3))
+        self.assertAlmostEqual(values["member_order_value"], 800.0 / 3)
+        self.assertAlmostEqual(values["nonmember_order_value"], 800.0)
+        self.assertEqual(values["active_member_count"], 2)
+        self.assertAlmostEqual(values["repeat_purchase_rate"], 50.0)  # 1 of the 2 buying members came back
+        self.assertEqual((values["points_issued"], values["points_redeemed"]), (80, 40))
+        self.assertAlmostEqual(values["redemption_rate"], 50.0)
+        self.assertEqual(values["reward_cost"], 40.0)
+        self.assertAlmostEqual(values["reward_cost_percent"], 5.0)  # within the 5-10 % budget
+        self.assertEqual(values["liability_points"], self.card.balance + self.card2.balance)
+
+    def test_kpi_company_isolation(self):
+        company = self.env.company
+        other = self.setup_other_company(name="KPI Other Chain")["company"]
+        order = (
+            self.env["sale.order"]
+            .with_company(other)
+            .create({"partner_id": self.walk_in.id, "order_line": [Command.create({"product_id": self.product.id})]})
+        )
+        order.action_confirm()
+        self.env.flush_all()
+        mine_user = new_test_user(
+            self.env,
+            "kpi_mine",
+            groups="base.group_user,loyalty_club.group_loyalty_club_manager",
+            company_id=company.id,
+            company_ids=[company.id],
+        )
+        their_user = new_test_user(
+            self.env,
+            "kpi_theirs",
+            groups="base.group_user,loyalty_club.group_loyalty_club_manager",
+            company_id=other.id,
+            company_ids=[other.id],
+        )
+        mine = self.env["loyalty.club.kpi.report"].with_user(mine_user).search([])
+        self.assertNotIn(order.id * 4, mine.ids)
+        self.assertEqual(set(mine.mapped("branch_id")), {company})
+        theirs = self.env["loyalty.club.kpi.report"].with_user(their_user).search([])
+        self.assertEqual(theirs.ids, [order.id * 4])
+        values = self.env["loyalty.club.dashboard"].with_user(their_user)._kpi_values(date.today(), date.today())
+        self.assertEqual((values["order_count"], values["member_order_count"], values["points_issued"]), (1, 0, 0))
+
+
+@tagged("post_install", "-at_install", "loyalty_club_reports")
+class TestReportsPos(PosClubCase):
+    """POS orders, a points payment and a refund in the KPI and activity reports, per till."""
+
+    def test_pos_orders_refund_and_points_in_reports(self):
+        self.seed_points(100)
+        sale = self.sync(
+            self.order_data(
+                [(self.shirt, 2)],
+                payments=[(self.points_method, 20.0), (self.cash_method, 180.0)],
+                token=self.pin_token(),
+            )
+        )
+        self.sync(self.order_data([(self.cap, 1)], payments=[(self.cash_method, 100.0)], card=False))
+        self.sync(self.refund_data(sale, {self.shirt: 1}, [(self.points_method, -10.0), (self.cash_method, -90.0)]))
+        self.assertEqual(self.card.balance, 100 - 40 + 20 - 10 + 20)
+        self.env.flush_all()
+        Kpi = self.env["loyalty.club.kpi.report"].with_context(allowed_company_ids=[self.company.id])
+        self.assertEqual(
+            sums(Kpi, [("channel", "=", "pos")], ["is_member"], ["revenue", "order_count"]),
+            {True: (100.0, 1), False: (100.0, 1)},  # 200 sold, 100 refunded; the refund is no order
+        )
+        [[issued, reversed_, redeemed, cost]] = Kpi._read_group(
+            [], [], ["points_issued:sum", "points_reversed:sum", "points_redeemed:sum", "reward_cost:sum"]
+        )
+        self.assertEqual((issued, reversed_, redeemed, cost), (120, 10, 20, 10.0))
+        Activity = self.env["loyalty.club.activity.report"].with_context(allowed_company_ids=[self.company.id])
+        self.assertEqual(
+            sums(
+                Activity,
+                [("pos_config_id", "!=", False)],
+                ["pos_config_id"],
+                ["points_issued", "points_reversed", "points_redeemed"],
+            ),
+            {self.config: (20, 10, 20)},
+        )
+        [row] = self.env["loyalty.club.liability.report"]._liability_as_of(date.today(), self.company)
+        self.assertEqual((row["points"], row["value"]), (90, 45.0))
+
+
+@tagged("post_install", "-at_install", "loyalty_club_reports")
+class TestReportsTour(HttpCase):
+    """The app opens on the dashboard, whose buttons open the charts (headless Chromium)."""
+
+    def test_app_opens_on_the_dashboard(self):
+        root = self.env.ref("loyalty_club.menu_loyalty_club_root")
+        first = root.child_id.filtered("action").sorted("sequence")[:1]
+        self.assertEqual(first.action, self.env.ref("loyalty_club.loyalty_club_dashboard_action"))
+        self.start_tour(
+            "/odoo/action-loyalty_club.loyalty_club_dashboard_action", "LoyaltyClubDashboardTour", login="admin"
+        )
