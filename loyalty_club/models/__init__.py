@@ -20,3 +20,6 @@ from . import pos_session
 from . import product_product
 from . import loyalty_club_discount_window
 from . import loyalty_club_discount_window_report
+from . import loyalty_club_bonus_rule
+from . import loyalty_club_notification
+from . import loyalty_club_segment

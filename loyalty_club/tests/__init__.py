@@ -14,3 +14,4 @@ from . import test_pos_tour
 from . import test_pos_concurrency
 from . import test_discount_window
 from . import test_portal
+from . import test_engagement
