@@ -57,16 +57,17 @@ class ResPartner(models.Model):
     )
 
     def init(self):
-        super().init()
+        result = super().init()
         self.env.cr.execute(
             """CREATE INDEX IF NOT EXISTS res_partner_loyalty_birthday_md_idx
                    ON res_partner (((EXTRACT(MONTH FROM loyalty_birthday) * 100
                                      + EXTRACT(DAY FROM loyalty_birthday))::int))
                 WHERE loyalty_birthday IS NOT NULL"""
         )
+        return result
 
     def _compute_loyalty_segment_ids(self):
-        segments = self.env["loyalty.club.segment"].search([])
+        segments = self.env["loyalty.club.segment"].search([("active", "=", True)])
         members = {segment: set(segment._member_ids()) for segment in segments} if self.ids else {}
         for partner in self:
             partner.loyalty_segment_ids = segments.filtered(lambda s, p=partner: p.id in members[s])
