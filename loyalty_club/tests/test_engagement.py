@@ -10,6 +10,7 @@ from odoo.addons.mail.tests.common import MailCase
 from odoo.addons.sms.tests.common import SMSCase
 
 from .common import LoyaltyClubCase
+from .common_pos import PosClubCase
 from .test_sale import SaleClubCase
 
 
@@ -387,7 +388,7 @@ class TestEngagementSegments(EngagementCase):
         action = segment.action_send_mail()
         composer = (
             self.env["mail.compose.message"]
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create({"subject": "Summer sale", "body": "<p>Hello</p>"})
         )
         self.assertEqual(composer.composition_mode, "mass_mail")
@@ -396,7 +397,7 @@ class TestEngagementSegments(EngagementCase):
             composer._action_send_mail()
         self.assertEqual(self.env["mail.mail"].search([("subject", "=", "Summer sale")]).recipient_ids, young)
         action = segment.action_send_sms()
-        sms_composer = self.env["sms.composer"].with_context(action["context"]).create({"body": "Sale!"})
+        sms_composer = self.env["sms.composer"].with_context(**action["context"]).create({"body": "Sale!"})
         self.assertEqual(sms_composer.composition_mode, "mass")
         self.assertEqual(sms_composer._get_records(), young)
 
@@ -426,3 +427,21 @@ class TestEngagementSale(SaleClubCase, MailCase):
         self.assertEqual(log.mail_id.state, "cancel")
         self.assertNotSentEmail([self.member])
         self.assertEqual(self.card.balance, 0, "the visit bonus of the cancelled order is taken back")
+
+
+@tagged("post_install", "-at_install")
+class TestEngagementPos(PosClubCase):
+    """The POS gets the purchase bonuses from the same posting hook; a full refund takes them back."""
+
+    def test_pos_visit_and_nth_bonus_and_refund(self):
+        Rule = self.env["loyalty.club.bonus.rule"]
+        Rule.create({"name": "Visit", "club_id": self.club.id, "kind": "visit", "points": 5})
+        Rule.create({"name": "Second", "club_id": self.club.id, "kind": "nth_purchase", "points": 7, "nth": 2})
+        first = self.sync(self.order_data([(self.shirt, 1)]))
+        self.sync(self.order_data([(self.cap, 1)]))
+        bonuses = self.entries().filtered(lambda e: e.kind == "bonus")
+        self.assertEqual(sorted(bonuses.mapped("points")), [5, 7], "one visit a day, the 2nd purchase bonus")
+        self.assertEqual(self.card.balance, 10 + 10 + 5 + 7)
+        self.sync(self.refund_data(first, {self.shirt: 1}, [(self.cash_method, -100.0)]))
+        self.assertEqual(self.card.balance, 10 + 7, "the refunded order's points and visit bonus are taken back")
+        self.assertFalse(self.Posting._audit_balances(self.card))
