@@ -185,9 +185,10 @@ class LoyaltyClub(models.Model):
     notify_channel = fields.Selection(
         [("mail", "E-mail"), ("sms", "SMS"), ("both", "E-mail and SMS"), ("none", "No messages")],
         "Send messages by",
-        default="mail",
+        default="none",
         required=True,
-        help="Channel of the club's automatic messages to members (welcome, points, tiers, expiry, birthday).",
+        help="Channel of the club's automatic messages to members (welcome, points, tiers, expiry, birthday). "
+        "Off until a channel is chosen, so installing or upgrading never messages existing members by surprise.",
     )
     notify_welcome = fields.Boolean("Welcome message", default=True)
     notify_earned = fields.Boolean("Points earned message", help="A message each time a purchase earns points.")

@@ -36,7 +36,7 @@ class LoyaltyClubNotification(models.Model):
     _order = "date desc, id desc"
     _check_company_auto = True
 
-    key = fields.Char(required=True, readonly=True, index=True)
+    key = fields.Char("Message key", required=True, readonly=True, index=True)
     date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now, index=True)
     club_id = fields.Many2one("loyalty.club", required=True, readonly=True, ondelete="cascade")
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
@@ -45,7 +45,8 @@ class LoyaltyClubNotification(models.Model):
     entry_id = fields.Many2one("loyalty.club.entry", "Ledger entry", readonly=True, index="btree_not_null")
     kind = fields.Selection(NOTIFICATION_KINDS, required=True, readonly=True)
     state = fields.Selection(
-        [
+        string="Status",
+        selection=[
             ("queued", "Queued"),
             ("capped", "Over the weekly limit"),
             ("opted_out", "Member opted out"),
