@@ -227,6 +227,12 @@ class TestEngagementBonusRules(EngagementCase):
         bonuses = self.bonuses()
         self.assertEqual(bonuses.mapped("points"), [40, 40])
         self.assertEqual([key.rsplit(":", 1)[1] for key in bonuses.mapped("posting_key")], ["3", "6"])
+        # A retried posting (same key: POS sync sent twice, double click) is no new purchase
+        self.post(10, "earn", key="test:retried", amount=100.0, purchase_count=1)
+        self.post(10, "earn", key="test:retried", amount=100.0, purchase_count=1)
+        self.assertEqual(len(self.bonuses()), 2, "8 purchases, not 9")
+        self.purchase()
+        self.assertEqual(self.bonuses()[-1].posting_key.rsplit(":", 1)[1], "9")
 
     def test_bonus_taken_back_when_purchase_cancelled(self):
         self.rule("visit", points=5)
