@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 
 class ResPartner(models.Model):
@@ -76,10 +77,12 @@ class ResPartner(models.Model):
         if operator not in ("in", "="):
             raise NotImplementedError(self.env._("Segments can only be searched with 'in'."))
         ids = [value] if isinstance(value, int) else list(value or [])
-        partner_ids = set()
-        for segment in self.env["loyalty.club.segment"].browse(ids).exists():
-            partner_ids.update(segment._member_ids())
-        return [("id", "in", list(partner_ids))]
+        segments = self.env["loyalty.club.segment"].browse(ids).exists()
+        if not segments:
+            return [("id", "in", [])]
+        # A subquery, not a list of ids: a campaign on a large segment never loads its members.
+        self.env.flush_all()
+        return [("id", "in", SQL("(%s)", SQL(" UNION ").join(segment._members_query() for segment in segments)))]
 
     def write(self, vals):
         if "loyalty_birthday" in vals:
