@@ -31,3 +31,6 @@ from . import loyalty_club_activity_report
 from . import loyalty_club_liability_report
 from . import loyalty_club_member_report
 from . import loyalty_club_kpi_report
+from . import loyalty_club_bonus_rule
+from . import loyalty_club_notification
+from . import loyalty_club_segment

@@ -187,6 +187,30 @@ class LoyaltyClub(models.Model):
 
     card_count = fields.Integer(compute="_compute_card_count")
 
+    # Engagement: bonus rules and notifications
+    bonus_rule_ids = fields.One2many("loyalty.club.bonus.rule", "club_id", "Bonus rules")
+    notify_channel = fields.Selection(
+        [("mail", "E-mail"), ("sms", "SMS"), ("both", "E-mail and SMS"), ("none", "No messages")],
+        "Send messages by",
+        default="none",
+        required=True,
+        help="Channel of the club's automatic messages to members (welcome, points, tiers, expiry, birthday). "
+        "Off until a channel is chosen, so installing or upgrading never messages existing members by surprise.",
+    )
+    notify_welcome = fields.Boolean("Welcome message", default=True)
+    notify_earned = fields.Boolean("Points earned message", help="A message each time a purchase earns points.")
+    notify_tier = fields.Boolean("Tier change messages", default=True)
+    notify_expiring = fields.Boolean("Expiring points reminder", default=True)
+    notify_expiring_days = fields.Integer(
+        "Remind days before expiry", default=14, help="Members hear about points expiring within this many days."
+    )
+    notify_birthday = fields.Boolean("Birthday message", default=True)
+    notify_cap_per_week = fields.Integer(
+        "Messages per member per week",
+        default=3,
+        help="At most this many automatic messages reach one member in any 7 days; 0 = no limit.",
+    )
+
     _sql_constraints = [
         ("company_unique", "unique(company_id)", "A company has one club."),
         ("earn_amount_positive", "CHECK(earn_amount > 0)", "The spend per earning step must be positive."),
@@ -199,6 +223,8 @@ class LoyaltyClub(models.Model):
         ("grace_positive", "CHECK(tier_grace_days >= 0)", "The grace period cannot be negative."),
         ("redeem_min_positive", "CHECK(redeem_min_points >= 0)", "The minimum to redeem cannot be negative."),
         ("window_positive", "CHECK(tier_window_months >= 1)", "The window needs at least one month."),
+        ("notify_cap_positive", "CHECK(notify_cap_per_week >= 0)", "The message cap cannot be negative."),
+        ("notify_expiring_days_positive", "CHECK(notify_expiring_days >= 0)", "The reminder days cannot be negative."),
         (
             "discount_stacking_max_range",
             "CHECK(discount_stacking_max > 0 AND discount_stacking_max <= 100)",

@@ -82,6 +82,15 @@ class LoyaltyClubCard(models.Model):
     date_expiry = fields.Date("Card valid until")
     replaced_by_id = fields.Many2one("loyalty.club.card", "Replaced by", readonly=True, copy=False)
     replaces_id = fields.Many2one("loyalty.club.card", readonly=True, copy=False)
+    referred_by_card_id = fields.Many2one(
+        "loyalty.club.card",
+        "Referred by",
+        copy=False,
+        index="btree_not_null",
+        domain="[('club_id', '=', club_id), ('id', '!=', id)]",
+        help="Card of the member who brought this member in; both get the referral bonus when this "
+        "member's first purchase is paid.",
+    )
 
     balance = fields.Integer("Points balance", readonly=True, copy=False, default=0)
     balance_value = fields.Monetary("Balance value", compute="_compute_balance_value")
@@ -199,7 +208,36 @@ class LoyaltyClubCard(models.Model):
                 vals["number"] = self._check_number_format(number)
         cards = super().create(vals_list)
         cards._assign_initial_tier()
+        cards._engage_new_cards()
         return cards
+
+    def _engage_new_cards(self):
+        """Welcome message, joining and profile bonuses of newly issued cards."""
+        Rule = self.env["loyalty.club.bonus.rule"]
+        Notification = self.env["loyalty.club.notification"]
+        Rule._on_join(self)
+        Rule._on_profile(self.partner_id)
+        for card in self.filtered(lambda c: c.state == "active"):
+            Notification._notify(card, "welcome", f"welcome:{card.club_id.id}:{card.partner_id.id}", card)
+
+    @api.constrains("referred_by_card_id", "partner_id", "club_id")
+    def _check_referral(self):
+        for card in self.filtered("referred_by_card_id"):
+            referrer = card.referred_by_card_id
+            if referrer == card or referrer.partner_id.commercial_partner_id == card.partner_id.commercial_partner_id:
+                raise ValidationError(self.env._("A member cannot refer themselves."))
+            if referrer.club_id != card.club_id:
+                raise ValidationError(self.env._("The referring card must belong to the same club."))
+            # Walk up the chain of referrers: reaching this member again would be a cycle.
+            seen = set()
+            current = referrer
+            while current and current.id not in seen:
+                seen.add(current.id)
+                if current.partner_id == card.partner_id:
+                    raise ValidationError(
+                        self.env._("Circular referral: %s was (indirectly) referred by this member.", referrer.number)
+                    )
+                current = current.sudo().referred_by_card_id
 
     def write(self, vals):
         if PROTECTED_FIELDS & set(vals):
@@ -214,6 +252,10 @@ class LoyaltyClubCard(models.Model):
             raise UserError(self.env._("A card number cannot be changed; replace the card instead."))
         if {"partner_id", "club_id"} & set(vals) and self.filtered("entry_ids"):
             raise UserError(self.env._("The member or club of a card with ledger entries cannot be changed."))
+        if "referred_by_card_id" in vals and self.filtered(
+            lambda c: c.referred_by_card_id and c.referred_by_card_id.id != vals["referred_by_card_id"]
+        ):
+            raise UserError(self.env._("The referrer of a card cannot be changed once recorded."))
         return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
@@ -437,15 +479,22 @@ class LoyaltyClubCard(models.Model):
             [fields.Date.today(), self.id],
         )
         self.invalidate_recordset(["tier_since", "tier_grace_until"])
-        self.env["loyalty.club.tier.history"].sudo().create(
-            {
-                "card_id": self.id,
-                "old_tier_id": old_tier.id,
-                "new_tier_id": tier.id,
-                "reason": reason,
-                "note": note,
-            }
+        history = (
+            self.env["loyalty.club.tier.history"]
+            .sudo()
+            .create(
+                {
+                    "card_id": self.id,
+                    "old_tier_id": old_tier.id,
+                    "new_tier_id": tier.id,
+                    "reason": reason,
+                    "note": note,
+                }
+            )
         )
+        if reason in ("upgrade", "downgrade") and self.state == "active":
+            kind = "tier_up" if reason == "upgrade" else "tier_down"
+            self.env["loyalty.club.notification"]._notify(self, kind, f"tier:{history.id}", history)
 
     def _upgrade_tier_if_qualified(self):
         """Upgrade at once when the member now qualifies for a higher tier (never downgrades)."""

@@ -185,7 +185,26 @@ class LoyaltyClubPosting(models.AbstractModel):
         card.invalidate_recordset(["balance"])
         if values["qualifying"] and points > 0:
             card._upgrade_tier_if_qualified()
+        if kind == "earn" and purchase_count > 0:
+            self._after_purchase(card, entry)
+        elif kind == "reverse" and purchase_count < 0 and reversed_entry and reversed_entry.kind == "earn":
+            self._after_purchase_undone(reversed_entry)
         return entry.sudo(self.env.su)
+
+    @api.model
+    def _after_purchase(self, card, entry):
+        """Hook run once per purchase (an ``earn`` with ``purchase_count > 0``), by every channel:
+        the points-earned message and the purchase-driven bonus rules (visit, mission, n-th
+        purchase, referral). Bonuses post with kind ``bonus`` and no purchase count (no recursion)."""
+        self.env["loyalty.club.notification"]._notify(card, "earned", f"earned:{entry.id}", entry, entry=entry)
+        self.env["loyalty.club.bonus.rule"]._on_purchase(card, entry)
+
+    @api.model
+    def _after_purchase_undone(self, earn_entry):
+        """A purchase was cancelled or fully refunded: cancel its queued messages and take back
+        the bonuses it gave (idempotent)."""
+        self.env["loyalty.club.notification"]._cancel_for_entry(earn_entry)
+        self.env["loyalty.club.bonus.rule"]._on_purchase_undone(earn_entry)
 
     @api.model
     def _post_reversal(self, card, points, posting_key, reversed_entry, **values):
@@ -227,6 +246,8 @@ class LoyaltyClubPosting(models.AbstractModel):
         allow_negative = card.club_id.negative_balance_policy == "allow"
         taken = points if allow_negative else min(points, max(card.balance, 0))
         if not taken:
+            if values.get("purchase_count", 0) < 0 and reversed_entry.kind == "earn":
+                self._after_purchase_undone(reversed_entry)
             return self.env["loyalty.club.entry"], points
         entry = self._post(
             card,

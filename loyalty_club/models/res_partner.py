@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 
 class ResPartner(models.Model):
@@ -33,3 +34,72 @@ class ResPartner(models.Model):
         action["domain"] = [("partner_id", "=", self.id)]
         action["context"] = {"default_partner_id": self.id}
         return action
+
+    # ------------------------------------------------------------------
+    # Engagement
+    # ------------------------------------------------------------------
+    loyalty_birthday = fields.Date("Birthday")
+    loyalty_birthday_changed_on = fields.Date(
+        "Birthday changed on",
+        readonly=True,
+        copy=False,
+        help="Set when a recorded birthday is changed; a recent change earns no birthday bonus.",
+    )
+    loyalty_gender = fields.Selection([("female", "Female"), ("male", "Male"), ("other", "Other")], "Gender")
+    loyalty_club_opt_out = fields.Boolean(
+        "No club messages", help="The member receives no automatic club messages and no club campaigns."
+    )
+    loyalty_segment_ids = fields.Many2many(
+        "loyalty.club.segment",
+        string="Club segments",
+        compute="_compute_loyalty_segment_ids",
+        search="_search_loyalty_segment_ids",
+        groups="loyalty_club.group_loyalty_club_user",
+    )
+
+    def init(self):
+        result = super().init()
+        self.env.cr.execute(
+            """CREATE INDEX IF NOT EXISTS res_partner_loyalty_birthday_md_idx
+                   ON res_partner (((EXTRACT(MONTH FROM loyalty_birthday) * 100
+                                     + EXTRACT(DAY FROM loyalty_birthday))::int))
+                WHERE loyalty_birthday IS NOT NULL"""
+        )
+        return result
+
+    def _compute_loyalty_segment_ids(self):
+        segments = self.env["loyalty.club.segment"].search([("active", "=", True)])
+        members = {segment: set(segment._member_ids()) for segment in segments} if self.ids else {}
+        for partner in self:
+            partner.loyalty_segment_ids = segments.filtered(lambda s, p=partner: p.id in members[s])
+
+    def _search_loyalty_segment_ids(self, operator, value):
+        if operator not in ("in", "="):
+            raise NotImplementedError(self.env._("Segments can only be searched with 'in'."))
+        ids = [value] if isinstance(value, int) else list(value or [])
+        segments = self.env["loyalty.club.segment"].browse(ids).exists()
+        if not segments:
+            return [("id", "in", [])]
+        # A subquery, not a list of ids: a campaign on a large segment never loads its members.
+        self.env.flush_all()
+        return [("id", "in", SQL("(%s)", SQL(" UNION ").join(segment._members_query() for segment in segments)))]
+
+    def write(self, vals):
+        if "loyalty_birthday" in vals:
+            new = fields.Date.to_date(vals["loyalty_birthday"])
+            changed = self.filtered(lambda p: p.loyalty_birthday and p.loyalty_birthday != new)
+            if changed:
+                # Raw SQL: the column is read-only for users and must not be spoofed through write().
+                self.env.cr.execute(
+                    "UPDATE res_partner SET loyalty_birthday_changed_on = %s WHERE id = ANY(%s)",
+                    [fields.Date.context_today(self), changed.ids],
+                )
+                changed.invalidate_recordset(["loyalty_birthday_changed_on"])
+        if "loyalty_birthday_changed_on" in vals and not self.env.su:
+            vals = {key: value for key, value in vals.items() if key != "loyalty_birthday_changed_on"}
+        result = super().write(vals)
+        if {"loyalty_birthday", "phone", "mobile", "email"} & set(vals):
+            members = self.sudo().filtered(lambda p: p.loyalty_card_ids)
+            if members:
+                self.env["loyalty.club.bonus.rule"]._on_profile(members)
+        return result

@@ -24,3 +24,4 @@ from . import test_gift_card_concurrency
 from . import test_gift_card_http
 from . import test_gift_card_tour
 from . import test_reports
+from . import test_engagement
