@@ -95,6 +95,7 @@ class LoyaltyClubPortal(CustomerPortal):
                 ),
                 "progress_labels": {card.id: card._tier_progress_label() for card in cards if card.state == "active"},
                 "join_club": club if can_join else False,
+                "gift_cards": request.env["loyalty.club.gift.card"]._portal_gift_cards(partner).sudo(),
                 "join_phone": kwargs.get("phone", partner.mobile or partner.phone or ""),
                 "join_error": kwargs.get("join_error"),
                 "message": self._loyalty_messages().get(kwargs.get("message")),

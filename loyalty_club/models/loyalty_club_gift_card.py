@@ -292,6 +292,11 @@ class LoyaltyClubGiftCard(models.Model):
     # Portal, reports, crons
     # ------------------------------------------------------------------
     @api.model
+    def _masked_code(self):
+        """Code safe to show on a screen: only its last group."""
+        self.ensure_one()
+        return mask_code(self.code)
+
     def _portal_gift_cards(self, partner):
         """Gift cards owned by ``partner``'s commercial entity (for the member portal)."""
         return (

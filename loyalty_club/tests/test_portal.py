@@ -362,3 +362,23 @@ class TestPortalTour(LoyaltyPortalCase):
         self.start_tour("/my", "loyalty_club_portal_tour", login="club_portal_x")
         self.card_x.invalidate_recordset()
         self.assertTrue(self.card_x._verify_pin(NEW_PIN))
+
+
+@tagged("post_install", "-at_install")
+class TestPortalGiftCards(LoyaltyPortalCase):
+    """The club page lists the customer's own gift cards with their balances, never others'."""
+
+    def test_own_gift_cards_with_balances(self):
+        GiftCard = self.env["loyalty.club.gift.card"]
+        Posting = self.env["loyalty.club.posting"]
+        (own,), _pins = GiftCard._issue(self.club, partner=self.portal_x.partner_id)
+        (foreign,), _pins = GiftCard._issue(self.club, partner=self.portal_y.partner_id)
+        Posting._post_gift_card(own, 35.0, "load", "portal:gift:x")
+        Posting._post_gift_card(foreign, 99.0, "load", "portal:gift:y")
+        self.authenticate("club_portal_x", "club_portal_x")
+        page = self.url_open("/my/club").text
+        self.assertIn(own._masked_code(), page)
+        self.assertIn("35.00", page)
+        self.assertNotIn(own.code, page, "the full code stays off the screen")
+        self.assertNotIn(foreign._masked_code(), page)
+        self.assertNotIn("99.00", page)
