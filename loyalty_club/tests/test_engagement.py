@@ -342,7 +342,7 @@ class TestEngagementNotifications(EngagementCase):
             self.assertEqual(self.Notification._cron_expiring_notices(batch_size=1), 0)
         logs = self.logs(kind="expiring")
         self.assertEqual(logs.mapped("key"), [f"expiring:{lot1.id}", f"expiring:{lot2.id}"])
-        self.assertEqual(logs[0].mail_id.subject, "30 points expire on 2026-02-01")
+        self.assertEqual(logs[0].mail_id.subject, "30 points expire on 02/01/2026")
 
     def test_birthday_message_with_the_bonus(self):
         self.club.notify_earned = False

@@ -1,10 +1,13 @@
 from datetime import date, datetime
 
+from freezegun import freeze_time
+
 from odoo.tests import tagged
 
 from odoo.addons.loyalty_club.tools.jalali import format_jalali, gregorian_to_jalali
 
 from .common import LoyaltyClubCase
+from .test_engagement import EngagementCase
 from .test_portal import LoyaltyPortalCase
 from .test_pos_tour import TestPosTours
 
@@ -93,3 +96,44 @@ class TestPersianPos(TestPosTours):
 
     def test_gold_member_gets_the_window_discount(self):
         """Covered in English by TestPosTours."""
+
+
+@tagged("post_install", "-at_install")
+class TestPersianMessagesAndStatements(EngagementCase):
+    """A Persian-speaking member's SMS and statement carry Solar Hijri dates; an English one's
+    carry Gregorian dates."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fa_IR")
+        cls.club.write(
+            {"notify_channel": "sms", "notify_earned": False, "notify_expiring_days": 14, "expiry_months": 1}
+        )
+        cls.persian, cls.persian_card = cls.new_member(cls, "Maryam", mobile="+98 912 000 1111", lang="fa_IR")
+        cls.english, cls.english_card = cls.new_member(cls, "Mary", mobile="+98 912 000 2222", lang="en_US")
+
+    def test_expiring_points_sms(self):
+        with freeze_time("2026-03-01 10:00:00"):
+            self.purchase(card=self.persian_card, points=30)
+            self.purchase(card=self.english_card, points=30)
+        with self.mockSMSGateway(), freeze_time("2026-03-25 10:00:00"):  # the lots expire 2026-04-01
+            self.Notification._cron_expiring_notices()
+        persian_sms = self.env["sms.sms"].search([("partner_id", "=", self.persian.id)], order="id desc", limit=1)
+        english_sms = self.env["sms.sms"].search([("partner_id", "=", self.english.id)], order="id desc", limit=1)
+        self.assertIn("1405/01/12", persian_sms.body)
+        self.assertNotIn("2026", persian_sms.body)
+        self.assertIn("04/01/2026", english_sms.body)
+        self.assertNotIn("1405", english_sms.body)
+
+    def test_statement_dates(self):
+        self.purchase(card=self.persian_card, points=30)
+        self.purchase(card=self.english_card, points=30)
+        report = "loyalty_club.action_report_card_statement"
+        data = {"date_from": "2026-03-21", "date_to": "2026-11-22"}
+        html_fa = str(self.env["ir.actions.report"]._render_qweb_html(report, self.persian_card.ids, data)[0])
+        html_en = str(self.env["ir.actions.report"]._render_qweb_html(report, self.english_card.ids, data)[0])
+        self.assertIn("1405/01/01", html_fa)
+        self.assertNotIn("03/21/2026", html_fa)
+        self.assertIn("03/21/2026", html_en)
+        self.assertNotIn("1405/01/01", html_en)
