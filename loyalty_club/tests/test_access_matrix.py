@@ -27,9 +27,25 @@ MATRIX = {
     "loyalty.club.card.replace.wizard": "-     -     -     rwc   rwc   rwc   -     -",
     "loyalty.club.pin.wizard": "-     -     -     rwc   rwc   rwc   -     -",
     "loyalty.club.redeem.wizard": "-     -     -     rwc   rwc   rwc   -     -",
+    "loyalty.club.gift.card": "r     r     -     rwc   rwcu  rwcu  r     -",
+    "loyalty.club.gift.card.entry": "-     -     -     r     r     r     -     -",
+    "loyalty.club.gift.card.attempt": "-     -     -     -     -     -     -     -",
+    "loyalty.club.gift.card.issue.wizard": "-     -     -     rwcu  rwcu  rwcu  -     -",
+    "loyalty.club.gift.card.issue.line": "-     -     -     rwcu  rwcu  rwcu  -     -",
+    "loyalty.club.gift.card.payment.wizard": "-     -     -     -     -     -     -     -",
+    "loyalty.club.activity.report": "-     -     -     r     r     r     -     -",
+    "loyalty.club.liability.report": "-     -     -     r     r     r     -     -",
+    "loyalty.club.member.report": "-     -     -     r     r     r     -     -",
+    "loyalty.club.kpi.report": "-     -     -     r     r     r     -     -",
+    "loyalty.club.dashboard": "-     -     -     rwc   rwc   rwc   -     -",
+    "loyalty.club.liability.wizard": "-     -     -     rwc   rwc   rwc   -     -",
+    "loyalty.club.liability.line": "-     -     -     rwc   rwc   rwc   -     -",
+    "loyalty.club.bonus.rule": "-     -     -     r     rwcu  rwcu  -     -",
+    "loyalty.club.notification": "-     -     -     r     r     r     -     -",
+    "loyalty.club.segment": "-     -     -     r     rwcu  rwcu  -     -",
 }
 # Models without access rules on purpose: services with no table.
-NO_TABLE = {"loyalty.club.posting"}
+NO_TABLE = {"loyalty.club.posting", "loyalty.club.pin.mixin"}
 
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 
