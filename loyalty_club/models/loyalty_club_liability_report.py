@@ -18,7 +18,7 @@ class LoyaltyClubLiabilityReport(models.Model):
     _auto = False
     _order = "company_id, branch_id"
 
-    source = fields.Selection([("points", "Club points")], readonly=True)
+    source = fields.Selection([("points", "Club points"), ("gift_card", "Gift cards")], readonly=True)
     company_id = fields.Many2one("res.company", "Club company", readonly=True)
     branch_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
@@ -47,10 +47,29 @@ class LoyaltyClubLiabilityReport(models.Model):
         )
 
     @api.model
+    def _subquery_gift_cards(self, until=None):
+        """Gift card balances (what is still owed) per company, branch and card currency."""
+        return SQL(
+            """
+            SELECT 2 * MIN(g.id) + 1 AS id,
+                   'gift_card' AS source,
+                   g.company_id AS company_id,
+                   COALESCE(g.branch_id, g.company_id) AS branch_id,
+                   g.currency_id AS currency_id,
+                   0 AS points,
+                   SUM(g.amount) AS value
+              FROM loyalty_club_gift_card_entry g
+             %s
+          GROUP BY g.company_id, COALESCE(g.branch_id, g.company_id), g.currency_id
+            """,
+            SQL("WHERE g.date < %s", until) if until else SQL(),
+        )
+
+    @api.model
     def _subqueries(self, until=None):
         """SELECTs of the report (same columns: id, source, company_id, branch_id, currency_id,
         points, value), each limited to what was booked before ``until`` when it is given."""
-        return [self._subquery_points(until)]
+        return [self._subquery_points(until), self._subquery_gift_cards(until)]
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)

@@ -156,6 +156,39 @@ class TestReports(LoyaltyClubCase):
         self.assertEqual({r["source"] for r in rows}, {"points"})
         self.assertEqual({r["currency_id"] for r in rows}, {self.company.currency_id.id})
 
+    def test_gift_card_liability_as_of_dates(self):
+        """Gift cards owe their balance: loads add to the liability, redemptions lower it, per
+        branch where the money moved; points rows are unchanged."""
+        GiftCard = self.env["loyalty.club.gift.card"]
+        Posting = self.env["loyalty.club.posting"]
+        (gift,), _pins = GiftCard._issue(self.club)
+        Posting._post_gift_card(
+            gift, 50.0, "load", "report:gift:load", branch=self.company, date=datetime(2025, 2, 1, 9)
+        )
+        Posting._post_gift_card(
+            gift, -20.0, "redeem", "report:gift:redeem", branch=self.branch, date=datetime(2025, 3, 1, 9)
+        )
+        Liability = self.env["loyalty.club.liability.report"]
+
+        def gift_rows(day):
+            rows = Liability._liability_as_of(day, self.company)
+            return {
+                self.env["res.company"].browse(r["branch_id"]): r["value"] for r in rows if r["source"] == "gift_card"
+            }
+
+        self.assertEqual(gift_rows("2025-01-31"), {})
+        self.assertEqual(gift_rows("2025-02-01"), {self.company: 50.0})
+        self.assertEqual(gift_rows("2025-03-01"), {self.company: 50.0, self.branch: -20.0})
+        self.assertEqual(sum(gift_rows("2025-12-31").values()), gift.balance)
+        points_rows = {
+            (r["branch_id"], r["points"])
+            for r in Liability._liability_as_of("2025-07-01", self.company)
+            if r["source"] == "points"
+        }
+        self.assertEqual(points_rows, {(self.company.id, 40), (self.branch.id, 40)})
+        today = Liability.search([("source", "=", "gift_card"), ("company_id", "=", self.company.id)])
+        self.assertEqual(sum(today.mapped("value")), 30.0)
+
     def test_liability_queries_do_not_grow_with_the_ledger(self):
         Liability = self.env["loyalty.club.liability.report"]
 
