@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lint the addon: ruff (lint + format), pylint-odoo, prettier (XML, SCSS, JS).
+# Lint the addon (and the bench/ scripts): ruff (lint + format), pylint-odoo, prettier (XML, SCSS, JS).
 # Tools come from .venv (requirements-dev.txt) and .local/npm, installed by lib.sh.
 # Exits non-zero if any check fails; prints one line per check.
 set -euo pipefail
@@ -25,8 +25,8 @@ run_check() {
 }
 
 # as modules: with --system-site-packages their scripts may live outside .venv/bin
-run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "$ADDON_NAME"
-run_check "ruff format" "$VENV_PY" -m ruff format --check "$ADDON_NAME"
+run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "$ADDON_NAME" bench
+run_check "ruff format" "$VENV_PY" -m ruff format --check "$ADDON_NAME" bench
 run_check "pylint-odoo" "$VENV_PY" -m pylint --rcfile=.pylintrc "$ADDON_NAME"
 prettier="$NODE_TOOLS_DIR/node_modules/.bin/prettier"
 xml_plugin="$NODE_TOOLS_DIR/node_modules/@prettier/plugin-xml/src/plugin.js"

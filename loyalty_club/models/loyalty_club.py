@@ -519,12 +519,20 @@ class LoyaltyClub(models.Model):
     def create(self, vals_list):
         clubs = super().create(vals_list)
         clubs._sync_barcode_rules()
+        self.env.registry.clear_cache()  # res.company._loyalty_club_id_of_root
         return clubs
 
     def write(self, vals):
         result = super().write(vals)
         if {"card_prefix", "name", "company_id"} & set(vals):
             self._sync_barcode_rules()
+        if {"company_id", "active"} & set(vals):
+            self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
         return result
 
     def action_open_cards(self):

@@ -5,7 +5,7 @@ import io
 import logging
 from datetime import timedelta
 
-from odoo import api, fields, models, tools
+from odoo import api, fields, models, modules, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
@@ -416,19 +416,7 @@ class LoyaltyClubCard(models.Model):
         for club in self.club_id:
             cards = self.filtered(lambda c, club=club: c.club_id == club)
             start = club._tier_window_start(today)
-            if club.tier_metric == "points":
-                expression = SQL("SUM(e.points)")
-            elif club.tier_metric == "amount":
-                expression = SQL("SUM(e.amount)")
-            elif club.tier_metric == "purchases":
-                expression = SQL("SUM(e.purchase_count)")
-            else:
-                expression = SQL(
-                    "SUM(e.points) * %s + SUM(e.amount) * %s + SUM(e.purchase_count) * %s",
-                    club.tier_weight_points,
-                    club.tier_weight_amount,
-                    club.tier_weight_purchases,
-                )
+            expression = self._tier_metric_sql(club)
             self.env.cr.execute(
                 SQL(
                     """SELECT c.id, COALESCE(m.value, 0)
@@ -508,53 +496,163 @@ class LoyaltyClubCard(models.Model):
                 card.invalidate_recordset(["tier_grace_until"])
 
     @api.model
-    def _cron_evaluate_tiers(self, batch_size=5000):
+    def _tier_metric_sql(self, club):
+        """SQL aggregate of the club's qualification metric over ledger entries aliased ``e``."""
+        if club.tier_metric == "points":
+            return SQL("SUM(e.points)")
+        if club.tier_metric == "amount":
+            return SQL("SUM(e.amount)")
+        if club.tier_metric == "purchases":
+            return SQL("SUM(e.purchase_count)")
+        return SQL(
+            "SUM(e.points) * %s + SUM(e.amount) * %s + SUM(e.purchase_count) * %s",
+            club.tier_weight_points,
+            club.tier_weight_amount,
+            club.tier_weight_purchases,
+        )
+
+    @api.model
+    def _cron_evaluate_tiers(self, batch_size=20000, auto_commit=None):
         """Evaluate every active card: upgrade at once, downgrade after the grace period.
 
-        Works in id batches; each batch is one metric query plus grouped writes.
+        Set-based, in batches of ``batch_size`` card ids per club: one query computes the metric
+        and the qualifying tier of every card of the batch and returns only the cards that change;
+        the changes are written with one UPDATE per kind and one INSERT of history rows, whatever
+        the number of cards. Each batch is committed when run by the scheduler (``auto_commit``,
+        default: outside tests), so a run over millions of cards keeps its progress and holds
+        its row locks for one batch only.
+
+        :returns: ``{"batches", "upgrade", "downgrade", "grace_started", "grace_cleared"}`` counts
         """
+        if auto_commit is None:
+            auto_commit = not modules.module.current_test
         today = fields.Date.today()
-        last_id = 0
-        while True:
-            cards = self.search([("state", "=", "active"), ("id", ">", last_id)], order="id", limit=batch_size)
-            if not cards:
-                break
-            last_id = cards[-1].id
-            metrics = cards._tier_metric_values(today)
-            tiers_by_club = {club: club.tier_ids for club in cards.club_id}
-            start_grace, clear_grace = [], []
-            for card in cards:
-                tier = card._qualified_tier(metrics.get(card.id, 0.0), tiers_by_club[card.club_id])
-                current = card.tier_id
-                if not tier or tier == current:
-                    if card.tier_grace_until:
-                        clear_grace.append(card.id)
-                    continue
-                if not current or tier.threshold > current.threshold:
-                    card._change_tier(tier, "upgrade", self.env._("Periodic evaluation"))
-                elif not card.tier_grace_until:
-                    if card.club_id.tier_grace_days:
-                        start_grace.append((card.id, today + timedelta(days=card.club_id.tier_grace_days)))
-                    else:
-                        card._change_tier(tier, "downgrade", self.env._("Periodic evaluation"))
-                elif card.tier_grace_until <= today:
-                    card._change_tier(tier, "downgrade", self.env._("Grace period ended on %s", card.tier_grace_until))
-            if clear_grace:
-                self.env.cr.execute(
-                    "UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = ANY(%s)", [clear_grace]
-                )
-            if start_grace:
+        summary = dict.fromkeys(("batches", "upgrade", "downgrade", "grace_started", "grace_cleared"), 0)
+        self.env.flush_all()
+        clubs = self.env["loyalty.club"].sudo().with_context(active_test=False).search([("tier_ids", "!=", False)])
+        for club in clubs:
+            last_id = 0
+            while True:
                 self.env.cr.execute(
                     SQL(
-                        """UPDATE loyalty_club_card c SET tier_grace_until = g.until
-                             FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::date[]) AS until) g
-                            WHERE c.id = g.id""",
-                        [card_id for card_id, _until in start_grace],
-                        [until for _card_id, until in start_grace],
+                        """SELECT max(id), count(*) FROM (
+                               SELECT id FROM loyalty_club_card
+                                WHERE club_id = %s AND state = 'active' AND id > %s ORDER BY id LIMIT %s) batch""",
+                        club.id,
+                        last_id,
+                        batch_size,
                     )
                 )
-            cards.invalidate_recordset(["tier_grace_until"])
-        return True
+                upto, count = self.env.cr.fetchone()
+                if not count:
+                    break
+                self._evaluate_tier_batch(club, last_id, upto, today, summary)
+                self.env.flush_all()
+                self.invalidate_model(["tier_id", "tier_since", "tier_grace_until"])
+                summary["batches"] += 1
+                if auto_commit:
+                    # the scheduler's run over millions of cards keeps each batch it finished
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                last_id = upto
+        return summary
+
+    @api.model
+    def _evaluate_tier_batch(self, club, after_id, upto_id, today, summary):
+        """Evaluate the active cards of ``club`` with ``after_id < id <= upto_id`` (a few queries)."""
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """WITH cards AS (
+                       SELECT id, partner_id, tier_id, tier_grace_until FROM loyalty_club_card
+                        WHERE club_id = %(club)s AND state = 'active' AND id > %(after)s AND id <= %(upto)s),
+                   metric AS (
+                       SELECT e.partner_id, %(expression)s AS value
+                         FROM loyalty_club_entry e
+                        WHERE e.club_id = %(club)s AND e.qualifying
+                          AND e.partner_id IN (SELECT partner_id FROM cards)
+                          AND (%(start)s::date IS NULL OR e.date >= %(start)s::date)
+                     GROUP BY e.partner_id)
+                SELECT c.id, c.tier_id, current.threshold, c.tier_grace_until, q.id, q.threshold
+                  FROM cards c
+             LEFT JOIN metric m ON m.partner_id = c.partner_id
+             LEFT JOIN loyalty_club_tier current ON current.id = c.tier_id
+             LEFT JOIN LATERAL (
+                       SELECT t.id, t.threshold FROM loyalty_club_tier t
+                        WHERE t.club_id = %(club)s AND t.active AND t.threshold <= COALESCE(m.value, 0)
+                     ORDER BY t.threshold DESC, t.id DESC LIMIT 1) q ON TRUE
+                 WHERE (q.id IS NOT NULL AND q.id IS DISTINCT FROM c.tier_id) OR c.tier_grace_until IS NOT NULL""",
+                club=club.id,
+                after=after_id,
+                upto=upto_id,
+                expression=self._tier_metric_sql(club),
+                start=club._tier_window_start(today),
+            )
+        )
+        changes, start_grace, clear_grace = [], [], []
+        periodic = self.env._("Periodic evaluation")
+        for card_id, current_id, current_threshold, grace_until, tier_id, threshold in cr.fetchall():
+            if not tier_id or tier_id == current_id:
+                clear_grace.append(card_id)
+            elif not current_id or threshold > current_threshold:
+                changes.append((card_id, current_id, tier_id, "upgrade", periodic))
+            elif not grace_until:
+                if club.tier_grace_days:
+                    start_grace.append((card_id, today + timedelta(days=club.tier_grace_days)))
+                else:
+                    changes.append((card_id, current_id, tier_id, "downgrade", periodic))
+            elif grace_until <= today:
+                note = self.env._("Grace period ended on %s", grace_until)
+                changes.append((card_id, current_id, tier_id, "downgrade", note))
+        if changes:
+            cr.execute(
+                SQL(
+                    """UPDATE loyalty_club_card c
+                          SET tier_id = v.tier_id, tier_since = %s, tier_grace_until = NULL,
+                              write_uid = %s, write_date = (now() at time zone 'UTC')
+                         FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS tier_id) v
+                        WHERE c.id = v.id""",
+                    today,
+                    self.env.uid,
+                    [change[0] for change in changes],
+                    [change[2] for change in changes],
+                )
+            )
+            self.invalidate_model(["tier_id", "tier_since", "tier_grace_until"])
+            histories = self.env["loyalty.club.tier.history"].sudo().create(
+                [
+                    {
+                        "card_id": card_id,
+                        "old_tier_id": old_id,
+                        "new_tier_id": new_id,
+                        "reason": reason,
+                        "note": note,
+                    }
+                    for card_id, old_id, new_id, reason, note in changes
+                ]
+            )
+            for change in changes:
+                summary[change[3]] += 1
+            # Members hear about their new tier (club channel, cap and opt-out apply); only the
+            # cards that changed are visited.
+            Notification = self.env["loyalty.club.notification"]
+            if club.notify_channel != "none":
+                for history in histories:
+                    kind = "tier_up" if history.reason == "upgrade" else "tier_down"
+                    Notification._notify(history.card_id, kind, f"tier:{history.id}", history)
+        if clear_grace:
+            cr.execute("UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = ANY(%s)", [clear_grace])
+            summary["grace_cleared"] += len(clear_grace)
+        if start_grace:
+            cr.execute(
+                SQL(
+                    """UPDATE loyalty_club_card c SET tier_grace_until = g.until
+                         FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::date[]) AS until) g
+                        WHERE c.id = g.id""",
+                    [card_id for card_id, _until in start_grace],
+                    [until for _card_id, until in start_grace],
+                )
+            )
+            summary["grace_started"] += len(start_grace)
 
     def _masked_number(self):
         """Card number safe to print or show at a till: only the last four digits."""

@@ -357,7 +357,8 @@ class LoyaltyClubPosting(models.AbstractModel):
         """Post expiry entries for every lot due today (UTC), set-based, one batch per call.
 
         Idempotent: the expiry key of a lot is unique and an expired lot has nothing left.
-        Reports progress to the cron so Odoo calls again until nothing is due.
+        Reports progress to the cron so Odoo calls again until nothing is due (``remaining`` is
+        capped at one batch).
         """
         today = fields.Date.today()
         self.env.flush_all()
@@ -411,8 +412,15 @@ class LoyaltyClubPosting(models.AbstractModel):
         )
         self.env["loyalty.club.entry"].invalidate_model()
         self.env["loyalty.club.card"].invalidate_model(["balance"])
+        # Odoo only needs to know whether to call again: count at most one more batch, so the
+        # progress report stays O(batch) instead of counting every due lot after each batch.
         cr.execute(
-            SQL("SELECT count(*) FROM loyalty_club_entry WHERE points_remaining > 0 AND expiry_date <= %s", today)
+            SQL(
+                """SELECT count(*) FROM (SELECT 1 FROM loyalty_club_entry
+                    WHERE points_remaining > 0 AND expiry_date <= %s LIMIT %s) due""",
+                today,
+                batch_size,
+            )
         )
         remaining = cr.fetchone()[0]
         self.env["ir.cron"]._notify_progress(done=len(card_ids), remaining=remaining)
@@ -429,18 +437,37 @@ class LoyaltyClubPosting(models.AbstractModel):
         ).id
 
     @api.model
-    def _audit_balances(self, cards=None):
-        """Cards whose stored balance differs from the sum of their entries: {card_id: (stored, sum)}."""
+    def _audit_balances(self, cards=None, batch_size=100000):
+        """Cards whose stored balance differs from the sum of their entries: {card_id: (stored, sum)}.
+
+        Read-only; the whole club is audited in ranges of ``batch_size`` card ids, each range
+        summing only its own cards' entries (index on the card), so memory stays flat and a
+        check of a few cards reads only their entries.
+        """
         self.env.flush_all()
-        where = SQL("WHERE c.id = ANY(%s)", cards.ids) if cards is not None else SQL()
-        self.env.cr.execute(
-            SQL(
-                """SELECT c.id, c.balance, COALESCE(s.total, 0)
-                 FROM loyalty_club_card c
-            LEFT JOIN (SELECT card_id, SUM(points) AS total FROM loyalty_club_entry GROUP BY card_id) s
-                   ON s.card_id = c.id
-                %s""",
-                where,
-            )
-        )
-        return {card_id: (stored, total) for card_id, stored, total in self.env.cr.fetchall() if stored != total}
+        cr = self.env.cr
+        query = """SELECT c.id, c.balance, COALESCE(s.total, 0)
+                     FROM loyalty_club_card c
+                LEFT JOIN (SELECT card_id, SUM(points) AS total FROM loyalty_club_entry
+                            WHERE %(entries)s GROUP BY card_id) s ON s.card_id = c.id
+                    WHERE %(cards)s"""
+        result = {}
+        if cards is not None:
+            cr.execute(SQL(query, entries=SQL("card_id = ANY(%s)", cards.ids), cards=SQL("c.id = ANY(%s)", cards.ids)))
+            rows = cr.fetchall()
+        else:
+            cr.execute("SELECT min(id), max(id) FROM loyalty_club_card")
+            low, high = cr.fetchone()
+            rows = []
+            for first in range(low or 0, (high or -1) + 1, batch_size):
+                last = first + batch_size - 1
+                cr.execute(
+                    SQL(
+                        query,
+                        entries=SQL("card_id BETWEEN %s AND %s", first, last),
+                        cards=SQL("c.id BETWEEN %s AND %s", first, last),
+                    )
+                )
+                rows += [row for row in cr.fetchall() if row[1] != row[2]]
+        result.update({card_id: (stored, total) for card_id, stored, total in rows if stored != total})
+        return result

@@ -328,6 +328,15 @@ class TestEngagementNotifications(EngagementCase):
         self.assertEqual(log.mail_id.subject, "Congratulations, you are now Silver")
         self.assertIn("You are now Silver", log.sms_id.body)
 
+    def test_downgrade_by_the_evaluation_cron_is_told(self):
+        self.club.write({"notify_earned": False, "tier_grace_days": 0})
+        self.card._change_tier(self.silver, "upgrade")
+        summary = self.env["loyalty.club.card"]._cron_evaluate_tiers()
+        self.assertEqual(summary["downgrade"], 1)
+        log = self.logs(kind="tier_down")
+        self.assertEqual(log.state, "queued")
+        self.assertTrue(log.mail_id and log.sms_id)
+
     def test_expiring_points_once_per_lot(self):
         self.club.write({"notify_earned": False, "notify_expiring_days": 14, "expiry_months": 1})
         with freeze_time("2026-01-01 10:00:00"):

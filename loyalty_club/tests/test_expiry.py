@@ -1,4 +1,5 @@
 from datetime import date
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -49,6 +50,27 @@ class TestPointExpiry(LoyaltyClubCase):
             self.Posting._cron_expire_points()
             self.assertEqual(self.ledger_count(), count, "running the cron again posts nothing")
         self.assertBalanceIsLedgerSum()
+
+    def test_cron_reports_progress_per_batch_until_nothing_is_due(self):
+        """Each call expires one batch and tells the scheduler whether to call again; the
+        count it reports is capped at one batch (no count of every due lot after each batch)."""
+        cards = self.card | self.env["loyalty.club.card"].create(
+            [{"partner_id": self.member2.id, "club_id": self.club.id}]
+        )
+        with freeze_time("2025-01-10"):
+            for index in range(5):
+                self.post(10, card=cards[index % 2])
+        reports = []
+        with (
+            freeze_time("2026-02-01"),
+            patch.object(type(self.env["ir.cron"]), "_notify_progress", lambda _self, **kw: reports.append(kw)),
+        ):
+            while self.Posting._cron_expire_points(batch_size=2):
+                pass
+        self.assertEqual(reports[-1], {"done": 0, "remaining": 0})
+        self.assertTrue(all(report["remaining"] <= 2 for report in reports))
+        self.assertEqual(cards.mapped("balance"), [0, 0])
+        self.assertEqual(len(self._entries("expire")), 3)
 
     def test_fully_used_lot_expires_nothing(self):
         with freeze_time("2025-01-10"):

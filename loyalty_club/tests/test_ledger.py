@@ -96,6 +96,20 @@ class TestLedgerPosting(LoyaltyClubCase):
         self.assertEqual(club._compute_points_for_amount(100, multiplier=1.25), 13)
         self.assertEqual(club._compute_points_for_amount(-50), 0)
 
+    def test_audit_of_all_cards_works_in_ranges_of_card_ids(self):
+        """The audit of the whole club reads the ledger range by range of card ids (flat memory at
+        millions of cards) and still finds every card whose stored balance drifted."""
+        second = self.env["loyalty.club.card"].create({"partner_id": self.member2.id, "club_id": self.club.id})
+        self.post(120)
+        self.post(30, card=second)
+        self.assertFalse(self.Posting._audit_balances(batch_size=1))
+        self.env.cr.execute("UPDATE loyalty_club_card SET balance = balance + 7 WHERE id = %s", [second.id])
+        self.env.invalidate_all()
+        for batch_size in (1, 2, 100_000):
+            self.assertEqual(self.Posting._audit_balances(batch_size=batch_size), {second.id: (37, 30)})
+        self.assertEqual(self.Posting._audit_balances(second), {second.id: (37, 30)})
+        self.assertFalse(self.Posting._audit_balances(self.card))
+
 
 @tagged("post_install", "-at_install")
 class TestLedgerAppendOnly(LoyaltyClubCase):

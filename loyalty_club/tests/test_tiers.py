@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError
@@ -130,3 +132,38 @@ class TestTiers(LoyaltyClubCase):
     def test_tier_cannot_be_written_by_users(self):
         with self.assertRaises(AccessError):
             self.card.with_user(self.club_manager).write({"tier_id": self.gold.id})
+
+    def test_evaluation_is_set_based_and_commits_each_batch(self):
+        """The daily evaluation works in batches of card ids, each committed by the scheduler, with a
+        fixed number of queries per batch however many cards change (no per-card loop)."""
+        self.club.write({"tier_window": "calendar_year", "tier_grace_days": 0})
+        partners = self.env["res.partner"].create([{"name": f"Tier member {index}"} for index in range(6)])
+        Card = self.env["loyalty.club.card"]
+        cards = Card.create([{"partner_id": partner.id, "club_id": self.club.id} for partner in partners])
+        with freeze_time("2025-11-15"):
+            for card in cards:
+                self.post(600, card=card)
+        self.assertEqual(set(cards.mapped("tier_id")), {self.silver})
+        active = Card.search_count([("state", "=", "active"), ("club_id.tier_ids", "!=", False)])
+        with freeze_time("2026-01-02"), patch.object(self.env.cr, "commit") as commit:
+            summary = Card._cron_evaluate_tiers(batch_size=2, auto_commit=True)
+        self.assertEqual(summary["batches"], commit.call_count)
+        self.assertGreaterEqual(summary["batches"], -(-active // 2))
+        self.assertEqual(summary["downgrade"], 6)
+        self.assertEqual(set(cards.mapped("tier_id")), {self.bronze})
+        self.assertEqual(set(cards.tier_history_ids.mapped("reason")), {"initial", "upgrade", "downgrade"})
+
+        # one batch: the same queries for 6 changing cards as for 1
+        def queries(changing):
+            with freeze_time("2025-11-15"):
+                for card in changing:
+                    self.post(600, card=card, key=f"again-{len(changing)}-{card.id}")
+            self.env.flush_all()
+            with freeze_time("2026-01-02"):
+                before = self.env.cr.sql_log_count
+                summary = Card._cron_evaluate_tiers(batch_size=10_000, auto_commit=False)
+                count = self.env.cr.sql_log_count - before
+            self.assertEqual(summary["downgrade"], len(changing))
+            return count
+
+        self.assertEqual(queries(cards[:1]), queries(cards))

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Chain-scale benchmark of loyalty_club, side by side with Odoo's native loyalty.
+#
+#   ./bench/run.sh                              N=100,000 members, 10 ledger entries each
+#   ./bench/run.sh --members 4000000 --entries-per-member 3
+#   ./bench/run.sh --workers                    also measure over JSON-RPC against odoo-bin --workers=2
+#
+# Options:
+#   --members N               members (partners + cards) to bulk-load (default 100000)
+#   --entries-per-member K    ledger entries per member (default 10)
+#   --big-card-entries M      entries on the one "heavy" card used for the query counts (default 1000000)
+#   --native-members P        members loaded in the native database (default N; per-order costs
+#                             do not depend on it, so a 4M run can save time here)
+#   --iterations I            measured calls per scenario, after warm-up (default 30)
+#   --workers                 also run the RPC scenarios against odoo-bin --workers=2 (JSON-RPC)
+#   --skip-load               reuse the databases of the previous run (measure only, no crons)
+#   --skip-inprocess          with --skip-load: keep the in-process results of the previous run
+#   --out DIR                 where RESULTS.md / results.csv go (default bench/results)
+#
+# Databases: loyalty_club_bench (loyalty_club) and loyalty_club_bench_native (sale_loyalty,
+# pos_loyalty), both without demo data, copied from templates built once by scripts/lib.sh.
+# Logs go to .local/logs/bench-*.log.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+MEMBERS=100000
+ENTRIES=10
+BIG=1000000
+NATIVE_MEMBERS=""
+ITERATIONS=30
+WORKERS=0
+SKIP_LOAD=0
+SKIP_INPROCESS=0
+OUT="$REPO_ROOT/bench/results"
+while (($#)); do
+    case "$1" in
+    --members) MEMBERS="$2"; shift 2 ;;
+    --entries-per-member) ENTRIES="$2"; shift 2 ;;
+    --big-card-entries) BIG="$2"; shift 2 ;;
+    --native-members) NATIVE_MEMBERS="$2"; shift 2 ;;
+    --iterations) ITERATIONS="$2"; shift 2 ;;
+    --workers) WORKERS=1; shift ;;
+    --skip-load) SKIP_LOAD=1; shift ;;
+    --skip-inprocess) SKIP_INPROCESS=1; shift ;;
+    --out) OUT="$2"; shift 2 ;;
+    -h | --help) sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "unknown argument '$1' (see ./bench/run.sh --help)" ;;
+    esac
+done
+NATIVE_MEMBERS="${NATIVE_MEMBERS:-$MEMBERS}"
+for value in "$MEMBERS" "$ENTRIES" "$BIG" "$ITERATIONS" "$NATIVE_MEMBERS"; do
+    [[ "$value" =~ ^[0-9]+$ ]] || die "numbers only: '$value'"
+done
+((MEMBERS >= 1000)) || die "--members must be at least 1000 (the session load compares 1,000 and N members)"
+((ENTRIES >= 2)) || die "--entries-per-member must be at least 2"
+((NATIVE_MEMBERS >= 1000 && NATIVE_MEMBERS <= MEMBERS)) || die "--native-members must be between 1000 and --members"
+
+BENCH_DB=loyalty_club_bench
+NATIVE_DB=loyalty_club_bench_native
+BENCH_TPL=loyalty_club_bench_tpl
+NATIVE_TPL=loyalty_club_bench_native_tpl
+NATIVE_MODULES="sale_management,point_of_sale,sale_loyalty,pos_loyalty"
+STAMP="$(date +%Y%m%d-%H%M%S)"
+START=$SECONDS
+
+setup_all
+mkdir -p "$OUT"
+LOG="$LOG_DIR/bench-$STAMP.log"
+info "Benchmark log: $LOG"
+RAW="$LOCAL_DIR/bench/n$MEMBERS"
+mkdir -p "$RAW"
+# bench.py in Odoo's Python, with the options the scripts give odoo-bin (config, addons path, database)
+bench_py() {
+    nice -n 10 "$VENV_PY" "$REPO_ROOT/bench/bench.py" --odoo-dir "$ODOO_DIR" --log "$LOG" --raw "$RAW" \
+        "$@" -- "${ODOO_ARGS[@]}"
+}
+
+if ((!SKIP_LOAD)); then
+    # both templates at once: the two installs take most of the fixed cost of a run
+    ensure_template "$BENCH_TPL" "$ADDON_NAME" 0 &
+    tpl_pid=$!
+    ensure_template "$NATIVE_TPL" "$NATIVE_MODULES" 0
+    wait "$tpl_pid" || die "building $BENCH_TPL failed"
+    for db in "$BENCH_DB" "$NATIVE_DB"; do drop_db "$db"; done
+    clone_db "$BENCH_TPL" "$BENCH_DB"
+    clone_db "$NATIVE_TPL" "$NATIVE_DB"
+    info "Setting up and bulk-loading $MEMBERS members x $ENTRIES entries (+ one card with $BIG entries)"
+    bench_py load --db "$BENCH_DB" --native-db "$NATIVE_DB" \
+        --members "$MEMBERS" --entries-per-member "$ENTRIES" --big-card-entries "$BIG" \
+        --native-members "$NATIVE_MEMBERS"
+else
+    if ! db_exists "$BENCH_DB" || ! db_exists "$NATIVE_DB"; then
+        die "--skip-load: run without it first"
+    fi
+fi
+
+if ((!SKIP_LOAD)); then
+    # only on freshly loaded data (a second run would find nothing due)
+    info "Crons over all $MEMBERS members (committed batches)"
+    bench_py crons --db "$BENCH_DB"
+fi
+
+if ((!SKIP_INPROCESS)); then
+    info "Measuring in-process (Odoo registry, one transaction per call, rolled back)"
+    bench_py measure --db "$BENCH_DB" --native-db "$NATIVE_DB" --iterations "$ITERATIONS" \
+        --big-card-entries "$BIG" --mode inprocess
+fi
+
+if ((WORKERS)); then
+    PORT="$(free_port 8269)" || die "no free TCP port from 8269 on"
+    WLOG="$LOG_DIR/bench-server-$STAMP.log"
+    info "Starting odoo-bin --workers=2 on port $PORT (log $WLOG)"
+    # exec: $! is then the Odoo master itself, so killing it stops its workers too
+    (exec "${ODOO_CMD[@]}" "${ODOO_ARGS[@]}" --workers=2 --max-cron-threads=0 --http-port="$PORT" \
+        --http-interface=127.0.0.1 --db-filter='^loyalty_club_bench(_native)?$' --limit-time-real=600 \
+        --limit-time-cpu=600 --limit-memory-soft=4294967296 --limit-memory-hard=5368709120 >"$WLOG" 2>&1) &
+    server_pid=$!
+    trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+    for ((i = 0; i < 120; i++)); do
+        curl -fs "http://127.0.0.1:$PORT/web/health" >/dev/null 2>&1 && break
+        sleep 1
+    done
+    bench_py measure --db "$BENCH_DB" --native-db "$NATIVE_DB" --iterations "$ITERATIONS" \
+        --big-card-entries "$BIG" --mode rpc --url "http://127.0.0.1:$PORT"
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    trap - EXIT
+fi
+
+bench_py report --out "$OUT" --members "$MEMBERS" --entries-per-member "$ENTRIES" \
+    --big-card-entries "$BIG" --elapsed "$((SECONDS - START))"
+info "Done in $(((SECONDS - START) / 60)) min $(((SECONDS - START) % 60)) s: $OUT/RESULTS.md"
