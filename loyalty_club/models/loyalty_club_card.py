@@ -618,17 +618,21 @@ class LoyaltyClubCard(models.Model):
                 )
             )
             self.invalidate_model(["tier_id", "tier_since", "tier_grace_until"])
-            histories = self.env["loyalty.club.tier.history"].sudo().create(
-                [
-                    {
-                        "card_id": card_id,
-                        "old_tier_id": old_id,
-                        "new_tier_id": new_id,
-                        "reason": reason,
-                        "note": note,
-                    }
-                    for card_id, old_id, new_id, reason, note in changes
-                ]
+            histories = (
+                self.env["loyalty.club.tier.history"]
+                .sudo()
+                .create(
+                    [
+                        {
+                            "card_id": card_id,
+                            "old_tier_id": old_id,
+                            "new_tier_id": new_id,
+                            "reason": reason,
+                            "note": note,
+                        }
+                        for card_id, old_id, new_id, reason, note in changes
+                    ]
+                )
             )
             for change in changes:
                 summary[change[3]] += 1
