@@ -54,6 +54,9 @@
         "point_of_sale._assets_pos": [
             "loyalty_club/static/src/pos/**/*",
         ],
+        "web.report_assets_common": [
+            "loyalty_club/static/src/report/**/*.scss",
+        ],
         "web.assets_frontend": [
             "loyalty_club/static/src/portal/**/*.scss",
         ],

@@ -38,7 +38,7 @@ class LoyaltyClubGiftCard(models.Model):
     _check_company_auto = True
 
     code = fields.Char(required=True, copy=False, readonly=True, index=True)
-    code_display = fields.Char("Code", compute="_compute_code_display", store=True)
+    code_display = fields.Char("Printed code", compute="_compute_code_display", store=True)
     club_id = fields.Many2one(
         "loyalty.club",
         required=True,

@@ -1,6 +1,7 @@
 from datetime import date, datetime
 
 from freezegun import freeze_time
+from lxml import html as lxml_html
 
 from odoo.tests import tagged
 
@@ -137,3 +138,22 @@ class TestPersianMessagesAndStatements(EngagementCase):
         self.assertNotIn("03/21/2026", html_fa)
         self.assertIn("03/21/2026", html_en)
         self.assertNotIn("1405/01/01", html_en)
+
+    def test_statement_layout_follows_the_member_direction(self):
+        """The report stylesheet makes start/end alignment and spacing logical, and no table cell
+        forces its own direction, so a Persian statement lines up right to left even when the
+        printing user's assets are left to right."""
+        asset_paths = [path for path, *_rest in self.env["ir.asset"]._get_asset_paths("web.report_assets_common", {})]
+        self.assertIn("/loyalty_club/static/src/report/loyalty_club_report.scss", asset_paths)
+        self.purchase(card=self.persian_card, points=30)
+        report = "loyalty_club.action_report_card_statement"
+        data = {"date_from": "2026-03-21", "date_to": "2026-11-22"}
+        html = self.env["ir.actions.report"]._render_qweb_html(report, self.persian_card.ids, data)[0]
+        wrapper = lxml_html.fromstring(html).xpath("//div[hasclass('o_loyalty_club_report')]")
+        self.assertEqual(len(wrapper), 1)
+        self.assertEqual(wrapper[0].get("dir"), "rtl")
+        cells = wrapper[0].xpath(".//td | .//th")
+        self.assertTrue(cells)
+        self.assertFalse(
+            [cell for cell in cells if cell.get("dir")], "a cell with its own direction breaks RTL columns"
+        )

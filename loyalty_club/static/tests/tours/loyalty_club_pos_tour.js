@@ -146,7 +146,10 @@ registry.category("web_tour.tours").add("LoyaltyClubPosPersianTour", {
             PaymentScreen.clickPaymentMethod("Cash"),
             PaymentScreen.clickValidate(),
             ReceiptScreen.isShown(),
-            receiptHas(".o_loyalty_club_receipt_redeemed", "-40"),
+            // signed points and the masked number read left to right inside the RTL receipt
+            receiptHas(".o_loyalty_club_receipt_redeemed span[dir='ltr']", "-40"),
+            receiptHas(".o_loyalty_club_receipt_earned span[dir='ltr']", "+10"),
+            receiptHas(".o_loyalty_club_receipt span[dir='ltr']", "•••• 0013"),
             receiptHas(".o_loyalty_club_receipt_balance", "70"),
             {content: "the receipt date is Solar Hijri", trigger: ".pos-receipt:contains('140')"},
             ReceiptScreen.clickNextOrder(),
