@@ -10,8 +10,33 @@ class AccountMove(models.Model):
 
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
-        posted.filtered(lambda move: move.move_type == "out_refund").sudo()._loyalty_reverse_credited_points()
+        refunds = posted.filtered(lambda move: move.move_type == "out_refund").sudo()
+        refunds._loyalty_reverse_credited_points()
+        refunds._loyalty_unload_credited_gift_cards()
         return posted
+
+    def _loyalty_unload_credited_gift_cards(self):
+        """Take back the money of gift cards sold on credited sale lines: as many cards as whole
+        units credited so far on each line (all credit notes together), each card once."""
+        AccountMoveLine = self.env["account.move.line"]
+        for move in self:
+            sale_lines = move.invoice_line_ids.sale_line_ids.filtered("loyalty_is_gift_card")
+            for sale_line in sale_lines:
+                credited = 0.0
+                for credit in AccountMoveLine.search(
+                    [
+                        ("sale_line_ids", "in", sale_line.ids),
+                        ("move_id.move_type", "=", "out_refund"),
+                        ("move_id.state", "=", "posted"),
+                        ("display_type", "=", "product"),
+                    ]
+                ):
+                    credited += credit.product_uom_id._compute_quantity(credit.quantity, sale_line.product_uom)
+                loads = sale_line._loyalty_gift_card_loads_in_force()
+                unloaded_units = int(sale_line.product_uom_qty) - len(loads)
+                units = int(min(credited, sale_line.product_uom_qty)) - unloaded_units
+                if units > 0:
+                    sale_line._loyalty_gift_card_unload(units, move)
 
     def _loyalty_reverse_credited_points(self):
         """Take back the points earned on credited sale lines, in proportion to the credited quantity.

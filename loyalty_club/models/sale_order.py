@@ -326,6 +326,8 @@ class SaleOrder(models.Model):
     def _action_cancel(self):
         result = super()._action_cancel()
         for order in self.sudo():
+            for line in order.order_line.filtered("loyalty_is_gift_card"):
+                line._loyalty_gift_card_unload(None, order)
             order._loyalty_return_redemption()
             order._loyalty_reverse_lines(
                 {line: line.loyalty_points for line in order.order_line},
@@ -472,7 +474,8 @@ class SaleOrder(models.Model):
     # ------------------------------------------------------------------
     def _loyalty_gift_card_load_sold_cards(self):
         """Each confirmed gift card line loads its cards once: the pre-printed card of the line's
-        code, or a new card per unit. Keys: line + unit, so re-confirming never loads twice."""
+        code, or a new card per unit. Keys: line + unit (+ reload count after a cancellation took
+        the money back), so re-confirming never loads twice."""
         Card = self.env["loyalty.club.gift.card"].sudo()
         Entry = self.env["loyalty.club.gift.card.entry"].sudo()
         Posting = self.env["loyalty.club.posting"]
@@ -496,12 +499,21 @@ class SaleOrder(models.Model):
                     raise UserError(self.env._("A pre-printed gift card is sold one per line."))
                 cards = Card.browse()
                 for unit in range(units):
-                    key = f"sale.order.line:{line.id}:{unit}:gift_load"
-                    existing = Entry.search([("posting_key", "=", key)], limit=1)
+                    key, existing = line._loyalty_gift_card_load_key(unit)
                     if existing:
                         cards |= existing.gift_card_id
                         continue
-                    if line.loyalty_gift_card_code:
+                    previous = Entry.search(
+                        [
+                            ("posting_key", "=like", f"sale.order.line:{line.id}:{unit}:gift_load%"),
+                            ("kind", "=", "load"),
+                        ],
+                        limit=1,
+                    )
+                    if previous and not line.loyalty_gift_card_code:
+                        # confirmed again after a cancellation took the money back: same card
+                        card = previous.gift_card_id
+                    elif line.loyalty_gift_card_code:
                         try:
                             card = Card._find_by_code(line.loyalty_gift_card_code)
                         except ValidationError as error:

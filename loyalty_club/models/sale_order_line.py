@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class SaleOrderLine(models.Model):
@@ -137,3 +138,74 @@ class SaleOrderLine(models.Model):
                 if line.discount < values["percent"]:
                     line.discount = values["percent"]
         return result
+
+    # ------------------------------------------------------------------
+    # Gift cards sold on the line
+    # ------------------------------------------------------------------
+    def _loyalty_gift_card_load_key(self, unit):
+        """Key of the load of ``unit`` (0-based) of this gift card line that is in force: the
+        first load, or the reload after each cancellation that took the money back."""
+        self.ensure_one()
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
+        base = key = f"sale.order.line:{self.id}:{unit}:gift_load"
+        reload_count = 0
+        while True:
+            load = Entry.search([("posting_key", "=", key)], limit=1)
+            if not load or not Entry.search_count([("reversed_entry_id", "=", load.id)], limit=1):
+                return key, load
+            reload_count += 1
+            key = f"{base}:reload{reload_count}"
+
+    def _loyalty_gift_card_loads_in_force(self):
+        """Load entries of the line's cards whose money has not been taken back, by unit."""
+        self.ensure_one()
+        if not self.loyalty_is_gift_card:
+            return self.env["loyalty.club.gift.card.entry"]
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
+        loads = Entry.search(
+            [("posting_key", "=like", f"sale.order.line:{self.id}:%:gift_load%"), ("kind", "=", "load")], order="id"
+        )
+        reversed_loads = Entry.search([("reversed_entry_id", "in", loads.ids)]).reversed_entry_id
+        return loads - reversed_loads
+
+    def _loyalty_gift_card_unload(self, units, origin):
+        """Take back the money loaded on ``units`` cards sold by this line (all when None), once
+        per load, under each card's row lock. A card whose money was already spent cannot be
+        taken back: the whole operation is refused.
+
+        :returns: the adjustment entries posted
+        """
+        self.ensure_one()
+        loads = self._loyalty_gift_card_loads_in_force()
+        if units is not None:
+            # unused cards first: a partly credited line takes back the cards still full
+            unused = loads.filtered(lambda load: load.gift_card_id.balance >= load.amount)
+            loads = (unused + (loads - unused))[: max(units, 0)]
+        Posting = self.env["loyalty.club.posting"]
+        entries = self.env["loyalty.club.gift.card.entry"].sudo()
+        for load in loads:
+            card = load.gift_card_id
+            Posting._lock_rows(card)
+            card.invalidate_recordset(["balance"])
+            if card.currency_id.compare_amounts(card.balance, load.amount) < 0:
+                raise UserError(
+                    self.env._(
+                        "Gift card %(card)s sold by %(order)s was already used (balance %(balance)s of "
+                        "%(loaded)s): its sale cannot be cancelled or credited. Block the card instead.",
+                        card=card._masked(),
+                        order=self.order_id.name,
+                        balance=card.balance,
+                        loaded=load.amount,
+                    )
+                )
+            entries |= Posting._post_gift_card(
+                card,
+                -load.amount,
+                "adjust",
+                f"{load.posting_key}:unload",
+                origin=origin,
+                branch=load.branch_id,
+                reason=self.env._("Sale cancelled or credited: %s", origin.display_name),
+                reversed_entry=load,
+            )
+        return entries

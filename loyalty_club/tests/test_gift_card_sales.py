@@ -91,13 +91,76 @@ class TestGiftCardSales(PosClubCase):
         self.assertEqual(sorted(cards.mapped("balance")), [30.0, 50.0, 50.0])
         self.assertEqual(set(cards.mapped("state")), {"active"})
         self.assertEqual(self.card.balance, 0, "gift cards earn no club points")
+        order._loyalty_gift_card_load_sold_cards()
+        entries = self.env["loyalty.club.gift.card.entry"].search([("gift_card_id", "in", cards.ids)])
+        self.assertEqual(len(entries), 3, "loading again loads nothing twice")
+
+    def test_cancelled_gift_card_sale_takes_the_money_back_and_reconfirming_reloads(self):
+        preprinted = self.new_card()
+        order = self._gift_sale_order(code=preprinted.code_display)
+        order.action_confirm()
+        cards = order.order_line.loyalty_gift_card_ids
         order._action_cancel()
+        self.assertEqual(set(cards.mapped("balance")), {0.0}, "a cancelled sale leaves no money on its cards")
+        self.assertEqual(set(cards.mapped("state")), {"used"})
+        unloads = self.env["loyalty.club.gift.card.entry"].search(
+            [("gift_card_id", "in", cards.ids), ("kind", "=", "adjust")]
+        )
+        self.assertEqual(sorted(unloads.mapped("amount")), [-50.0, -50.0, -30.0])
+        self.assertEqual(unloads.reversed_entry_id.mapped("kind"), ["load"] * 3)
+        order._action_cancel()
+        self.assertEqual(
+            self.env["loyalty.club.gift.card.entry"].search_count([("gift_card_id", "in", cards.ids)]),
+            6,
+            "cancelling twice takes the money back once",
+        )
         order.action_draft()
         order.action_confirm()
         order._loyalty_gift_card_load_sold_cards()
-        entries = self.env["loyalty.club.gift.card.entry"].search([("gift_card_id", "in", cards.ids)])
-        self.assertEqual(len(entries), 3, "confirming again loads nothing twice")
-        self.assertEqual(order.order_line.loyalty_gift_card_ids, cards)
+        self.assertEqual(order.order_line.loyalty_gift_card_ids, cards, "the same cards are loaded again")
+        self.assertEqual(sorted(cards.mapped("balance")), [30.0, 50.0, 50.0])
+        self.assertEqual(set(cards.mapped("state")), {"active"})
+        self.assertEqual(self.env["loyalty.club.gift.card.entry"].search_count([("gift_card_id", "in", cards.ids)]), 9)
+        self.assertFalse(self.Posting._audit_gift_cards(cards))
+
+    def test_cancelling_the_sale_of_a_used_gift_card_is_refused(self):
+        order = self._gift_sale_order()
+        order.action_confirm()
+        used, untouched = order.order_line.loyalty_gift_card_ids
+        self.Posting._post_gift_card(used, -10.0, "redeem", "test:spent")
+        count = self.env["loyalty.club.gift.card.entry"].search_count([])
+        with self.assertRaisesRegex(UserError, "already used"):
+            order._action_cancel()
+        self.assertEqual(self.env["loyalty.club.gift.card.entry"].search_count([]), count, "nothing posted")
+        self.assertEqual((used.balance, untouched.balance), (40.0, 50.0))
+
+    def test_credit_note_takes_back_the_credited_gift_cards(self):
+        order = self._gift_sale_order()
+        order.action_confirm()
+        first, second = order.order_line.loyalty_gift_card_ids
+        self.Posting._post_gift_card(first, -10.0, "redeem", "test:spent")
+        invoice = order._create_invoices()
+        invoice.action_post()
+
+        def credit(quantity):
+            reversal = (
+                self.env["account.move.reversal"]
+                .with_context(active_model="account.move", active_ids=invoice.ids)
+                .create({"journal_id": invoice.journal_id.id, "reason": "returned"})
+            )
+            refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+            with Form(refund) as form, form.invoice_line_ids.edit(0) as line:
+                line.quantity = quantity
+            return refund
+
+        refund = credit(1)
+        refund.action_post()
+        self.assertEqual(second.balance, 0.0, "the credited unit takes back a card still full")
+        self.assertEqual(first.balance, 40.0, "the used card keeps its money")
+        refund = credit(1)
+        with self.assertRaisesRegex(UserError, "already used"):
+            refund.action_post()
+        self.assertEqual(first.balance, 40.0)
 
     def test_sale_invoice_credits_liability_and_gift_card_payment_debits_it(self):
         order = self._gift_sale_order()
