@@ -95,3 +95,46 @@ class AccountMove(models.Model):
             "target": "new",
             "context": {"default_move_id": self.id},
         }
+
+    def action_loyalty_refund_to_gift_card(self):
+        """Open the wizard refunding this credit note to a gift card that paid the invoice."""
+        self.ensure_one()
+        if self.move_type != "out_refund" or self.state != "posted":
+            raise UserError(self.env._("Only posted customer credit notes can be refunded to a gift card."))
+        if not self._loyalty_gift_cards_that_paid():
+            raise UserError(self.env._("No gift card paid the credited invoice."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Refund to gift card"),
+            "res_model": "loyalty.club.gift.card.refund.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_move_id": self.id},
+        }
+
+    def _loyalty_gift_card_redeem_entries(self, cards=None):
+        """Gift card payments of the invoice this credit note reverses (optionally of ``cards``)."""
+        self.ensure_one()
+        invoice = self.reversed_entry_id
+        if not invoice:
+            return self.env["loyalty.club.gift.card.entry"]
+        domain = [("origin_model", "=", "account.move"), ("origin_id", "=", invoice.id), ("kind", "=", "redeem")]
+        if cards is not None:
+            domain.append(("gift_card_id", "in", cards.ids))
+        return self.env["loyalty.club.gift.card.entry"].sudo().search(domain, order="id")
+
+    def _loyalty_gift_cards_that_paid(self):
+        """Gift cards that paid the invoice this credit note reverses."""
+        return self._loyalty_gift_card_redeem_entries().gift_card_id
+
+    def _loyalty_gift_card_refundable(self, card):
+        """What ``card`` paid on the credited invoice, less what was refunded to it since (by any
+        credit note of that invoice): the most a refund to this card may credit."""
+        self.ensure_one()
+        redeems = self._loyalty_gift_card_redeem_entries(card)
+        refunds = (
+            self.env["loyalty.club.gift.card.entry"]
+            .sudo()
+            .search([("kind", "=", "refund"), ("reversed_entry_id", "in", redeems.ids)])
+        )
+        return card.currency_id.round(-sum(redeems.mapped("amount")) - sum(refunds.mapped("amount")))

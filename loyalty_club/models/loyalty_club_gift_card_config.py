@@ -112,6 +112,7 @@ class LoyaltyClub(models.Model):
                 )
             )
             journal.inbound_payment_method_line_ids.payment_account_id = account
+            journal.outbound_payment_method_line_ids.payment_account_id = account
         product = club.gift_card_product_id
         if not product:
             product = (

@@ -33,6 +33,7 @@ MATRIX = {
     "loyalty.club.gift.card.issue.wizard": "-     -     -     rwcu  rwcu  rwcu  -     -",
     "loyalty.club.gift.card.issue.line": "-     -     -     rwcu  rwcu  rwcu  -     -",
     "loyalty.club.gift.card.payment.wizard": "-     -     -     -     -     -     -     -",
+    "loyalty.club.gift.card.refund.wizard": "-     -     -     -     -     -     -     -",
     "loyalty.club.activity.report": "-     -     -     r     r     r     -     -",
     "loyalty.club.liability.report": "-     -     -     r     r     r     -     -",
     "loyalty.club.member.report": "-     -     -     r     r     r     -     -",

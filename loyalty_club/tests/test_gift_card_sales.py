@@ -59,6 +59,9 @@ class TestGiftCardSales(PosClubCase):
         self.assertEqual(
             self.club.gift_card_journal_id.inbound_payment_method_line_ids[:1].payment_account_id, self.liability
         )
+        self.assertEqual(
+            self.club.gift_card_journal_id.outbound_payment_method_line_ids[:1].payment_account_id, self.liability
+        )
         self.assertEqual(self.club._setup_gift_cards(), self.gift_method, "setting up twice creates nothing new")
 
     # ------------------------------------------------------------------
@@ -198,6 +201,60 @@ class TestGiftCardSales(PosClubCase):
             .origin_id,
             shirt_invoice.id,
         )
+
+    def test_credit_note_of_an_invoice_paid_by_gift_card_refunds_the_card(self):
+        order = self._gift_sale_order()
+        order.action_confirm()
+        order._create_invoices().action_post()
+        payer, other = order.order_line.loyalty_gift_card_ids
+        payer._set_pin(GIFT_PIN)
+        shirt_order = self.env["sale.order"].create(
+            {"partner_id": self.member.id, "order_line": [(0, 0, {"product_id": self.shirt.id, "product_uom_qty": 1})]}
+        )
+        shirt_order.action_confirm()
+        invoice = shirt_order._create_invoices()
+        invoice.action_post()
+        self.env["loyalty.club.gift.card.payment.wizard"].create(
+            {"move_id": invoice.id, "code": payer.code, "pin": GIFT_PIN, "amount": 30.0}
+        ).action_pay()
+        self.assertEqual((payer.balance, self.liability_balance()), (20.0, -70.0))
+
+        def credit_note():
+            reversal = (
+                self.env["account.move.reversal"]
+                .with_context(active_model="account.move", active_ids=invoice.ids)
+                .create({"journal_id": invoice.journal_id.id, "reason": "returned"})
+            )
+            refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+            refund.action_post()
+            return refund
+
+        refund = credit_note()
+        Wizard = self.env["loyalty.club.gift.card.refund.wizard"].with_context(active_id=refund.id)
+        wizard = Wizard.create({})
+        self.assertEqual((wizard.gift_card_id, wizard.refundable, wizard.amount), (payer, 30.0, 30.0))
+        self.assertEqual(wizard.allowed_gift_card_ids, payer)
+        with self.assertRaisesRegex(UserError, "paid the credited invoice"):
+            Wizard.create({"gift_card_id": other.id, "amount": 10.0}).action_refund()
+        with self.assertRaisesRegex(UserError, "between zero and"):
+            Wizard.create({"amount": 31.0}).action_refund()
+        with self.assertRaisesRegex(UserError, "between zero and"):
+            Wizard.create({"amount": -5.0}).action_refund()
+        self.assertEqual(payer.balance, 20.0, "refused refunds change nothing")
+        wizard = Wizard.create({"amount": 25.0})
+        wizard.action_refund()
+        with self.assertRaisesRegex(UserError, "already"):
+            wizard.action_refund()
+        self.assertEqual(payer.balance, 45.0)
+        self.assertEqual(self.liability_balance(), -95.0, "the refunded money is owed on the card again")
+        # the credit note first settled the 70.00 the invoice still owed; 30.00 was left to refund
+        self.assertEqual(refund.amount_residual, 5.0)
+        second = credit_note()
+        with self.assertRaisesRegex(UserError, "between zero and 5.0"):
+            self.env["loyalty.club.gift.card.refund.wizard"].with_context(active_id=second.id).create(
+                {"amount": 6.0}
+            ).action_refund()
+        self.assertFalse(self.Posting._audit_gift_cards(payer))
 
     def test_invoice_wizard_form_checks_the_pin_without_storing_it(self):
         card = self.new_card(40.0)
