@@ -1,7 +1,7 @@
 from collections import defaultdict
 from decimal import ROUND_DOWN, Decimal
 
-from odoo import models
+from odoo import fields, models
 from odoo.exceptions import UserError
 
 
@@ -138,3 +138,34 @@ class AccountMove(models.Model):
             .search([("kind", "=", "refund"), ("reversed_entry_id", "in", redeems.ids)])
         )
         return card.currency_id.round(-sum(redeems.mapped("amount")) - sum(refunds.mapped("amount")))
+
+    def _loyalty_gift_card_settle(self, club, amount, communication, message):
+        """Register ``amount`` on the club's gift card journal against this invoice or credit
+        note (inbound for an invoice, outbound for a credit note: the liability account on the
+        other side) and log ``message`` in its chatter. :returns: the payments"""
+        self.ensure_one()
+        journal = club.gift_card_journal_id
+        if self.move_type == "out_refund":
+            method_line = journal.outbound_payment_method_line_ids[:1]
+        else:
+            method_line = journal.inbound_payment_method_line_ids[:1]
+        if not method_line.payment_account_id:
+            method_line.sudo().payment_account_id = club.gift_card_account_id
+        register = (
+            self.env["account.payment.register"]
+            .sudo()
+            .with_context(active_model="account.move", active_ids=self.ids)
+            .create(
+                {
+                    "journal_id": journal.id,
+                    "payment_method_line_id": method_line.id,
+                    "amount": amount,
+                    "currency_id": self.currency_id.id,
+                    "payment_date": fields.Date.context_today(self),
+                    "communication": communication,
+                }
+            )
+        )
+        payments = register._create_payments()
+        self.message_post(body=message)
+        return payments

@@ -39,6 +39,31 @@ class TestGiftCardSales(PosClubCase):
             data["payment_ids"][index][2]["loyalty_gift_card_token"] = token
         return data
 
+    def credit_note(self, invoice, quantity=None, post=True):
+        """A credit note of ``invoice`` (of ``quantity`` on its first line when given)."""
+        reversal = (
+            self.env["account.move.reversal"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create({"journal_id": invoice.journal_id.id, "reason": "returned"})
+        )
+        refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
+        if quantity is not None:
+            with Form(refund) as form, form.invoice_line_ids.edit(0) as line:
+                line.quantity = quantity
+        if post:
+            refund.action_post()
+        return refund
+
+    def shirt_invoice(self):
+        """A posted invoice of one shirt sold to the member."""
+        order = self.env["sale.order"].create(
+            {"partner_id": self.member.id, "order_line": [(0, 0, {"product_id": self.shirt.id, "product_uom_qty": 1})]}
+        )
+        order.action_confirm()
+        invoice = order._create_invoices()
+        invoice.action_post()
+        return invoice
+
     def liability_balance(self):
         self.env.flush_all()
         lines = self.env["account.move.line"].search(
@@ -145,22 +170,10 @@ class TestGiftCardSales(PosClubCase):
         invoice = order._create_invoices()
         invoice.action_post()
 
-        def credit(quantity):
-            reversal = (
-                self.env["account.move.reversal"]
-                .with_context(active_model="account.move", active_ids=invoice.ids)
-                .create({"journal_id": invoice.journal_id.id, "reason": "returned"})
-            )
-            refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
-            with Form(refund) as form, form.invoice_line_ids.edit(0) as line:
-                line.quantity = quantity
-            return refund
-
-        refund = credit(1)
-        refund.action_post()
+        self.credit_note(invoice, quantity=1)
         self.assertEqual(second.balance, 0.0, "the credited unit takes back a card still full")
         self.assertEqual(first.balance, 40.0, "the used card keeps its money")
-        refund = credit(1)
+        refund = self.credit_note(invoice, quantity=1, post=False)
         with self.assertRaisesRegex(UserError, "already used"):
             refund.action_post()
         self.assertEqual(first.balance, 40.0)
@@ -176,12 +189,7 @@ class TestGiftCardSales(PosClubCase):
 
         card = order.order_line.loyalty_gift_card_ids[0]
         card._set_pin(GIFT_PIN)
-        shirt_order = self.env["sale.order"].create(
-            {"partner_id": self.member.id, "order_line": [(0, 0, {"product_id": self.shirt.id, "product_uom_qty": 1})]}
-        )
-        shirt_order.action_confirm()
-        shirt_invoice = shirt_order._create_invoices()
-        shirt_invoice.action_post()
+        shirt_invoice = self.shirt_invoice()
         Wizard = self.env["loyalty.club.gift.card.payment.wizard"]
         with self.assertRaisesRegex(UserError, "Unknown gift card"):
             Wizard.create({"move_id": shirt_invoice.id, "code": card.code, "pin": "000000", "amount": 30.0})
@@ -208,28 +216,13 @@ class TestGiftCardSales(PosClubCase):
         order._create_invoices().action_post()
         payer, other = order.order_line.loyalty_gift_card_ids
         payer._set_pin(GIFT_PIN)
-        shirt_order = self.env["sale.order"].create(
-            {"partner_id": self.member.id, "order_line": [(0, 0, {"product_id": self.shirt.id, "product_uom_qty": 1})]}
-        )
-        shirt_order.action_confirm()
-        invoice = shirt_order._create_invoices()
-        invoice.action_post()
+        invoice = self.shirt_invoice()
         self.env["loyalty.club.gift.card.payment.wizard"].create(
             {"move_id": invoice.id, "code": payer.code, "pin": GIFT_PIN, "amount": 30.0}
         ).action_pay()
         self.assertEqual((payer.balance, self.liability_balance()), (20.0, -70.0))
 
-        def credit_note():
-            reversal = (
-                self.env["account.move.reversal"]
-                .with_context(active_model="account.move", active_ids=invoice.ids)
-                .create({"journal_id": invoice.journal_id.id, "reason": "returned"})
-            )
-            refund = self.env["account.move"].browse(reversal.refund_moves()["res_id"])
-            refund.action_post()
-            return refund
-
-        refund = credit_note()
+        refund = self.credit_note(invoice)
         Wizard = self.env["loyalty.club.gift.card.refund.wizard"].with_context(active_id=refund.id)
         wizard = Wizard.create({})
         self.assertEqual((wizard.gift_card_id, wizard.refundable, wizard.amount), (payer, 30.0, 30.0))
@@ -249,7 +242,7 @@ class TestGiftCardSales(PosClubCase):
         self.assertEqual(self.liability_balance(), -95.0, "the refunded money is owed on the card again")
         # the credit note first settled the 70.00 the invoice still owed; 30.00 was left to refund
         self.assertEqual(refund.amount_residual, 5.0)
-        second = credit_note()
+        second = self.credit_note(invoice)
         with self.assertRaisesRegex(UserError, "between zero and 5.0"):
             self.env["loyalty.club.gift.card.refund.wizard"].with_context(active_id=second.id).create(
                 {"amount": 6.0}
@@ -258,12 +251,7 @@ class TestGiftCardSales(PosClubCase):
 
     def test_invoice_wizard_form_checks_the_pin_without_storing_it(self):
         card = self.new_card(40.0)
-        shirt_order = self.env["sale.order"].create(
-            {"partner_id": self.member.id, "order_line": [(0, 0, {"product_id": self.shirt.id, "product_uom_qty": 1})]}
-        )
-        shirt_order.action_confirm()
-        invoice = shirt_order._create_invoices()
-        invoice.action_post()
+        invoice = self.shirt_invoice()
         action = invoice.action_loyalty_pay_with_gift_card()
         form = Form(self.env[action["res_model"]].with_context(**action["context"]))
         form.code = card.code_display

@@ -72,30 +72,15 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
             branch=move.company_id,
             reason=move.name,
         )
-        journal = club.gift_card_journal_id
-        method_line = journal.inbound_payment_method_line_ids[:1]
-        register = (
-            self.env["account.payment.register"]
-            .sudo()
-            .with_context(active_model="account.move", active_ids=move.ids)
-            .create(
-                {
-                    "journal_id": journal.id,
-                    "payment_method_line_id": method_line.id,
-                    "amount": self.amount,
-                    "currency_id": currency.id,
-                    "payment_date": fields.Date.context_today(self),
-                    "communication": self.env._("Gift card %s", card._masked()),
-                }
-            )
-        )
-        payments = register._create_payments()
-        move.message_post(
-            body=self.env._(
+        payments = move._loyalty_gift_card_settle(
+            club,
+            self.amount,
+            self.env._("Gift card %s", card._masked()),
+            self.env._(
                 "Paid %(amount)s with gift card %(card)s (balance left: %(balance)s).",
                 amount=self.amount,
                 card=card._masked(),
                 balance=card.balance,
-            )
+            ),
         )
         return {"type": "ir.actions.act_window_close", "payments": payments.ids}

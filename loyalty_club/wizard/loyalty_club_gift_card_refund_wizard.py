@@ -87,32 +87,15 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
             reason=move.name,
             reversed_entry=move._loyalty_gift_card_redeem_entries(card)[:1],
         )
-        journal = club.gift_card_journal_id
-        method_line = journal.outbound_payment_method_line_ids[:1]
-        if not method_line.payment_account_id:
-            method_line.sudo().payment_account_id = club.gift_card_account_id
-        register = (
-            self.env["account.payment.register"]
-            .sudo()
-            .with_context(active_model="account.move", active_ids=move.ids)
-            .create(
-                {
-                    "journal_id": journal.id,
-                    "payment_method_line_id": method_line.id,
-                    "amount": self.amount,
-                    "currency_id": currency.id,
-                    "payment_date": fields.Date.context_today(self),
-                    "communication": self.env._("Refund to gift card %s", card._masked()),
-                }
-            )
-        )
-        payments = register._create_payments()
-        move.message_post(
-            body=self.env._(
+        payments = move._loyalty_gift_card_settle(
+            club,
+            self.amount,
+            self.env._("Refund to gift card %s", card._masked()),
+            self.env._(
                 "Refunded %(amount)s to gift card %(card)s (new balance: %(balance)s).",
                 amount=self.amount,
                 card=card._masked(),
                 balance=card.balance,
-            )
+            ),
         )
         return {"type": "ir.actions.act_window_close", "payments": payments.ids}
