@@ -23,6 +23,7 @@ from . import test_gift_card
 from . import test_gift_card_sales
 from . import test_gift_card_concurrency
 from . import test_gift_card_http
+from . import test_attempt_limits
 from . import test_gift_card_tour
 from . import test_reports
 from . import test_engagement

@@ -29,7 +29,6 @@ MATRIX = {
     "loyalty.club.redeem.wizard": "-     -     -     rwc   rwc   rwc   -     -",
     "loyalty.club.gift.card": "r     r     -     rwc   rwcu  rwcu  r     -",
     "loyalty.club.gift.card.entry": "-     -     -     r     r     r     -     -",
-    "loyalty.club.gift.card.attempt": "-     -     -     -     -     -     -     -",
     "loyalty.club.gift.card.issue.wizard": "-     -     -     rwcu  rwcu  rwcu  -     -",
     "loyalty.club.gift.card.issue.line": "-     -     -     rwcu  rwcu  rwcu  -     -",
     "loyalty.club.gift.card.payment.wizard": "-     -     -     -     -     -     -     -",
@@ -43,6 +42,7 @@ MATRIX = {
     "loyalty.club.bonus.rule": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.notification": "-     -     -     r     r     r     -     -",
     "loyalty.club.segment": "-     -     -     r     rwcu  rwcu  -     -",
+    "loyalty.club.attempt": "-     -     -     -     -     -     -     -",
 }
 # Models without access rules on purpose: services with no table.
 NO_TABLE = {"loyalty.club.posting", "loyalty.club.pin.mixin"}
