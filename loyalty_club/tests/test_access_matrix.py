@@ -248,6 +248,37 @@ class TestAccessMatrix(HttpCase):
                 )
                 self.assertFalse(self.env["loyalty.club.attempt"].with_user(user).browse().has_access("read"))
 
+    def test_pins_of_issued_gift_cards_stay_with_their_issuer(self):
+        """Bulk issue shows the new PINs once, to the manager who issued them (kept an hour on the
+        wizard for the printer's CSV): no other role, not even another manager, can read them."""
+        manager = self.users["club_manager"]
+        wizard = (
+            self.env["loyalty.club.gift.card.issue.wizard"]
+            .with_user(manager)
+            .create({"club_id": self.club.id, "count": 2, "amount": 0.0})
+        )
+        wizard.action_issue()
+        lines = wizard.line_ids
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(all(line.pin for line in lines), "the issuer sees the PINs")
+        other_manager = new_test_user(
+            self.env,
+            "mx_club_manager2",
+            groups="loyalty_club.group_loyalty_club_manager",
+            company_id=self.company.id,
+            company_ids=[self.company.id, self.branch_a.id, self.branch_b.id],
+        )
+        others = {role: user for role, user in self.users.items() if role != "club_manager"}
+        others["another manager"] = other_manager
+        for role, user in others.items():
+            with self.subTest(role=role):
+                Line = self.env["loyalty.club.gift.card.issue.line"].with_user(user)
+                Wizard = self.env["loyalty.club.gift.card.issue.wizard"].with_user(user)
+                self.assertFalse(Line.browse(lines.ids).has_access("read"))
+                self.assertFalse(Wizard.browse(wizard.ids).has_access("read"))
+                if Line.browse().has_access("read"):
+                    self.assertFalse(Line.search([("id", "in", lines.ids)]))
+
     @mute_logger("odoo.http")
     def test_pin_data_is_unreachable_over_json_rpc(self):
         """The same through /web/dataset/call_kw, as the web client and external RPC reach it."""
