@@ -13,13 +13,15 @@ _logger = logging.getLogger(__name__)
 CHANNELS = [
     ("balance_page", "Gift card balance page"),
     ("pos", "Point of Sale"),
+    ("backoffice", "Back office"),
 ]
-# (channel or None for every channel, scope, column, system parameter, default limit)
+STAFF_CHANNELS = ("pos", "backoffice")
+# (channels counted together, or None for all; scope; column; system parameter; default limit)
 LIMITS = [
-    ("balance_page", "ip", "ip", "loyalty_club.attempt_limit_page_ip", 10),
-    ("pos", "ip", "ip", "loyalty_club.attempt_limit_pos_ip", 30),
-    ("pos", "user", "user_id", "loyalty_club.attempt_limit_pos_user", 10),
-    ("pos", "pos_session", "pos_session_id", "loyalty_club.attempt_limit_pos_session", 10),
+    (("balance_page",), "ip", "ip", "loyalty_club.attempt_limit_page_ip", 10),
+    (STAFF_CHANNELS, "ip", "ip", "loyalty_club.attempt_limit_staff_ip", 30),
+    (STAFF_CHANNELS, "user", "user_id", "loyalty_club.attempt_limit_user", 10),
+    (("pos",), "pos_session", "pos_session_id", "loyalty_club.attempt_limit_pos_session", 10),
     (None, "code", "code_hash", "loyalty_club.attempt_limit_code", 10),
 ]
 WINDOW_PARAM = "loyalty_club.attempt_window_seconds"
@@ -31,8 +33,9 @@ KEEP_SECONDS = 3600
 class LoyaltyClubAttempt(models.Model):
     """One failed card or gift card lookup or PIN check, kept a short while to limit guessing.
 
-    Failures are counted in a sliding window per IP address (public page and POS apart), per
-    POS user, per POS session and per code (a keyed hash, never the code itself). Beyond a
+    Failures are counted in a sliding window per IP address (public page and staff apart), per
+    user (POS and back office), per POS session and per code (a keyed hash, never the code
+    itself). Beyond a
     limit the caller gets one uniform error and nothing is looked up. The limits are system
     parameters (``loyalty_club.attempt_*``, 0 switches a scope off); see the README.
     """
@@ -74,8 +77,9 @@ class LoyaltyClubAttempt(models.Model):
     def _scope(self, channel, code=None, user=None, pos_session=None, ip=None):
         """Who is asking: {column: value} of the scopes that apply to ``channel``."""
         scope = {"channel": channel, "ip": ip if ip is not None else self._request_ip()}
-        if channel == "pos":
+        if channel in STAFF_CHANNELS:
             scope["user_id"] = (user or self.env.user).id
+        if channel == "pos":
             scope["pos_session_id"] = pos_session.id if pos_session else None
         if code is not None:
             scope["code_hash"] = self._code_hash(code)
@@ -99,14 +103,14 @@ class LoyaltyClubAttempt(models.Model):
 
     @api.model
     def _limits(self, scope):
-        """[(column, value, limit, channel or None)] of the scopes of ``scope`` that are limited."""
+        """[(column, value, limit, channels or None)] of the scopes of ``scope`` that are limited."""
         limits = []
-        for channel, _name, column, param, default in LIMITS:
-            if channel not in (None, scope["channel"]) or not scope.get(column):
+        for channels, _name, column, param, default in LIMITS:
+            if (channels and scope["channel"] not in channels) or not scope.get(column):
                 continue
             limit = self._param_int(param, default)
             if limit:
-                limits.append((column, scope[column], limit, channel))
+                limits.append((column, scope[column], limit, channels))
         return limits
 
     @api.model
@@ -118,10 +122,10 @@ class LoyaltyClubAttempt(models.Model):
         self.flush_model()
         counts = []
         matches = []
-        for column, value, _limit, channel in limits:
+        for column, value, _limit, channels in limits:
             condition = SQL("%s = %s", SQL.identifier(column), value)
-            if channel:
-                condition = SQL("%s AND channel = %s", condition, channel)
+            if channels:
+                condition = SQL("%s AND channel IN %s", condition, tuple(channels))
             counts.append(SQL("count(*) FILTER (WHERE %s)", condition))
             matches.append(condition)
         self.env.cr.execute(
@@ -133,7 +137,7 @@ class LoyaltyClubAttempt(models.Model):
             )
         )
         row = self.env.cr.fetchone()
-        return any(count >= limit for count, (_column, _value, limit, _channel) in zip(row, limits, strict=True))
+        return any(count >= limit for count, (_column, _value, limit, _channels) in zip(row, limits, strict=True))
 
     @api.model
     def _limited_error(self):

@@ -8,12 +8,13 @@ from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCom
 
 from ..tools.gift_card_code import generate_code
 from .common_pos import PIN, PosClubCase
+from .test_sale import SaleClubCase
 
 GIFT_PIN = "975310"
 PARAMS = {
     "window": "loyalty_club.attempt_window_seconds",
-    "pos_ip": "loyalty_club.attempt_limit_pos_ip",
-    "user": "loyalty_club.attempt_limit_pos_user",
+    "staff_ip": "loyalty_club.attempt_limit_staff_ip",
+    "user": "loyalty_club.attempt_limit_user",
     "session": "loyalty_club.attempt_limit_pos_session",
     "code": "loyalty_club.attempt_limit_code",
     "page_ip": "loyalty_club.attempt_limit_page_ip",
@@ -63,7 +64,7 @@ class TestAttemptLimits(PosClubCase):
             company_id=cls.company.id,
             company_ids=[cls.company.id],
         )
-        set_limits(cls.env, window=60, user=3, session=5, code=100, pos_ip=30)
+        set_limits(cls.env, window=60, user=3, session=5, code=100, staff_ip=30)
 
     def setUp(self):
         super().setUp()
@@ -312,7 +313,7 @@ class TestAttemptLimitsHttp(TestPointOfSaleHttpCommon):
         cls.shop2 = env["pos.config"].create({"name": "Shop 2", "module_pos_restaurant": False})
         cls.main_pos_config.with_user(cls.pos_user).open_ui()
         cls.shop2.with_user(cls.pos_user).open_ui()
-        set_limits(env, window=60, user=5, session=8, pos_ip=12, code=100)
+        set_limits(env, window=60, user=5, session=8, staff_ip=12, code=100)
 
     def setUp(self):
         super().setUp()
@@ -429,3 +430,62 @@ class TestAttemptLimitsHttp(TestPointOfSaleHttpCommon):
         }
         self.assertEqual(len(set(answers.values())), 1, answers)
         self.assertEqual(next(iter(answers.values()))[0], "odoo.exceptions.UserError")
+
+
+@tagged("post_install", "-at_install")
+class TestAttemptLimitsBackOffice(SaleClubCase):
+    """PIN checks in the back office (points on a quotation, a gift card paying an invoice) count
+    towards the same per-user limit as the till's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["ir.config_parameter"].sudo().set_param("loyalty_club.pin_hash_rounds", 10_000)
+        cls.club.write({"redeem_min_points": 10, "redeem_pin_required": True, "pin_max_attempts": 3})
+        cls.reward = cls.env["loyalty.club.reward"].create(
+            {"name": "5 % off", "club_id": cls.club.id, "points_cost": 10, "discount_percent": 5}
+        )
+        cls.card.sudo()._set_pin(PIN)
+        cls.Posting._post(cls.card, 100, "adjust", "limits-backoffice:seed")
+        cls.gift = cls.env["loyalty.club.gift.card"].create({"club_id": cls.club.id})
+        cls.gift._set_pin(GIFT_PIN)
+        cls.Posting._post_gift_card(cls.gift, 50.0, "load", "limits-backoffice:gift")
+        cls.invoice = cls.init_invoice("out_invoice", partner=cls.member, products=cls.product, post=True)
+        set_limits(cls.env, window=60, user=3, code=100, staff_ip=30)
+
+    def refusal(self, call):
+        try:
+            call()
+        except UserError as error:
+            return type(error), str(error)
+        raise AssertionError(f"not refused: {call}")
+
+    def limited(self):
+        error = self.env["loyalty.club.attempt"]._limited_error()
+        return type(error), str(error)
+
+    def redeem_wizard(self, pin):
+        order = self._order()
+        return self.env["loyalty.club.redeem.wizard"].create(
+            {"order_id": order.id, "card_id": self.card.id, "reward_id": self.reward.id, "pin": pin}
+        )
+
+    def pay_wizard(self, code, pin):
+        return self.env["loyalty.club.gift.card.payment.wizard"].create(
+            {"move_id": self.invoice.id, "code": code, "pin": pin, "amount": 5.0}
+        )
+
+    def test_wrong_pins_in_the_back_office_limit_the_user(self):
+        self.assertTrue(self.redeem_wizard(PIN).pin_verified, "the right PIN is not counted")
+        self.assertTrue(self.pay_wizard(self.gift.code, GIFT_PIN).gift_card_id)
+        self.assertFalse(self.env["loyalty.club.attempt"].search_count([]))
+        self.assertFalse(self.redeem_wizard("0000").pin_verified)
+        self.assertNotEqual(self.refusal(lambda: self.pay_wizard(self.gift.code, "000000")), self.limited())
+        self.assertNotEqual(self.refusal(lambda: self.pay_wizard(generate_code(), GIFT_PIN)), self.limited())
+        attempts = self.env["loyalty.club.attempt"].search([])
+        self.assertEqual((len(attempts), set(attempts.mapped("channel"))), (3, {"backoffice"}))
+        self.assertEqual(attempts.user_id, self.env.user)
+        self.assertEqual(self.refusal(lambda: self.pay_wizard(self.gift.code, GIFT_PIN)), self.limited())
+        self.assertEqual(self.refusal(lambda: self.redeem_wizard(PIN)), self.limited())
+        self.gift.invalidate_recordset()
+        self.assertEqual(self.gift.pin_failed_attempts, 1, "a limited user's PIN is not even checked")
