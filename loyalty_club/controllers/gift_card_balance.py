@@ -7,8 +7,8 @@ from ..tools.gift_card_code import mask_code, normalize_code
 
 class GiftCardBalance(http.Controller):
     """Public balance check: code + PIN show the balance. Failures are counted per IP and per
-    code (10 a minute each); unknown code, wrong PIN, locked PIN and blocked card get the same
-    answer, and so does a limited caller, whatever the code."""
+    code (``loyalty.club.attempt``, by default 10 a minute each); unknown code, wrong PIN, locked
+    PIN and blocked card get the same answer, and so does a limited caller, whatever the code."""
 
     @http.route("/giftcard/balance", type="http", auth="public", methods=["GET"], website=False, sitemap=False)
     def balance_form(self, **kwargs):
@@ -17,16 +17,15 @@ class GiftCardBalance(http.Controller):
     @http.route("/giftcard/balance", type="http", auth="public", methods=["POST"], website=False, csrf=True)
     def balance_check(self, code="", pin="", **kwargs):
         env = request.env
-        Attempt = env["loyalty.club.gift.card.attempt"].sudo()
-        ip = request.httprequest.remote_addr or "unknown"
-        code_hash = Attempt._code_hash(code)
-        if Attempt._is_limited(ip, code_hash):
+        Attempt = env["loyalty.club.attempt"].sudo()
+        scope = Attempt._scope("balance_page", code=code)
+        if Attempt._is_limited(scope):
             return self._render({"error": "limited"}, status=429)
         Card = env["loyalty.club.gift.card"].sudo()
         try:
             card = Card._authenticate(code, pin)
         except UserError:
-            Attempt._record_failure(ip, code_hash)
+            Attempt._record_failure(scope)
             return self._render({"error": "invalid"})
         return self._render(
             {

@@ -24,7 +24,7 @@ from . import loyalty_club_discount_window_report
 from . import loyalty_club_gift_card_config
 from . import loyalty_club_gift_card
 from . import loyalty_club_gift_card_entry
-from . import loyalty_club_gift_card_attempt
+from . import loyalty_club_attempt
 from . import loyalty_club_posting_gift_card
 from . import pos_payment
 from . import loyalty_club_activity_report

@@ -319,8 +319,8 @@ class LoyaltyClubGiftCard(models.Model):
     @api.model
     def _cron_expire_gift_cards(self, batch_size=5000):
         """Expire cards past their validity date: an expiry entry takes the remaining balance out
-        (set-based, one batch per call, idempotent by its key), and old balance-page attempts
-        are cleaned up."""
+        (set-based, one batch per call, idempotent by its key), and old failed card checks
+        (``loyalty.club.attempt``) are cleaned up."""
         today = fields.Date.today()
         self.env.flush_all()
         cr = self.env.cr
@@ -364,7 +364,7 @@ class LoyaltyClubGiftCard(models.Model):
             )
             self.invalidate_model(["balance", "state"])
             self.env["loyalty.club.gift.card.entry"].invalidate_model()
-        self.env["loyalty.club.gift.card.attempt"].sudo()._clean_old()
+        self.env["loyalty.club.attempt"].sudo()._clean_old()
         cr.execute(
             SQL(
                 """SELECT count(*) FROM loyalty_club_gift_card

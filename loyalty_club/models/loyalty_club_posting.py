@@ -62,13 +62,17 @@ class LoyaltyClubPosting(models.AbstractModel):
     @api.model
     def _lock_rows(self, records):
         """Lock the rows of ``records`` (any model with a table; in id order, to avoid deadlocks)
-        for the rest of the transaction, and drop their cached values."""
+        for the rest of the transaction, and drop their cached values.
+
+        A row changed by a concurrent transaction since this one began raises a serialization
+        failure, which Odoo's request retry handles; it is not logged as a "bad query" error."""
         self.env.cr.execute(
             SQL(
                 "SELECT id FROM %s WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
                 SQL.identifier(records._table),
                 list(records.ids),
-            )
+            ),
+            log_exceptions=False,
         )
         records.invalidate_recordset()
 

@@ -18,10 +18,14 @@ class LoyaltyClubPosting(models.AbstractModel):
             raise ValidationError(self.env._("Unknown kind of gift card movement: %s", kind))
         if isinstance(amount, bool) or not isinstance(amount, numbers.Real):
             raise ValidationError(self.env._("A gift card amount must be a number."))
-        if math.isnan(amount) or math.isinf(amount) or abs(amount) > MAX_GIFT_CARD_AMOUNT:
+        try:
+            amount = float(amount)  # an int or fraction too big for a float raises OverflowError
+        except OverflowError:
+            amount = math.inf
+        if not math.isfinite(amount) or abs(amount) > MAX_GIFT_CARD_AMOUNT:
             raise ValidationError(self.env._("This gift card amount is out of range."))
         currency = card.currency_id
-        amount = currency.round(float(amount))
+        amount = currency.round(amount)
         if currency.is_zero(amount):
             raise ValidationError(self.env._("A gift card movement must move some money."))
         if kind in GIFT_CREDIT_KINDS and amount < 0:
@@ -29,6 +33,32 @@ class LoyaltyClubPosting(models.AbstractModel):
         if kind in GIFT_DEBIT_KINDS and amount > 0:
             raise ValidationError(self.env._("Redemptions and expiries take money off: the amount must be negative."))
         return amount
+
+    @api.model
+    def _check_gift_correction(self, card, amount, original):
+        """A movement correcting ``original`` (a refund of a redemption, an adjustment) stays on
+        its card, goes the other way, and with the earlier corrections of ``original`` never
+        moves more than it did. Called under the card's row lock."""
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
+        if original._name != Entry._name or len(original) != 1 or original.sudo().gift_card_id != card:
+            raise ValidationError(self.env._("A gift card correction must refer to a movement of the same card."))
+        original = original.sudo()
+        currency = card.currency_id
+        if currency.compare_amounts(original.amount, 0) * currency.compare_amounts(amount, 0) >= 0:
+            raise ValidationError(
+                self.env._("A correction must move money the other way than the movement it corrects.")
+            )
+        [(corrected,)] = Entry._read_group([("reversed_entry_id", "=", original.id)], aggregates=["amount:sum"])
+        left = currency.round(abs(original.amount) - abs(corrected or 0.0))
+        if currency.compare_amounts(abs(amount), left) > 0:
+            raise UserError(
+                self.env._(
+                    "A refund or correction cannot move more than the movement it corrects: "
+                    "%(left)s %(currency)s of it are left.",
+                    left=max(left, 0.0),
+                    currency=currency.name,
+                )
+            )
 
     @api.model
     def _post_gift_card(
@@ -51,11 +81,15 @@ class LoyaltyClubPosting(models.AbstractModel):
         ``load`` activates an inactive or used-up card (and extends its validity to the club's
         default when shorter); ``redeem`` needs an active, unexpired card and never takes the
         balance below zero; ``refund`` credits money back; ``expire`` and ``adjust`` are
-        corrections. A card whose balance reaches zero is *used up*.
+        corrections. A card whose balance reaches zero is *used up*. A movement with a
+        ``reversed_entry`` (a refund of a redemption, a correcting adjustment) must stay on the
+        card, go the other way and, with the earlier corrections of that entry, move no more
+        than it did.
 
         :returns: the ``loyalty.club.gift.card.entry`` (the existing one if the key was posted)
-        :raises UserError: not enough money on the card, card not usable
-        :raises ValidationError: malformed amount, kind or key; key used for another movement
+        :raises UserError: not enough money on the card, card not usable, correction too big
+        :raises ValidationError: malformed amount, kind, key or correction; key used for another
+            movement
         """
         card.ensure_one()
         if not isinstance(posting_key, str) or not posting_key.strip():
@@ -77,6 +111,8 @@ class LoyaltyClubPosting(models.AbstractModel):
                     )
                 )
             return existing.sudo(self.env.su)
+        if reversed_entry:
+            self._check_gift_correction(card, amount, reversed_entry)
         today = fields.Date.context_today(self)
         now = date or fields.Datetime.now()
         state = card.state

@@ -22,11 +22,15 @@ class PosConfig(models.Model):
     def loyalty_club_find_card(self, query):
         """Cards of this shop's club matching ``query``: a card number (typed or scanned) or a
         member's phone (any local or international form). Only active cards are returned.
+        Failures are counted per IP address, user and POS session; beyond the limit nothing is
+        looked up (see ``loyalty.club.attempt``).
 
         :returns: list of card summaries (see :meth:`_loyalty_club_card_summary`)
-        :raises UserError: nothing found
+        :raises UserError: nothing found (one message for unknown, blocked and other clubs' cards),
+            too many failures
         """
         self._loyalty_club_check_cashier()
+        scope = self._loyalty_club_check_attempts(code=query)
         club = self.company_id._loyalty_club_get()
         if not club:
             raise UserError(self.env._("This shop's company has no customer club."))
@@ -48,22 +52,27 @@ class PosConfig(models.Model):
                 cards = Card.browse()
         cards = cards.filtered(lambda card: card.club_id == club and card.state == "active")
         if not cards:
-            raise UserError(self.env._("No active club card found for %s.", query.strip()))
+            raise self._loyalty_club_failed(
+                scope, UserError(self.env._("No active club card found for this number or phone."))
+            )
         return [self._loyalty_club_card_summary(card) for card in cards]
 
     def loyalty_club_verify_pin(self, card_id, pin):
         """Check the member's PIN on the server. Returns a short-lived token the order sends
         back when it pays with points; the PIN itself never stays in the POS.
 
-        Wrong PIN, locked PIN, unknown card and a card of another club give one message.
+        Wrong PIN, locked PIN, unknown card and a card of another club give one message, and
+        count as failures of the till (see :meth:`loyalty_club_find_card`).
         """
         self._loyalty_club_check_cashier()
+        scope = self._loyalty_club_check_attempts()
         card = self._loyalty_club_card(card_id)
+        Card = self.env["loyalty.club.card"]
         if not card:
-            self.env["loyalty.club.card"]._pin_crypt_context().dummy_verify()
-            raise self.env["loyalty.club.card"]._uniform_auth_error()
+            Card._pin_crypt_context().dummy_verify()
+            raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         if not card._verify_pin(pin):
-            raise card._uniform_auth_error()
+            raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         return {"token": self._loyalty_club_pin_token(card), "card": self._loyalty_club_card_summary(card)}
 
     def loyalty_club_discount_windows(self):
@@ -74,11 +83,13 @@ class PosConfig(models.Model):
     def loyalty_gift_card_find(self, code, for_sale=False):
         """The gift card of this shop's club with ``code`` (spaces, hyphens and lower case are
         fine). To pay with (default) it must be active; to sell or reload (``for_sale``) it may be
-        inactive, active or used up. One uniform error otherwise.
+        inactive, active or used up. One uniform error otherwise, counted as a failure of the till
+        (see :meth:`loyalty_club_find_card`).
 
         :returns: card summary (masked code, state, balance, currency, validity; no PIN data)
         """
         self._loyalty_club_check_cashier()
+        scope = self._loyalty_club_check_attempts(code=code)
         Card = self.env["loyalty.club.gift.card"].sudo()
         try:
             card = Card._find_by_code(code)
@@ -86,20 +97,22 @@ class PosConfig(models.Model):
             card = Card.browse()
         allowed = ("inactive", "active", "used") if for_sale else ("active",)
         if not card or card.club_id != self.company_id._loyalty_club_get() or card.state not in allowed:
-            raise Card._uniform_auth_error()
+            raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         return card._summary()
 
     def loyalty_gift_card_verify_pin(self, card_id, pin):
         """Check a gift card's PIN on the server; returns a short-lived token for the payment and
-        the card summary (with its balance). Uniform error for anything wrong."""
+        the card summary (with its balance). Uniform error for anything wrong, counted as a
+        failure of the till (see :meth:`loyalty_club_find_card`)."""
         self._loyalty_club_check_cashier()
+        scope = self._loyalty_club_check_attempts()
         card = self._loyalty_gift_card(card_id)
         Card = self.env["loyalty.club.gift.card"]
         if not card:
             Card._pin_crypt_context().dummy_verify()
-            raise Card._uniform_auth_error()
+            raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         if not card._verify_pin(pin):
-            raise Card._uniform_auth_error()
+            raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         return {"token": self._loyalty_club_pin_token(card), "card": card._summary()}
 
     def _loyalty_gift_card(self, card_id):
@@ -122,6 +135,19 @@ class PosConfig(models.Model):
         if not self.env.user.has_group("point_of_sale.group_pos_user"):
             raise AccessError(self.env._("Only Point of Sale users can look up club cards."))
         self.check_access("read")
+
+    def _loyalty_club_check_attempts(self, code=None):
+        """The limiter scope of this till (IP, user, open session, typed code); raises the
+        uniform "too many failures" error, before anything is looked up, when it is limited."""
+        Attempt = self.env["loyalty.club.attempt"].sudo()
+        scope = Attempt._scope("pos", code=code, user=self.env.user, pos_session=self.sudo().current_session_id)
+        Attempt._check_limit(scope)
+        return scope
+
+    def _loyalty_club_failed(self, scope, error):
+        """Count a failed lookup or PIN check of this till; returns ``error`` to raise."""
+        self.env["loyalty.club.attempt"].sudo()._record_failure(scope)
+        return error
 
     def _loyalty_club_card(self, card_id):
         """The active card ``card_id`` if it belongs to this shop's club, else an empty recordset."""

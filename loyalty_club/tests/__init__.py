@@ -16,12 +16,15 @@ from . import test_discount_window
 from . import test_portal
 from . import test_persian
 from . import test_fuzz_ledger
+from . import test_fuzz_gift_card
 from . import test_reliability
+from . import test_retry_messages
 from . import test_access_matrix
 from . import test_gift_card
 from . import test_gift_card_sales
 from . import test_gift_card_concurrency
 from . import test_gift_card_http
+from . import test_attempt_limits
 from . import test_gift_card_tour
 from . import test_reports
 from . import test_engagement

@@ -1,5 +1,14 @@
+import importlib
+import inspect
+import json
+import pkgutil
+import re
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.loyalty_club import controllers
 
 ROLES = (
     "cashier_a",
@@ -29,7 +38,6 @@ MATRIX = {
     "loyalty.club.redeem.wizard": "-     -     -     rwc   rwc   rwc   -     -",
     "loyalty.club.gift.card": "r     r     -     rwc   rwcu  rwcu  r     -",
     "loyalty.club.gift.card.entry": "-     -     -     r     r     r     -     -",
-    "loyalty.club.gift.card.attempt": "-     -     -     -     -     -     -     -",
     "loyalty.club.gift.card.issue.wizard": "-     -     -     rwcu  rwcu  rwcu  -     -",
     "loyalty.club.gift.card.issue.line": "-     -     -     rwcu  rwcu  rwcu  -     -",
     "loyalty.club.gift.card.payment.wizard": "-     -     -     -     -     -     -     -",
@@ -44,11 +52,43 @@ MATRIX = {
     "loyalty.club.bonus.rule": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.notification": "-     -     -     r     r     r     -     -",
     "loyalty.club.segment": "-     -     -     r     rwcu  rwcu  -     -",
+    "loyalty.club.attempt": "-     -     -     -     -     -     -     -",
 }
 # Models without access rules on purpose: services with no table.
 NO_TABLE = {"loyalty.club.posting", "loyalty.club.pin.mixin"}
 
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
+
+# What each role gets from every HTTP/JSON route of the addon, its POS RPCs and its reports, asked
+# about the portal customer X's card and gift card. One line per route (method and path as
+# declared), RPC and report; `test_every_route_is_in_the_matrix` fails when one is missing.
+# Card PDFs are printed in the back office (club users and managers); customers read their card on
+# the portal and their own gift cards' PDF.
+#   ok     the answer with X's card (or the form, or the RPC's result)
+#   page   the page, without anything of X's card      404    not found (X's card is not theirs)
+#   sent   done, redirected back to the club page        login  redirected to log in / session expired
+#   deny   access refused (AccessError / 403)
+ROUTES = {
+    "GET /giftcard/balance": "ok    ok    ok    ok    ok    ok    ok    ok",
+    "POST /giftcard/balance": "ok    ok    ok    ok    ok    ok    ok    ok",
+    "GET,POST /my/club": "page  page  page  page  page  page  ok    login",
+    "GET,POST /my/club/card/<int:card_id>/history": "404   404   404   404   404   404   ok    login",
+    "GET,POST /my/club/card/<int:card_id>/history/page/<int:page>": "404   404   404   404   404   404   ok    login",
+    "GET /my/club/card/<int:card_id>/pin": "404   404   404   404   404   404   ok    login",
+    "POST /my/club/card/<int:card_id>/pin": "404   404   404   404   404   404   ok    login",
+    "POST /my/club/card/<int:card_id>/pin/email": "404   404   404   404   404   404   sent  login",
+    "GET,POST /my/club/pin/reset": "page  page  page  page  page  page  ok    login",
+    "POST /my/club/join": "page  page  page  page  page  page  sent  login",
+    "RPC pos.config.loyalty_club_find_card": "ok    deny  deny  deny  deny  deny  deny  login",
+    "RPC pos.config.loyalty_club_verify_pin": "ok    deny  deny  deny  deny  deny  deny  login",
+    "RPC pos.config.loyalty_club_discount_windows": "ok    deny  deny  deny  deny  deny  deny  login",
+    "RPC pos.config.loyalty_gift_card_find": "ok    deny  deny  deny  deny  deny  deny  login",
+    "RPC pos.config.loyalty_gift_card_verify_pin": "ok    deny  deny  deny  deny  deny  deny  login",
+    "REPORT loyalty_club.report_member_card": "deny  deny  deny  ok    ok    deny  deny  login",
+    "REPORT loyalty_club.report_card_statement": "deny  deny  deny  ok    ok    deny  deny  login",
+    "REPORT loyalty_club.report_gift_card": "deny  deny  deny  ok    ok    deny  ok    login",
+}
+GIFT_PIN = "864200"
 
 
 @tagged("post_install", "-at_install")
@@ -101,7 +141,19 @@ class TestAccessMatrix(HttpCase):
         )
         for card in cls.card_x | cls.card_y | cls.card_other:
             card._set_pin("1357")
-            env["loyalty.club.posting"]._post(card, 10, "earn", f"matrix:{card.id}")
+            env["loyalty.club.posting"]._post(card, 10, "earn", f"matrix:{card.id}", branch=card.company_id)
+        cls.gift_x = env["loyalty.club.gift.card"].create(
+            {"club_id": cls.club.id, "partner_id": cls.users["portal_x"].partner_id.id}
+        )
+        cls.gift_x._set_pin(GIFT_PIN)
+        cls.gift_other = env["loyalty.club.gift.card"].create({"club_id": cls.club2.id})
+        cls.gift_other._set_pin(GIFT_PIN)
+        env["loyalty.club.posting"]._post_gift_card(cls.gift_x, 30.0, "load", "matrix:gift", branch=cls.company)
+        cls.config_a = (
+            env["pos.config"]
+            .with_company(cls.branch_a)
+            .create({"name": "Matrix shop A", "company_id": cls.branch_a.id, "payment_method_ids": [(5, 0, 0)]})
+        )
 
     def assertRefused(self, call, *exceptions):
         """``call()`` raises one of ``exceptions`` (and whatever it wrote is rolled back)."""
@@ -158,26 +210,193 @@ class TestAccessMatrix(HttpCase):
                     self.assertEqual(record.with_user(user).has_access("read"), name in expected)
 
     def test_pin_data_is_unreachable_by_every_role(self):
+        """Fields, search, grouping, read and export of cards and gift cards, as every role."""
+        hashes = self._pin_hashes()
         for role, user in self.users.items():
-            Card = self.env["loyalty.club.card"].with_user(user)
-            with self.subTest(role=role):
-                self.assertFalse([name for name in Card.fields_get() if "hash" in name or "secret" in name])
-                self.assertRefused(lambda Card=Card: Card.search([("pin_hash", "!=", False)]), ValueError, AccessError)
-                if Card.browse().has_access("read"):
-                    rows = Card.search([]).read(["number", "pin_set", "state"])
-                    self.assertTrue(rows, "the role reads cards, but nothing of their PINs")
-                    self.assertFalse([row for row in rows if "pbkdf2" in str(row) or "pin_hash" in row])
+            for model in ("loyalty.club.card", "loyalty.club.gift.card"):
+                Model = self.env[model].with_user(user)
+                with self.subTest(role=role, model=model):
+                    self.assertFalse([name for name in Model.fields_get() if "hash" in name or "secret" in name])
+                    record = self.card_x if model == "loyalty.club.card" else self.gift_x
+                    for call in (
+                        lambda M=Model: M.search([("pin_hash", "!=", False)]),
+                        lambda M=Model: M.read_group([], ["pin_hash"], ["pin_hash"]),
+                        lambda M=Model, r=record: M.browse(r.ids).read(["pin_hash"]),
+                        lambda M=Model, r=record: M.browse(r.ids).export_data(["pin_hash"]),
+                    ):
+                        self.assertRefused(call, KeyError, ValueError, AccessError, UserError)
+                    if Model.browse().has_access("read"):
+                        records = Model.search([])
+                        self.assertTrue(records, "the role reads some, but nothing of their PINs")
+                        readable = [
+                            name
+                            for name in Model.fields_get()
+                            if Model._fields[name].store
+                            and (
+                                not Model._fields[name].relational
+                                or self.env[Model._fields[name].comodel_name].with_user(user).has_access("read")
+                            )
+                        ]
+                        exportable = [name for name in readable if Model._fields[name].exportable]
+                        seen = str(records.read(readable))
+                        if user.has_group("base.group_allow_export"):
+                            seen += str(records.export_data(exportable))
+                        self.assertFalse([pin_hash for pin_hash in hashes if pin_hash in seen])
+                        self.assertNotIn("pbkdf2", seen)
                 self.assertFalse(
                     self.env["ir.config_parameter"].with_user(user).browse().has_access("read"),
                     "system parameters (database secret) stay with administrators",
                 )
+                self.assertFalse(self.env["loyalty.club.attempt"].with_user(user).browse().has_access("read"))
+
+    def test_pins_of_issued_gift_cards_stay_with_their_issuer(self):
+        """Bulk issue shows the new PINs once, to the manager who issued them (kept an hour on the
+        wizard for the printer's CSV): no other role, not even another manager, can read them."""
+        manager = self.users["club_manager"]
+        wizard = (
+            self.env["loyalty.club.gift.card.issue.wizard"]
+            .with_user(manager)
+            .create({"club_id": self.club.id, "count": 2, "amount": 0.0})
+        )
+        wizard.action_issue()
+        lines = wizard.line_ids
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(all(line.pin for line in lines), "the issuer sees the PINs")
+        other_manager = new_test_user(
+            self.env,
+            "mx_club_manager2",
+            groups="loyalty_club.group_loyalty_club_manager",
+            company_id=self.company.id,
+            company_ids=[self.company.id, self.branch_a.id, self.branch_b.id],
+        )
+        others = {role: user for role, user in self.users.items() if role != "club_manager"}
+        others["another manager"] = other_manager
+        for role, user in others.items():
+            with self.subTest(role=role):
+                Line = self.env["loyalty.club.gift.card.issue.line"].with_user(user)
+                Wizard = self.env["loyalty.club.gift.card.issue.wizard"].with_user(user)
+                self.assertFalse(Line.browse(lines.ids).has_access("read"))
+                self.assertFalse(Wizard.browse(wizard.ids).has_access("read"))
+                if Line.browse().has_access("read"):
+                    self.assertFalse(Line.search([("id", "in", lines.ids)]))
+
+    @mute_logger("odoo.http")
+    def test_pin_data_is_unreachable_over_json_rpc(self):
+        """The same through /web/dataset/call_kw, as the web client and external RPC reach it."""
+        hashes = self._pin_hashes()
+        answers = []
+        for role, user in self.users.items():
+            if role == "public":
+                self.authenticate(None, None)
+            else:
+                self.authenticate(user.login, user.login)
+            for model, record in (("loyalty.club.card", self.card_x), ("loyalty.club.gift.card", self.gift_x)):
+                calls = {
+                    "search": ("search", [[("pin_hash", "!=", False)]], {}),
+                    "read": ("read", [record.ids, ["pin_hash"]], {}),
+                    "web_search_read": ("web_search_read", [[]], {"specification": {"pin_hash": {}}}),
+                    "read_group": ("read_group", [[], ["pin_hash"], ["pin_hash"]], {}),
+                    "export_data": ("export_data", [record.ids, ["pin_hash"]], {}),
+                }
+                for name, (method, args, kwargs) in calls.items():
+                    with self.subTest(role=role, model=model, call=name):
+                        body = self._call_kw(model, method, args, kwargs)
+                        answers.append(json.dumps(body))
+                        self.assertIn("error", body, "nothing answers about pin_hash")
+                for method, args, kwargs in [
+                    ("search_read", [[]], {}),
+                    ("fields_get", [], {}),
+                    ("web_search_read", [[]], {"specification": {"display_name": {}, "pin_set": {}}}),
+                ]:
+                    answers.append(json.dumps(self._call_kw(model, method, args, kwargs)))
+        text = "\n".join(answers)
+        self.assertIn("7700", text, "some roles did read cards")
+        self.assertFalse([pin_hash for pin_hash in hashes if pin_hash in text])
+        self.assertNotIn("pbkdf2", text)
+
+    def _call_kw(self, model, method, args, kwargs):
+        payload = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {"model": model, "method": method, "args": args, "kwargs": kwargs},
+        }
+        response = self.url_open(
+            f"/web/dataset/call_kw/{model}/{method}",
+            data=json.dumps(payload),
+            headers={"Content-Type": "application/json"},
+        )
+        return response.json()
+
+    def test_pin_data_is_unreachable_through_mail_templates(self):
+        """The club's e-mail and SMS templates never carry PIN data, and a template written by
+        any role cannot reach it either (code and placeholders on pin_hash are refused)."""
+        hashes = self._pin_hashes()
+        tier = self.env["loyalty.club.tier"].create({"name": "Matrix Gold", "club_id": self.club.id, "threshold": 5})
+        self.card_x._change_tier(tier, "upgrade")
+        records = {
+            "loyalty.club.card": self.card_x,
+            "loyalty.club.entry": self.card_x.entry_ids[:1],
+            "loyalty.club.tier.history": self.env["loyalty.club.tier.history"].search(
+                [("card_id", "=", self.card_x.id)]
+            ),
+        }
+        rendered = []
+        own = self.env["ir.model.data"].search(
+            [("module", "=", "loyalty_club"), ("model", "in", ("mail.template", "sms.template"))]
+        )
+        self.assertEqual(len(own), 12)
+        for data in own:
+            template = self.env[data.model].browse(data.res_id)
+            record = records[template.model]
+            self.assertTrue(record, template.model)
+            fields = ["subject", "body_html"] if data.model == "mail.template" else ["body"]
+            for field in fields:
+                rendered.append(str(template._render_field(field, record.ids, compute_lang=True)))
+        body = (
+            "<p>{{ object.pin_hash }}</p>"
+            "<p t-out=\"object.env.cr.execute('SELECT pin_hash FROM loyalty_club_card') or object.env.cr.fetchall()\"/>"
+        )
+        refused = []
+        for role, user in self.users.items():
+            Template = self.env["mail.template"].with_user(user)
+            with self.subTest(role=role):
+                try:
+                    with self.env.cr.savepoint():
+                        template = Template.create(
+                            {
+                                "name": f"Matrix {role}",
+                                "model_id": self.env["ir.model"]._get_id("loyalty.club.card"),
+                                "subject": "{{ object.pin_hash }}",
+                                "body_html": body,
+                            }
+                        )
+                        rendered.append(str(template._render_field("body_html", self.card_x.ids)))
+                        rendered.append(str(template._render_field("subject", self.card_x.ids)))
+                except (AccessError, UserError, ValueError, SyntaxError):
+                    refused.append(role)
+                try:
+                    with self.env.cr.savepoint():
+                        simple = Template.create(
+                            {
+                                "name": f"Matrix simple {role}",
+                                "model_id": self.env["ir.model"]._get_id("loyalty.club.card"),
+                                "subject": "{{ object.pin_hash }}",
+                            }
+                        )
+                        rendered.append(str(simple._render_field("subject", self.card_x.ids)))
+                except (AccessError, UserError, ValueError, SyntaxError):
+                    refused.append(f"{role} placeholder")
+        # Employees may write templates, but neither code nor a placeholder on something that is
+        # not a field of the model (Odoo's restricted rendering; only administrators edit freely).
+        self.assertEqual(set(refused), set(ROLES) | {f"{role} placeholder" for role in ROLES})
+        text = "\n".join(rendered)
+        self.assertIn(self.card_x.partner_id.name, text)
+        self.assertFalse([pin_hash for pin_hash in hashes if pin_hash in text])
+        self.assertNotIn("pbkdf2", text)
 
     def test_pos_rpcs_of_every_role(self):
-        config_a = (
-            self.env["pos.config"]
-            .with_company(self.branch_a)
-            .create({"name": "Matrix shop A", "company_id": self.branch_a.id, "payment_method_ids": [(5, 0, 0)]})
-        )
+        config_a = self.config_a
         allowed = {"cashier_a"}
         for role, user in self.users.items():
             with self.subTest(role=role):
@@ -210,3 +429,180 @@ class TestAccessMatrix(HttpCase):
                     self.assertIn("/web/login", response.headers.get("Location", ""))
                 else:
                     self.assertNotIn(self.card_x.number, response.text)
+
+    # ------------------------------------------------------------------
+    # Routes, RPCs and reports
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _addon_routes():
+        """'METHODS path' of every route declared by the addon's controllers."""
+        routes = set()
+        for module_info in pkgutil.iter_modules(controllers.__path__):
+            module = importlib.import_module(f"{controllers.__name__}.{module_info.name}")
+            for _name, cls in inspect.getmembers(module, inspect.isclass):
+                if cls.__module__ != module.__name__:
+                    continue
+                for function in vars(cls).values():
+                    routing = getattr(function, "original_routing", None)
+                    if routing:
+                        methods = ",".join(sorted(routing.get("methods") or ["GET", "POST"]))
+                        routes |= {f"{methods} {path}" for path in routing["routes"]}
+        return routes
+
+    def test_every_route_is_in_the_matrix(self):
+        routes = self._addon_routes()
+        self.assertIn("POST /my/club/join", routes)
+        rpcs = {
+            f"RPC pos.config.{name}"
+            for name in dir(type(self.env["pos.config"]))
+            if name.startswith("loyalty_") and callable(getattr(type(self.env["pos.config"]), name))
+        }
+        own_reports = self.env["ir.model.data"].search(
+            [("module", "=", "loyalty_club"), ("model", "=", "ir.actions.report")]
+        )
+        reports = {
+            f"REPORT {name}"
+            for name in self.env["ir.actions.report"].browse(own_reports.mapped("res_id")).mapped("report_name")
+        }
+        self.assertEqual(routes | rpcs | reports, set(ROUTES), "add the new route's line to ROUTES")
+
+    def _login(self, role):
+        if role == "public":
+            self.authenticate(None, None)
+        else:
+            self.authenticate(self.users[role].login, self.users[role].login)
+        page = self.url_open("/giftcard/balance")
+        self._csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+    def _page(self, response, marker):
+        """Outcome of an HTTP route: ok (marker shown), page, 404, sent, login or deny."""
+        self._responses.append(response.text)
+        if response.status_code in (301, 302, 303):
+            location = response.headers.get("Location", "")
+            return "login" if "/web/login" in location else "sent"
+        if response.status_code == 404:
+            return "404"
+        if response.status_code == 403:
+            return "deny"
+        self.assertEqual(response.status_code, 200, response.text[:300])
+        return "ok" if marker in response.text else "page"
+
+    def _get(self, url, marker):
+        return self._page(self.url_open(url, allow_redirects=False), marker)
+
+    def _post(self, url, data, marker):
+        data = dict(data, csrf_token=self._csrf)
+        return self._page(self.url_open(url, data=data, allow_redirects=False), marker)
+
+    def _rpc(self, method, *args):
+        payload = {
+            "jsonrpc": "2.0",
+            "method": "call",
+            "id": 1,
+            "params": {"model": "pos.config", "method": method, "args": [[self.config_a.id], *args], "kwargs": {}},
+        }
+        response = self.url_open(
+            f"/web/dataset/call_kw/pos.config/{method}",
+            data=json.dumps(payload),
+            headers={"Content-Type": "application/json"},
+        )
+        self._responses.append(response.text)
+        body = response.json()
+        if "result" in body:
+            return "ok"
+        name = body["error"]["data"]["name"]
+        return {
+            "odoo.exceptions.AccessError": "deny",
+            "odoo.http.SessionExpiredException": "login",
+        }.get(name, name)
+
+    def _report(self, report_name, record):
+        response = self.url_open(f"/report/html/{report_name}/{record.id}", allow_redirects=False)
+        marker = record.number if record._name == "loyalty.club.card" else record.code_display
+        return self._page(response, marker)
+
+    def _route_calls(self, role):
+        card, gift = self.card_x, self.gift_x
+        reset_token = card._pin_reset_token(self.users["portal_x"])
+        number = card.number
+        return {
+            "GET /giftcard/balance": lambda: self._get("/giftcard/balance", 'name="code"'),
+            "POST /giftcard/balance": lambda: self._post(
+                "/giftcard/balance", {"code": gift.code, "pin": GIFT_PIN}, "o_gift_card_balance"
+            ),
+            "GET,POST /my/club": lambda: self._get("/my/club", number),
+            "GET,POST /my/club/card/<int:card_id>/history": lambda: self._get(
+                f"/my/club/card/{card.id}/history", number
+            ),
+            "GET,POST /my/club/card/<int:card_id>/history/page/<int:page>": lambda: self._get(
+                f"/my/club/card/{card.id}/history/page/1", number
+            ),
+            "GET /my/club/card/<int:card_id>/pin": lambda: self._get(f"/my/club/card/{card.id}/pin", 'name="new_pin"'),
+            # Different new PINs: refused with a message, nothing changes.
+            "POST /my/club/card/<int:card_id>/pin": lambda: self._post(
+                f"/my/club/card/{card.id}/pin",
+                {"current_pin": "1357", "new_pin": "2468", "new_pin_confirm": "8642"},
+                'name="new_pin"',
+            ),
+            "POST /my/club/card/<int:card_id>/pin/email": lambda: self._post(
+                f"/my/club/card/{card.id}/pin/email", {}, number
+            ),
+            "GET,POST /my/club/pin/reset": lambda: self._get(
+                f"/my/club/pin/reset?token={reset_token}", 'name="new_pin"'
+            ),
+            # An empty phone: refused, nothing created (customer X is a member: sent back to the card).
+            "POST /my/club/join": lambda: self._post(
+                "/my/club/join", {"phone": "", "pin": "", "pin_confirm": ""}, "o_never_shown"
+            ),
+            "RPC pos.config.loyalty_club_find_card": lambda: self._rpc("loyalty_club_find_card", number),
+            "RPC pos.config.loyalty_club_verify_pin": lambda: self._rpc("loyalty_club_verify_pin", card.id, "1357"),
+            "RPC pos.config.loyalty_club_discount_windows": lambda: self._rpc("loyalty_club_discount_windows"),
+            "RPC pos.config.loyalty_gift_card_find": lambda: self._rpc("loyalty_gift_card_find", gift.code),
+            "RPC pos.config.loyalty_gift_card_verify_pin": lambda: self._rpc(
+                "loyalty_gift_card_verify_pin", gift.id, GIFT_PIN
+            ),
+            "REPORT loyalty_club.report_member_card": lambda: self._report("loyalty_club.report_member_card", card),
+            "REPORT loyalty_club.report_card_statement": lambda: self._report(
+                "loyalty_club.report_card_statement", card
+            ),
+            "REPORT loyalty_club.report_gift_card": lambda: self._report("loyalty_club.report_gift_card", gift),
+        }
+
+    def _pin_hashes(self):
+        self.env.cr.execute(
+            "SELECT pin_hash FROM loyalty_club_card WHERE pin_hash IS NOT NULL "
+            "UNION ALL SELECT pin_hash FROM loyalty_club_gift_card WHERE pin_hash IS NOT NULL"
+        )
+        hashes = [row[0] for row in self.env.cr.fetchall()]
+        self.assertTrue(hashes)
+        return hashes
+
+    @mute_logger("odoo.http", "odoo.addons.http_routing.models.ir_http")
+    def test_routes_rpcs_and_reports_of_every_role(self):
+        """Every role against every route, RPC and report of the addon (8 x 18); no answer ever
+        contains a PIN hash; the refused calls change nothing."""
+        self._responses = []
+        counts = (
+            self.env["loyalty.club.card"].search_count([]),
+            self.env["loyalty.club.gift.card.entry"].search_count([]),
+        )
+        mismatches = []
+        for role in ROLES:
+            self._login(role)
+            for route, call in self._route_calls(role).items():
+                expected = dict(zip(ROLES, ROUTES[route].split(), strict=True))[role]
+                with self.subTest(role=role, route=route):
+                    outcome = call()
+                    if outcome != expected:
+                        mismatches.append(f"{role} {route}: expected {expected}, got {outcome}")
+        self.assertFalse(mismatches, "\n".join(mismatches))
+        self.card_x.invalidate_recordset()
+        self.assertTrue(self.card_x._verify_pin("1357"), "the PIN did not change")
+        self.env.invalidate_all()
+        self.assertEqual(
+            (self.env["loyalty.club.card"].search_count([]), self.env["loyalty.club.gift.card.entry"].search_count([])),
+            counts,
+        )
+        answers = "\n".join(self._responses)
+        self.assertFalse([pin_hash for pin_hash in self._pin_hashes() if pin_hash in answers])
+        self.assertNotIn("pbkdf2", answers)

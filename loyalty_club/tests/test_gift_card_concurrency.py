@@ -1,3 +1,7 @@
+import logging
+from contextlib import contextmanager
+
+from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
@@ -31,6 +35,51 @@ class TestGiftCardConcurrency(CommittedClubMixin, TransactionCase):
             card = env["loyalty.club.gift.card"].browse(self.gift_id)
             kinds = env["loyalty.club.gift.card.entry"].search([("gift_card_id", "=", card.id)]).mapped("kind")
             return card.balance, sorted(kinds), env["loyalty.club.posting"]._audit_gift_cards(card)
+
+    @contextmanager
+    def _error_log_lines(self):
+        """Collect what any thread logs at ERROR level or above (also on muted loggers)."""
+        records = []
+
+        class Collect(logging.Handler):
+            def emit(self, record):
+                records.append(self.format(record))
+
+        handler = Collect(logging.ERROR)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            yield records
+        finally:
+            root.removeHandler(handler)
+
+    @mute_logger("odoo.service.model")
+    def test_thirty_two_tills_on_one_gift_card(self):
+        """32 tills spend 30.00 each from a card holding 100.00 at once: three are paid, the 29
+        others get the business error "not enough money" (no traceback, no ERROR log line: the
+        lock's serialization conflicts are retried quietly by Odoo). A spend that wins commits
+        once, so a caller meets at most three conflicts and never runs out of Odoo's five tries."""
+        messages = []
+
+        def spend(env, index):
+            card = env["loyalty.club.gift.card"].browse(self.gift_id)
+            try:
+                env["loyalty.club.posting"]._post_gift_card(card, -30.0, "redeem", f"scale:{self.gift_id}:{index}")
+            except UserError as error:
+                messages.append(str(error))
+                raise
+
+        with self._error_log_lines() as errors:
+            outcomes = self._run_threads(32, spend)
+        unexpected = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
+        self.assertFalse(unexpected, "no traceback may reach a till:\n" + "\n".join(map(str, unexpected)))
+        self.assertEqual((outcomes.count("ok"), outcomes.count("refused")), (3, 29))
+        self.assertEqual(len(messages), 29)
+        self.assertTrue(all(message.startswith("Not enough money on gift card") for message in messages), messages)
+        self.assertFalse(errors, "no ERROR log line:\n" + "\n".join(errors))
+        balance, kinds, mismatches = self._gift_state()
+        self.assertEqual((balance, kinds), (10.0, ["load", "redeem", "redeem", "redeem"]))
+        self.assertFalse(mismatches)
 
     @mute_logger("odoo.service.model", "odoo.sql_db")
     def test_two_tills_cannot_overdraw_a_gift_card(self):

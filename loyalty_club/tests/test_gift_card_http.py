@@ -42,7 +42,7 @@ class TestGiftCardBalancePage(HttpCase):
         return response.text.replace(token, "")
 
     def _clear_attempts(self):
-        self.env["loyalty.club.gift.card.attempt"].sudo().search([]).unlink()
+        self.env["loyalty.club.attempt"].sudo().search([]).unlink()
 
     def test_right_code_and_pin_show_the_balance(self):
         response = self._post(self.card.code_display.lower(), PIN)
@@ -79,23 +79,23 @@ class TestGiftCardBalancePage(HttpCase):
         # The same answer whether the code exists or not.
         self.assertEqual(self._body(self._post(generate_code(), PIN)), self._body(limited))
         # A minute later the caller may try again.
-        self.env.cr.execute("UPDATE loyalty_club_gift_card_attempt SET date = date - interval '2 minutes'")
+        self.env.cr.execute("UPDATE loyalty_club_attempt SET date = date - interval '2 minutes'")
         self.assertIn("o_gift_card_balance", self._post(self.card.code, PIN).text)
 
     def test_ten_failures_a_minute_per_code_limit_that_code_from_any_ip(self):
         self._clear_attempts()
-        Attempt = self.env["loyalty.club.gift.card.attempt"].sudo()
+        Attempt = self.env["loyalty.club.attempt"].sudo()
         code_hash = Attempt._code_hash(self.card.code_display.lower())
         self.assertEqual(code_hash, Attempt._code_hash(self.card.code))
         for index in range(10):
-            Attempt.create({"ip": f"203.0.113.{index}", "code_hash": code_hash})
+            Attempt.create({"channel": "balance_page", "ip": f"203.0.113.{index}", "code_hash": code_hash})
         self.assertEqual(self._post(self.card.code, PIN).status_code, 429)
         # Another code from this IP is still fine.
         self.assertEqual(self._post(generate_code(), PIN).status_code, 200)
 
     def test_cron_cleans_old_attempts(self):
-        Attempt = self.env["loyalty.club.gift.card.attempt"].sudo()
-        Attempt.create({"ip": "198.51.100.1", "code_hash": "x"})
-        self.env.cr.execute("UPDATE loyalty_club_gift_card_attempt SET date = date - interval '2 hours'")
+        Attempt = self.env["loyalty.club.attempt"].sudo()
+        Attempt.create({"channel": "balance_page", "ip": "198.51.100.1", "code_hash": "x"})
+        self.env.cr.execute("UPDATE loyalty_club_attempt SET date = date - interval '2 hours'")
         self.env["loyalty.club.gift.card"]._cron_expire_gift_cards()
         self.assertFalse(Attempt.search([("ip", "=", "198.51.100.1")]))

@@ -32,11 +32,19 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
             wizard.pin = False
 
     def _inverse_pin(self):
-        """The PIN is checked when the wizard is saved and never stored."""
+        """The PIN is checked when the wizard is saved and never stored. Failures count towards
+        the user's limit of failed card checks (``loyalty.club.attempt``)."""
+        Attempt = self.env["loyalty.club.attempt"].sudo()
         for wizard in self:
             if wizard.pin:
+                scope = Attempt._scope("backoffice", code=wizard.code)
+                Attempt._check_limit(scope)
                 club = wizard.move_id.company_id._loyalty_club_get()
-                card = self.env["loyalty.club.gift.card"].sudo()._authenticate(wizard.code, wizard.pin, club=club)
+                try:
+                    card = self.env["loyalty.club.gift.card"].sudo()._authenticate(wizard.code, wizard.pin, club=club)
+                except UserError:
+                    Attempt._record_failure(scope)
+                    raise
                 wizard.gift_card_id = card
 
     def action_pay(self):

@@ -48,9 +48,16 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
             wizard.pin = False
 
     def _inverse_pin(self):
+        """Check the member's PIN (never stored); failures count towards the user's limit of
+        failed card checks (``loyalty.club.attempt``)."""
+        Attempt = self.env["loyalty.club.attempt"].sudo()
         for wizard in self:
             if wizard.pin:
+                scope = Attempt._scope("backoffice")
+                Attempt._check_limit(scope)
                 verified = wizard.card_id.sudo()._verify_pin(wizard.pin)
+                if not verified:
+                    Attempt._record_failure(scope)
                 # not through write(), which refuses the flag from clients
                 self.env.cr.execute(
                     "UPDATE loyalty_club_redeem_wizard SET pin_verified = %s WHERE id = %s", [verified, wizard.id]
