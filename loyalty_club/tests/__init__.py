@@ -19,6 +19,7 @@ from . import test_fuzz_ledger
 from . import test_fuzz_gift_card
 from . import test_reliability
 from . import test_retry_messages
+from . import test_fault_injection_gift_card
 from . import test_access_matrix
 from . import test_gift_card
 from . import test_gift_card_sales

@@ -1,3 +1,4 @@
+import logging
 import threading
 import traceback
 from contextlib import contextmanager
@@ -118,6 +119,23 @@ class CommittedClubMixin:
     def committed_env(self):
         with self.env.registry.cursor() as cr:
             yield api.Environment(cr, SUPERUSER_ID, {})
+
+    @contextmanager
+    def _error_log_lines(self):
+        """Collect what any thread logs at ERROR level or above (also on muted loggers)."""
+        records = []
+
+        class Collect(logging.Handler):
+            def emit(self, record):
+                records.append(self.format(record))
+
+        handler = Collect(logging.ERROR)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            yield records
+        finally:
+            root.removeHandler(handler)
 
     def _run_threads(self, count, target):
         # The test runner holds the registry lock while tests run; the threads only look the

@@ -1,6 +1,3 @@
-import logging
-from contextlib import contextmanager
-
 from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
@@ -35,23 +32,6 @@ class TestGiftCardConcurrency(CommittedClubMixin, TransactionCase):
             card = env["loyalty.club.gift.card"].browse(self.gift_id)
             kinds = env["loyalty.club.gift.card.entry"].search([("gift_card_id", "=", card.id)]).mapped("kind")
             return card.balance, sorted(kinds), env["loyalty.club.posting"]._audit_gift_cards(card)
-
-    @contextmanager
-    def _error_log_lines(self):
-        """Collect what any thread logs at ERROR level or above (also on muted loggers)."""
-        records = []
-
-        class Collect(logging.Handler):
-            def emit(self, record):
-                records.append(self.format(record))
-
-        handler = Collect(logging.ERROR)
-        root = logging.getLogger()
-        root.addHandler(handler)
-        try:
-            yield records
-        finally:
-            root.removeHandler(handler)
 
     @mute_logger("odoo.service.model")
     def test_thirty_two_tills_on_one_gift_card(self):

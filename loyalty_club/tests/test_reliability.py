@@ -128,7 +128,7 @@ class TestRetriesNeverDuplicate(CommittedClubMixin, TransactionCase):
 class TestConcurrencyAtScale(CommittedClubMixin, TransactionCase):
     """32 tills spending one card at once: no overdraft, every loser gets a business error."""
 
-    @mute_logger("odoo.service.model", "odoo.sql_db")
+    @mute_logger("odoo.service.model")
     def test_thirty_two_threads_on_one_card(self):
         ids = self.make_committed_card(balance=100, tag="32")
 
@@ -136,7 +136,9 @@ class TestConcurrencyAtScale(CommittedClubMixin, TransactionCase):
             card = env["loyalty.club.card"].browse(ids["card"])
             env["loyalty.club.posting"]._post(card, -7, "redeem", f"scale:{ids['card']}:{index}")
 
-        outcomes = self._run_threads(32, redeem)
+        with self._error_log_lines() as errors:
+            outcomes = self._run_threads(32, redeem)
+        self.assertFalse(errors, "no ERROR log line:\n" + "\n".join(errors))
         unexpected = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
         self.assertFalse(unexpected, "no traceback may reach a caller:\n" + "\n".join(map(str, unexpected)))
         self.assertEqual(outcomes.count("ok"), 100 // 7)
