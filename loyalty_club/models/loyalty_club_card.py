@@ -406,7 +406,9 @@ class LoyaltyClubCard(models.Model):
     def _tier_metric_values(self, today=None):
         """Qualification value per card id, summed over every card of the same member and club.
 
-        One aggregate query over the ledger (index on partner and date).
+        One aggregate query over the daily qualifying totals (``loyalty.club.qualifying.total``,
+        index on member, club and day): at most one row per card and day of the window, so the
+        cost does not grow with the size of the member's ledger.
         """
         if not self:
             return {}
@@ -422,10 +424,10 @@ class LoyaltyClubCard(models.Model):
                     """SELECT c.id, COALESCE(m.value, 0)
                      FROM loyalty_club_card c
                 LEFT JOIN (SELECT e.partner_id, %(expression)s AS value
-                             FROM loyalty_club_entry e
-                            WHERE e.club_id = %(club)s AND e.qualifying
+                             FROM loyalty_club_qualifying_total e
+                            WHERE e.club_id = %(club)s
                               AND e.partner_id = ANY(%(partners)s)
-                              AND (%(start)s::date IS NULL OR e.date >= %(start)s::date)
+                              AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
                          GROUP BY e.partner_id) m ON m.partner_id = c.partner_id
                     WHERE c.id = ANY(%(cards)s)""",
                     expression=expression,
@@ -497,7 +499,8 @@ class LoyaltyClubCard(models.Model):
 
     @api.model
     def _tier_metric_sql(self, club):
-        """SQL aggregate of the club's qualification metric over ledger entries aliased ``e``."""
+        """SQL aggregate of the club's qualification metric over rows aliased ``e`` with the
+        columns ``points``, ``amount`` and ``purchase_count`` (daily qualifying totals)."""
         if club.tier_metric == "points":
             return SQL("SUM(e.points)")
         if club.tier_metric == "amount":
@@ -567,10 +570,10 @@ class LoyaltyClubCard(models.Model):
                         WHERE club_id = %(club)s AND state = 'active' AND id > %(after)s AND id <= %(upto)s),
                    metric AS (
                        SELECT e.partner_id, %(expression)s AS value
-                         FROM loyalty_club_entry e
-                        WHERE e.club_id = %(club)s AND e.qualifying
+                         FROM loyalty_club_qualifying_total e
+                        WHERE e.club_id = %(club)s
                           AND e.partner_id IN (SELECT partner_id FROM cards)
-                          AND (%(start)s::date IS NULL OR e.date >= %(start)s::date)
+                          AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
                      GROUP BY e.partner_id)
                 SELECT c.id, c.tier_id, current.threshold, c.tier_grace_until, q.id, q.threshold
                   FROM cards c

@@ -99,15 +99,17 @@ class LoyaltyClubEntry(models.Model):
     ]
 
     def init(self):
-        """Indexes for lots and tiers, and the trigger that makes the ledger append-only."""
+        """Indexes for lots and member activity (missions, segments), and the trigger that makes
+        the ledger append-only. The tier metric reads ``loyalty.club.qualifying.total``."""
         cr = self.env.cr
         cr.execute("""
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_open_lots_idx
                 ON loyalty_club_entry (card_id, expiry_date, id) WHERE points_remaining > 0;
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_due_lots_idx
                 ON loyalty_club_entry (expiry_date) WHERE points_remaining > 0;
-            CREATE INDEX IF NOT EXISTS loyalty_club_entry_tier_idx
-                ON loyalty_club_entry (partner_id, club_id, date) WHERE qualifying;
+            DROP INDEX IF EXISTS loyalty_club_entry_tier_idx;
+            CREATE INDEX IF NOT EXISTS loyalty_club_entry_member_date_idx
+                ON loyalty_club_entry (partner_id, club_id, date);
         """)
         create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS)
 

@@ -263,19 +263,29 @@ class LoyaltyClubPosting(models.AbstractModel):
 
     @api.model
     def _consume_lots(self, card, points, first_lot=None):
-        """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first."""
+        """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first.
+
+        Reads at most ``points`` lots (each open lot holds at least one point) in the order of the
+        open-lots index, so a card with a million open lots costs what a small card costs.
+        """
         self.env.cr.execute(
             SQL(
-                """SELECT id, points_remaining FROM loyalty_club_entry
-                WHERE card_id = %(card)s AND points_remaining > 0
-             ORDER BY (id = %(first)s) DESC, expiry_date ASC NULLS LAST, id ASC""",
+                """(SELECT id, points_remaining, 0 AS rank, expiry_date FROM loyalty_club_entry
+                     WHERE id = %(first)s AND card_id = %(card)s AND points_remaining > 0)
+                 UNION ALL
+                 (SELECT id, points_remaining, 1, expiry_date FROM loyalty_club_entry
+                     WHERE card_id = %(card)s AND points_remaining > 0 AND id <> %(first)s
+                  ORDER BY expiry_date ASC NULLS LAST, id ASC
+                     LIMIT %(limit)s)
+                 ORDER BY rank, expiry_date ASC NULLS LAST, id ASC""",
                 card=card.id,
                 first=first_lot.id if first_lot else 0,
+                limit=points,
             )
         )
         taken = []
         left = points
-        for lot_id, remaining in self.env.cr.fetchall():
+        for lot_id, remaining, _rank, _expiry in self.env.cr.fetchall():
             if left <= 0:
                 break
             take = min(left, remaining)
