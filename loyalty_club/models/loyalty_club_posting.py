@@ -393,8 +393,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                 """WITH due AS (
                    SELECT id, card_id, partner_id, club_id, company_id, points_remaining, date
                      FROM loyalty_club_entry
-                    WHERE card_id = ANY(%(cards)s) AND points_remaining > 0 AND expiry_date <= %(today)s
-                      FOR UPDATE),
+                    WHERE card_id = ANY(%(cards)s) AND points_remaining > 0 AND expiry_date <= %(today)s),
                inserted AS (
                    INSERT INTO loyalty_club_entry
                          (card_id, partner_id, club_id, company_id, branch_id, kind, points, points_remaining,
