@@ -211,8 +211,11 @@ class LoyaltyClubNotification(models.Model):
             self._notify(lot.card_id, "expiring", f"expiring:{lot.id}", lot)
         remaining = 0
         if len(lots) >= batch_size:
+            # capped at one batch: whether to call again, not a count of every due lot
             self.env.flush_all()
-            self.env.cr.execute(SQL("SELECT count(*) FROM (%s) due", self._expiring_lots_query(today)))
+            self.env.cr.execute(SQL("SELECT count(*) FROM (%s) due", self._expiring_lots_query(today, batch_size)))
             remaining = self.env.cr.fetchone()[0]
+        # the scheduler calls again in the same environment: free this batch's records
+        self.env.invalidate_all()
         self.env["ir.cron"]._notify_progress(done=len(lots), remaining=remaining)
         return len(lots)

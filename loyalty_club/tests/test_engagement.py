@@ -1,5 +1,6 @@
 from contextlib import contextmanager
 from datetime import date
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -41,6 +42,28 @@ class EngagementCase(LoyaltyClubCase, SMSCase, MailCase):
             ],
             order="id",
         )
+
+    @contextmanager
+    def progress_reports(self):
+        """The (done, remaining) pairs a cron reports to the scheduler."""
+        reports = []
+
+        def record(cron, *, done, remaining, deactivate=False):
+            reports.append((done, remaining))
+
+        with patch.object(type(self.env["ir.cron"]), "_notify_progress", record):
+            yield reports
+
+    def assertNothingCached(self, records):
+        """None of ``records`` has a value in the ORM cache (the cron freed its batch)."""
+        cached = [
+            record
+            for recordset in records
+            for record in recordset
+            for field in record._fields.values()
+            if field.store and self.env.cache.contains(record, field)
+        ]
+        self.assertFalse(cached, "records of the batch are still in the ORM cache")
 
     def new_member(self, name, **values):
         partner = self.env["res.partner"].create({"name": name, **values})
@@ -251,6 +274,17 @@ class TestEngagementBonusRules(EngagementCase):
         for card in members:
             self.assertEqual(len(self.bonuses(card)), 1)
 
+    def test_cron_batch_reports_capped_progress_and_frees_its_records(self):
+        """Over thousands of members the scheduler calls again and again in one environment: each
+        call counts at most one more batch and leaves nothing of its batch in the ORM cache."""
+        self.rule("birthday", points=10)
+        members = [self.new_member(f"Batch {i}", loyalty_birthday=date(1990, 7, 7))[1] for i in range(4)]
+        with freeze_time("2026-07-07 12:00:00"), self.progress_reports() as reports:
+            self.assertEqual(self.Rule._cron_date_bonuses(batch_size=1), 1)
+            self.assertNothingCached(members)
+            self.assertEqual(self.Rule._cron_date_bonuses(batch_size=3), 3)
+        self.assertEqual(reports, [(1, 1), (3, 0)], "remaining: one more batch at most, not the 3 due")
+
 
 @tagged("post_install", "-at_install")
 class TestEngagementNotifications(EngagementCase):
@@ -337,6 +371,16 @@ class TestEngagementNotifications(EngagementCase):
         self.assertEqual(log.state, "queued")
         self.assertTrue(log.mail_id and log.sms_id)
 
+    def test_expiring_notices_report_capped_progress(self):
+        self.club.write({"notify_channel": "sms", "notify_earned": False, "expiry_months": 1})
+        with freeze_time("2026-01-01 10:00:00"):
+            for _index in range(3):
+                self.purchase(points=30)
+        with freeze_time("2026-01-25 10:00:00"), self.progress_reports() as reports:
+            self.assertEqual(self.Notification._cron_expiring_notices(batch_size=1), 1)
+            self.assertEqual(self.Notification._cron_expiring_notices(batch_size=5), 2)
+        self.assertEqual(reports, [(1, 1), (2, 0)], "remaining: one more batch at most, not the 2 due")
+
     def test_expiring_points_once_per_lot(self):
         self.club.write({"notify_earned": False, "notify_expiring_days": 14, "expiry_months": 1})
         with freeze_time("2026-01-01 10:00:00"):
@@ -351,6 +395,7 @@ class TestEngagementNotifications(EngagementCase):
             self.assertEqual(self.Notification._cron_expiring_notices(batch_size=1), 0)
         logs = self.logs(kind="expiring")
         self.assertEqual(logs.mapped("key"), [f"expiring:{lot1.id}", f"expiring:{lot2.id}"])
+        self.assertNothingCached([lot1, lot2, self.card])
         self.assertEqual(logs[0].mail_id.subject, "30 points expire on 02/01/2026")
 
     def test_birthday_message_with_the_bonus(self):
