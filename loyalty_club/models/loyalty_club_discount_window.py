@@ -365,7 +365,7 @@ class LoyaltyClubDiscountWindow(models.Model):
     def _compute_member_discounts(self, card, company, items, when=None, pos_config=None, team=None, currency=None):
         """Member discounts of ``items`` for ``card`` at ``company`` (branch) at ``when``.
 
-        ``items``: iterable of ``(key, product, gross)`` where ``gross`` is the undiscounted amount
+        ``items``: iterable (may be lazy) of ``(key, product, gross)`` where ``gross`` is the undiscounted amount
         of the line, taxes included, in ``currency`` (default: the club currency); the caller
         passes only lines that can get member discounts (no gift cards, reward or discount lines).
         Combines the tier discount and the best applicable window per the club's stacking policy
@@ -380,6 +380,8 @@ class LoyaltyClubDiscountWindow(models.Model):
         currency = currency or club.currency_id
         tier_percent = card.tier_id.discount_percent or 0.0
         windows = self._applicable_windows(card, company, when=when, pos_config=pos_config, team=team)
+        if not tier_percent and not windows:
+            return {}  # no discount to give: ``items`` (maybe a lazy iterable) is not even computed
         result, capped = {}, defaultdict(list)
         for key, product, gross in items:
             if not club._product_earns(product):
