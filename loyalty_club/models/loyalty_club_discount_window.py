@@ -3,7 +3,7 @@ from datetime import datetime, time, timedelta
 
 import pytz
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_compare, float_round
 
@@ -317,6 +317,8 @@ class LoyaltyClubDiscountWindow(models.Model):
     @api.model
     def _candidate_windows(self, club, start, end, pos_config=None):
         """Active windows of ``club`` whose dates overlap [start, end], for the channel."""
+        if not self._club_has_windows(club.id):
+            return self.sudo().browse()  # most orders of a club without windows: no query
         domain = [
             ("club_id", "=", club.id),
             ("date_from", "<=", end),
@@ -326,6 +328,28 @@ class LoyaltyClubDiscountWindow(models.Model):
             ("use_in_pos" if pos_config else "use_in_sales", "=", True),
         ]
         return self.sudo().search(domain)
+
+    @api.model
+    @tools.ormcache("club_id")
+    def _club_has_windows(self, club_id):
+        """Whether the club has any active window (cached; windows clear it when they change)."""
+        return bool(self.sudo().search_count([("club_id", "=", club_id)], limit=1))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        windows = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return windows
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     @api.model
     def _applicable_windows(self, card, company, when=None, pos_config=None, team=None):
