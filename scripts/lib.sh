@@ -498,12 +498,14 @@ odoo_revision() {
     stat -c '%Y' "$ODOO_DIR/odoo/release.py"
 }
 
-# ensure_template DB MODULES DEMO: a database with MODULES (comma-separated)
-# installed, with demo data when DEMO is 1, and web assets pre-generated.
-# Rebuilt only when the module list, DEMO or the Odoo source changed; the
-# build stamp is stored as the database's COMMENT.
+# ensure_template DB MODULES DEMO [FROM] [ASSETS] [EXTRA_STAMP]: a database with MODULES
+# (comma-separated) installed, with demo data when DEMO is 1, and web assets pre-generated
+# unless ASSETS is 0. With FROM (another template), DB starts as a copy of FROM and only
+# MODULES are installed on top, so several templates share the cost of their common base.
+# Rebuilt only when the module list, DEMO, the Odoo source, FROM's own stamp or EXTRA_STAMP
+# (e.g. a hash of an addon's files) changed; the build stamp is stored as the database's COMMENT.
 ensure_template() {
-    local db="$1" modules="$2" demo="${3:-1}" stamp log demo_args=()
+    local db="$1" modules="$2" demo="${3:-1}" from="${4:-}" assets="${5:-1}" extra="${6:-}" stamp log demo_args=()
     check_db_name "$db"
     case "$demo" in 1 | true | yes) demo=1 ;; *) demo=0 ;; esac
     ((demo)) || demo_args=(--without-demo=all)
@@ -512,6 +514,13 @@ ensure_template() {
         "$(tr ',' '\n' <<<"$modules" | sort -u | paste -sd, -)" "$demo" "$ODOO_DIR" "$(odoo_revision)" "$DATA_DIR" \
         "$(command -v rtlcss || true)" |
         sha256sum | cut -c1-16)"
+    if [[ -n "$from" || "$assets" != 1 || -n "$extra" ]]; then
+        # only for the new arguments: the stamps of existing templates stay valid
+        local from_stamp=""
+        [[ -z "$from" ]] || ! db_exists "$from" || from_stamp="$(db_comment "$from")"
+        stamp="$(printf '%s from=%s:%s assets=%s extra=%s' "$stamp" "$from" "$from_stamp" "$assets" "$extra" |
+            sha256sum | cut -c1-16)"
+    fi
     stamp="loyalty_club template $stamp"
     mkdir -p "$LOCK_DIR" "$LOG_DIR"
     {
@@ -523,16 +532,22 @@ ensure_template() {
             info "Reusing template database $db ($modules)"
         else
             log="$LOG_DIR/template-$db-$(date +%Y%m%d-%H%M%S).log"
-            info "Building template database $db with: $modules (demo data: $([[ $demo == 1 ]] && echo yes || echo no)); log: $log"
+            info "Building template database $db with: $modules${from:+ on top of $from} (demo data: $([[ $demo == 1 ]] && echo yes || echo no)); log: $log"
             drop_db "$db"
+            if [[ -n "$from" ]]; then
+                db_exists "$from" || die "template $from (the base of $db) does not exist"
+                clone_db "$from" "$db"
+            fi
             if ! odoo_run_logged "$log" -d "$db" -i "$modules" "${demo_args[@]}" \
                 --stop-after-init --no-http --workers=0 --max-cron-threads=0; then
                 die "building template $db failed; see $log"
             fi
-            info "Pre-generating web asset bundles in $db"
-            if ! printf '%s\n' "env['ir.qweb']._pregenerate_assets_bundles()" "env.cr.commit()" |
-                odoo_run shell -d "$db" --no-http --workers=0 --max-cron-threads=0 >>"$log" 2>&1; then
-                die "pre-generating assets in $db failed; see $log"
+            if [[ "$assets" == 1 ]]; then
+                info "Pre-generating web asset bundles in $db"
+                if ! printf '%s\n' "env['ir.qweb']._pregenerate_assets_bundles()" "env.cr.commit()" |
+                    odoo_run shell -d "$db" --no-http --workers=0 --max-cron-threads=0 >>"$log" 2>&1; then
+                    die "pre-generating assets in $db failed; see $log"
+                fi
             fi
             mkdir -p "$DATA_DIR/filestore/$db"
             pg_psql postgres -c "COMMENT ON DATABASE \"$db\" IS '$stamp'"

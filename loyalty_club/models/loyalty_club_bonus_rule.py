@@ -3,7 +3,7 @@ from datetime import datetime, time, timedelta
 import pytz
 from dateutil.relativedelta import relativedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -122,7 +122,30 @@ class LoyaltyClubBonusRule(models.Model):
 
     @api.model
     def _active_rules(self, club, kinds):
-        return self.sudo().search([("club_id", "=", club.id), ("kind", "in", list(kinds))])
+        """The club's active rules of ``kinds``; every purchase asks, so the answer is cached
+        (rules are settings: creating, changing or deleting one clears the cache)."""
+        return self.sudo().browse(self._active_rule_ids(club.id, tuple(sorted(kinds))))
+
+    @api.model
+    @tools.ormcache("club_id", "kinds")
+    def _active_rule_ids(self, club_id, kinds):
+        return tuple(self.sudo().search([("club_id", "=", club_id), ("kind", "in", list(kinds))]).ids)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return rules
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     # ------------------------------------------------------------------
     # Purchase-driven bonuses (called by the posting service after a purchase is earned)
@@ -340,7 +363,9 @@ class LoyaltyClubBonusRule(models.Model):
     def _cron_date_bonuses(self, batch_size=1000):
         """Daily: birthday and anniversary bonuses due today in each member's timezone.
 
-        One batch per call (set-based selection of the due members only); idempotent and
+        One batch per call, set-based: the due members selected in SQL, their bonuses posted
+        (:meth:`~odoo.addons.loyalty_club.models.loyalty_club_posting.LoyaltyClubPosting._post_credits`)
+        and the birthday messages queued together, in a fixed number of queries; idempotent and
         resumable: what was granted has its key, so the next call picks up the rest. Reports
         progress so the cron runner calls again until nothing is due. Returns the number granted.
         """
@@ -348,25 +373,51 @@ class LoyaltyClubBonusRule(models.Model):
         self.env.flush_all()
         self.env.cr.execute(self._date_bonus_query(now, limit=batch_size))
         rows = self.env.cr.fetchall()
-        Card = self.env["loyalty.club.card"].sudo()
-        Notification = self.env["loyalty.club.notification"]
-        for rule_id, card_id, local_date in rows:
-            rule = self.sudo().browse(rule_id)
-            card = Card.browse(card_id)
-            key = f"bonus:{rule.kind}:{rule.id}:{card.partner_id.id}:{local_date.year}"
+        rules = self.sudo().browse([row[0] for row in rows])
+        cards = self.env["loyalty.club.card"].sudo().browse([row[1] for row in rows])
+        postings = []
+        for rule, card, (_rule_id, _card_id, local_date) in zip(rules, cards, rows, strict=True):
+            if rule.points <= 0:
+                continue
             if rule.kind == "birthday":
                 reason = self.env._("Happy birthday! %s", rule.name)
             else:
                 reason = self.env._("Happy membership anniversary! %s", rule.name)
-            entry = rule._grant(card, rule.points, key, reason=reason)
-            if rule.kind == "birthday" and entry:
-                Notification._notify(
-                    card, "birthday", f"birthday:{card.club_id.id}:{card.partner_id.id}:{local_date.year}", entry
+            postings.append(
+                {
+                    "card": card,
+                    "points": rule.points,
+                    "kind": "bonus",
+                    "posting_key": f"bonus:{rule.kind}:{rule.id}:{card.partner_id.id}:{local_date.year}",
+                    "reason": reason,
+                    "branch": card.company_id,
+                    "rule": rule,
+                    "year": local_date.year,
+                }
+            )
+        # set-based: the whole batch is posted and announced in a fixed number of statements
+        entries = self.env["loyalty.club.posting"]._post_credits(postings)
+        self.env["loyalty.club.notification"]._notify_many(
+            [
+                (
+                    posting["card"],
+                    "birthday",
+                    f"birthday:{posting['card'].club_id.id}:{posting['card'].partner_id.id}:{posting['year']}",
+                    entry,
+                    None,
                 )
+                for posting, entry in zip(postings, entries, strict=True)
+                if posting["rule"].kind == "birthday" and entry
+            ]
+        )
         remaining = 0
         if len(rows) >= batch_size:
+            # Odoo only needs to know whether to call again: count at most one more batch, so the
+            # progress report stays O(batch) instead of counting every due member after each batch.
             self.env.flush_all()
-            self.env.cr.execute(SQL("SELECT count(*) FROM (%s) due", self._date_bonus_query(now)))
+            self.env.cr.execute(SQL("SELECT count(*) FROM (%s) due", self._date_bonus_query(now, limit=batch_size)))
             remaining = self.env.cr.fetchone()[0]
+        # the scheduler calls again in the same environment: free this batch's records
+        self.env.invalidate_all()
         self.env["ir.cron"]._notify_progress(done=len(rows), remaining=remaining)
         return len(rows)

@@ -406,7 +406,9 @@ class LoyaltyClubCard(models.Model):
     def _tier_metric_values(self, today=None):
         """Qualification value per card id, summed over every card of the same member and club.
 
-        One aggregate query over the ledger (index on partner and date).
+        One aggregate query over the daily qualifying totals (``loyalty.club.qualifying.total``,
+        index on member, club and day): at most one row per card and day of the window, so the
+        cost does not grow with the size of the member's ledger.
         """
         if not self:
             return {}
@@ -422,10 +424,10 @@ class LoyaltyClubCard(models.Model):
                     """SELECT c.id, COALESCE(m.value, 0)
                      FROM loyalty_club_card c
                 LEFT JOIN (SELECT e.partner_id, %(expression)s AS value
-                             FROM loyalty_club_entry e
-                            WHERE e.club_id = %(club)s AND e.qualifying
+                             FROM loyalty_club_qualifying_total e
+                            WHERE e.club_id = %(club)s
                               AND e.partner_id = ANY(%(partners)s)
-                              AND (%(start)s::date IS NULL OR e.date >= %(start)s::date)
+                              AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
                          GROUP BY e.partner_id) m ON m.partner_id = c.partner_id
                     WHERE c.id = ANY(%(cards)s)""",
                     expression=expression,
@@ -484,20 +486,79 @@ class LoyaltyClubCard(models.Model):
             kind = "tier_up" if reason == "upgrade" else "tier_down"
             self.env["loyalty.club.notification"]._notify(self, kind, f"tier:{history.id}", history)
 
+    def _tier_qualifications(self):
+        """``{card id: (value, qualified tier id, upgrade)}``: the qualification value (as
+        :meth:`_tier_metric_values`), the highest active tier of the club it reaches (or None),
+        and whether that tier is above the card's current one. One query per club: the metric
+        over the daily totals and the choice of the tier together."""
+        if not self:
+            return {}
+        self.flush_model(["partner_id", "club_id", "tier_id"])
+        self.env["loyalty.club.entry"].flush_model()
+        self.env["loyalty.club.tier"].flush_model(["club_id", "active", "threshold"])
+        result = {}
+        for club in self.club_id:
+            cards = self.filtered(lambda c, club=club: c.club_id == club)
+            self.env.cr.execute(
+                SQL(
+                    """SELECT c.id, COALESCE(m.value, 0), q.id,
+                              q.id IS NOT NULL AND (c.tier_id IS NULL OR q.threshold > current.threshold)
+                         FROM loyalty_club_card c
+                    LEFT JOIN (SELECT e.partner_id, %(expression)s AS value
+                                 FROM loyalty_club_qualifying_total e
+                                WHERE e.club_id = %(club)s
+                                  AND e.partner_id = ANY(%(partners)s)
+                                  AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
+                             GROUP BY e.partner_id) m ON m.partner_id = c.partner_id
+                    LEFT JOIN loyalty_club_tier current ON current.id = c.tier_id
+                    LEFT JOIN LATERAL (
+                              SELECT t.id, t.threshold FROM loyalty_club_tier t
+                               WHERE t.club_id = %(club)s AND t.active AND t.threshold <= COALESCE(m.value, 0)
+                            ORDER BY t.threshold DESC, t.id DESC LIMIT 1) q ON TRUE
+                        WHERE c.id = ANY(%(cards)s)""",
+                    expression=self._tier_metric_sql(club),
+                    club=club.id,
+                    partners=cards.partner_id.ids,
+                    start=club._tier_window_start(),
+                    cards=cards.ids,
+                )
+            )
+            result.update(
+                {
+                    card_id: (float(value or 0), tier_id, upgrade)
+                    for card_id, value, tier_id, upgrade in self.env.cr.fetchall()
+                }
+            )
+        return result
+
     def _upgrade_tier_if_qualified(self):
-        """Upgrade at once when the member now qualifies for a higher tier (never downgrades)."""
-        metrics = self._tier_metric_values()
+        """Upgrade at once the cards whose member now qualifies for a higher tier (never
+        downgrades), and end the grace period of those that qualify again for their tier.
+
+        One query when nothing changes (the usual case of an earning), whatever the ledger size;
+        a few more, set-based, for the cards that change.
+        """
+        qualifications = self._tier_qualifications()
+        upgrades, clear_grace = [], []
         for card in self:
-            tier = card._qualified_tier(metrics.get(card.id, 0.0))
-            if tier and (not card.tier_id or tier.threshold > card.tier_id.threshold):
-                card._change_tier(tier, "upgrade", self.env._("Qualified with %s", metrics.get(card.id, 0.0)))
-            elif card.tier_grace_until and tier == card.tier_id:
-                self.env.cr.execute("UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = %s", [card.id])
-                card.invalidate_recordset(["tier_grace_until"])
+            value, tier_id, upgrade = qualifications.get(card.id, (0.0, None, False))
+            if upgrade:
+                note = self.env._("Qualified with %s", value)
+                upgrades.append((card.id, card.tier_id.id or None, tier_id, "upgrade", note))
+            elif card.tier_grace_until and (tier_id or False) == (card.tier_id.id or False):
+                clear_grace.append(card.id)
+        if upgrades:
+            self._apply_tier_changes(upgrades, fields.Date.today())
+        if clear_grace:
+            self.env.cr.execute(
+                "UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = ANY(%s)", [clear_grace]
+            )
+            self.browse(clear_grace).invalidate_recordset(["tier_grace_until"])
 
     @api.model
     def _tier_metric_sql(self, club):
-        """SQL aggregate of the club's qualification metric over ledger entries aliased ``e``."""
+        """SQL aggregate of the club's qualification metric over rows aliased ``e`` with the
+        columns ``points``, ``amount`` and ``purchase_count`` (daily qualifying totals)."""
         if club.tier_metric == "points":
             return SQL("SUM(e.points)")
         if club.tier_metric == "amount":
@@ -567,10 +628,10 @@ class LoyaltyClubCard(models.Model):
                         WHERE club_id = %(club)s AND state = 'active' AND id > %(after)s AND id <= %(upto)s),
                    metric AS (
                        SELECT e.partner_id, %(expression)s AS value
-                         FROM loyalty_club_entry e
-                        WHERE e.club_id = %(club)s AND e.qualifying
+                         FROM loyalty_club_qualifying_total e
+                        WHERE e.club_id = %(club)s
                           AND e.partner_id IN (SELECT partner_id FROM cards)
-                          AND (%(start)s::date IS NULL OR e.date >= %(start)s::date)
+                          AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
                      GROUP BY e.partner_id)
                 SELECT c.id, c.tier_id, current.threshold, c.tier_grace_until, q.id, q.threshold
                   FROM cards c
@@ -604,45 +665,9 @@ class LoyaltyClubCard(models.Model):
                 note = self.env._("Grace period ended on %s", grace_until)
                 changes.append((card_id, current_id, tier_id, "downgrade", note))
         if changes:
-            cr.execute(
-                SQL(
-                    """UPDATE loyalty_club_card c
-                          SET tier_id = v.tier_id, tier_since = %s, tier_grace_until = NULL,
-                              write_uid = %s, write_date = (now() at time zone 'UTC')
-                         FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS tier_id) v
-                        WHERE c.id = v.id""",
-                    today,
-                    self.env.uid,
-                    [change[0] for change in changes],
-                    [change[2] for change in changes],
-                )
-            )
-            self.invalidate_model(["tier_id", "tier_since", "tier_grace_until"])
-            histories = (
-                self.env["loyalty.club.tier.history"]
-                .sudo()
-                .create(
-                    [
-                        {
-                            "card_id": card_id,
-                            "old_tier_id": old_id,
-                            "new_tier_id": new_id,
-                            "reason": reason,
-                            "note": note,
-                        }
-                        for card_id, old_id, new_id, reason, note in changes
-                    ]
-                )
-            )
+            self._apply_tier_changes(changes, today, notify=club.notify_channel != "none")
             for change in changes:
                 summary[change[3]] += 1
-            # Members hear about their new tier (club channel, cap and opt-out apply); only the
-            # cards that changed are visited.
-            Notification = self.env["loyalty.club.notification"]
-            if club.notify_channel != "none":
-                for history in histories:
-                    kind = "tier_up" if history.reason == "upgrade" else "tier_down"
-                    Notification._notify(history.card_id, kind, f"tier:{history.id}", history)
         if clear_grace:
             cr.execute("UPDATE loyalty_club_card SET tier_grace_until = NULL WHERE id = ANY(%s)", [clear_grace])
             summary["grace_cleared"] += len(clear_grace)
@@ -657,6 +682,54 @@ class LoyaltyClubCard(models.Model):
                 )
             )
             summary["grace_started"] += len(start_grace)
+
+    @api.model
+    def _apply_tier_changes(self, changes, today, notify=True):
+        """Move cards to new tiers, set-based: ``changes`` is a list of ``(card id, old tier id,
+        new tier id, reason, note)``. One UPDATE of the cards, one insert of the history rows and
+        the members' messages queued together (tier up or down, active cards, club channel, cap
+        and opt-out apply), whatever the number of cards. Returns the history rows."""
+        self.env.cr.execute(
+            SQL(
+                """UPDATE loyalty_club_card c
+                      SET tier_id = v.tier_id, tier_since = %s, tier_grace_until = NULL,
+                          write_uid = %s, write_date = (now() at time zone 'UTC')
+                     FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS tier_id) v
+                    WHERE c.id = v.id""",
+                today,
+                self.env.uid,
+                [change[0] for change in changes],
+                [change[2] for change in changes],
+            )
+        )
+        self.browse([change[0] for change in changes]).invalidate_recordset(
+            ["tier_id", "tier_since", "tier_grace_until", "write_uid", "write_date"]
+        )
+        histories = (
+            self.env["loyalty.club.tier.history"]
+            .sudo()
+            .create(
+                [
+                    {"card_id": card_id, "old_tier_id": old_id, "new_tier_id": new_id, "reason": reason, "note": note}
+                    for card_id, old_id, new_id, reason, note in changes
+                ]
+            )
+        )
+        if notify:
+            self.env["loyalty.club.notification"]._notify_many(
+                [
+                    (
+                        history.card_id,
+                        "tier_up" if history.reason == "upgrade" else "tier_down",
+                        f"tier:{history.id}",
+                        history,
+                        None,
+                    )
+                    for history in histories
+                    if history.card_id.state == "active"
+                ]
+            )
+        return histories
 
     def _masked_number(self):
         """Card number safe to print or show at a till: only the last four digits."""

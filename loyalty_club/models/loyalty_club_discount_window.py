@@ -3,7 +3,7 @@ from datetime import datetime, time, timedelta
 
 import pytz
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import float_compare, float_round
 
@@ -317,6 +317,8 @@ class LoyaltyClubDiscountWindow(models.Model):
     @api.model
     def _candidate_windows(self, club, start, end, pos_config=None):
         """Active windows of ``club`` whose dates overlap [start, end], for the channel."""
+        if not self._club_has_windows(club.id):
+            return self.sudo().browse()  # most orders of a club without windows: no query
         domain = [
             ("club_id", "=", club.id),
             ("date_from", "<=", end),
@@ -326,6 +328,28 @@ class LoyaltyClubDiscountWindow(models.Model):
             ("use_in_pos" if pos_config else "use_in_sales", "=", True),
         ]
         return self.sudo().search(domain)
+
+    @api.model
+    @tools.ormcache("club_id")
+    def _club_has_windows(self, club_id):
+        """Whether the club has any active window (cached; windows clear it when they change)."""
+        return bool(self.sudo().search_count([("club_id", "=", club_id)], limit=1))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        windows = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return windows
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     @api.model
     def _applicable_windows(self, card, company, when=None, pos_config=None, team=None):
@@ -365,7 +389,7 @@ class LoyaltyClubDiscountWindow(models.Model):
     def _compute_member_discounts(self, card, company, items, when=None, pos_config=None, team=None, currency=None):
         """Member discounts of ``items`` for ``card`` at ``company`` (branch) at ``when``.
 
-        ``items``: iterable of ``(key, product, gross)`` where ``gross`` is the undiscounted amount
+        ``items``: iterable (may be lazy) of ``(key, product, gross)`` where ``gross`` is the undiscounted amount
         of the line, taxes included, in ``currency`` (default: the club currency); the caller
         passes only lines that can get member discounts (no gift cards, reward or discount lines).
         Combines the tier discount and the best applicable window per the club's stacking policy
@@ -380,6 +404,8 @@ class LoyaltyClubDiscountWindow(models.Model):
         currency = currency or club.currency_id
         tier_percent = card.tier_id.discount_percent or 0.0
         windows = self._applicable_windows(card, company, when=when, pos_config=pos_config, team=team)
+        if not tier_percent and not windows:
+            return {}  # no discount to give: ``items`` (maybe a lazy iterable) is not even computed
         result, capped = {}, defaultdict(list)
         for key, product, gross in items:
             if not club._product_earns(product):

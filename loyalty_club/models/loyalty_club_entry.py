@@ -99,13 +99,15 @@ class LoyaltyClubEntry(models.Model):
     ]
 
     def init(self):
-        """Indexes for lots and tiers, and the trigger that makes the ledger append-only."""
+        """Indexes for lots (per card, and due lots in the expiry cron's order) and tiers, and the
+        trigger that makes the ledger append-only."""
         cr = self.env.cr
         cr.execute("""
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_open_lots_idx
                 ON loyalty_club_entry (card_id, expiry_date, id) WHERE points_remaining > 0;
-            CREATE INDEX IF NOT EXISTS loyalty_club_entry_due_lots_idx
-                ON loyalty_club_entry (expiry_date) WHERE points_remaining > 0;
+            DROP INDEX IF EXISTS loyalty_club_entry_due_lots_idx;
+            CREATE INDEX IF NOT EXISTS loyalty_club_entry_due_lots_order_idx
+                ON loyalty_club_entry (expiry_date, id) WHERE points_remaining > 0;
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_tier_idx
                 ON loyalty_club_entry (partner_id, club_id, date) WHERE qualifying;
         """)

@@ -1,3 +1,4 @@
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -66,41 +67,48 @@ class LoyaltyClubNotification(models.Model):
     # Sending
     # ------------------------------------------------------------------
     @api.model
-    def _claim_key(self, card, kind, key, entry=None):
-        """Insert the log row for ``key`` unless it exists: the id, or None when it was handled
-        before (also by a concurrent transaction, which this one waits for)."""
+    def _claim_keys(self, items):
+        """Insert the log rows of ``items`` (``(card, kind, key, entry)``) whose key is new, in one
+        statement: ``{key: log id}`` of the new ones (a key handled before, also by a concurrent
+        transaction, which this one waits for, is left out)."""
+        if not items:
+            return {}
         now = fields.Datetime.now()
         self.env.cr.execute(
             SQL(
                 """INSERT INTO loyalty_club_notification
                          (key, date, club_id, company_id, partner_id, card_id, entry_id, kind, state,
                           create_uid, create_date, write_uid, write_date)
-                  VALUES (%(key)s, %(now)s, %(club)s, %(company)s, %(partner)s, %(card)s, %(entry)s, %(kind)s,
-                          'queued', %(uid)s, %(now)s, %(uid)s, %(now)s)
-             ON CONFLICT (key) DO NOTHING
-               RETURNING id""",
-                key=key,
+                   SELECT key, %(now)s, club, company, partner, card, entry, kind, 'queued',
+                          %(uid)s, %(now)s, %(uid)s, %(now)s
+                     FROM unnest(%(keys)s::varchar[], %(clubs)s::int[], %(companies)s::int[], %(partners)s::int[],
+                                 %(cards)s::int[], %(entries)s::int[], %(kinds)s::varchar[])
+                          AS i(key, club, company, partner, card, entry, kind)
+              ON CONFLICT (key) DO NOTHING
+                RETURNING key, id""",
                 now=now,
-                club=card.club_id.id,
-                company=card.company_id.id,
-                partner=card.partner_id.id,
-                card=card.id,
-                entry=entry.id if entry else None,
-                kind=kind,
                 uid=self.env.uid,
+                keys=[key for _card, _kind, key, _entry in items],
+                clubs=[card.club_id.id for card, _kind, _key, _entry in items],
+                companies=[card.company_id.id for card, _kind, _key, _entry in items],
+                partners=[card.partner_id.id for card, _kind, _key, _entry in items],
+                cards=[card.id for card, _kind, _key, _entry in items],
+                entries=[entry.id if entry else None for _card, _kind, _key, entry in items],
+                kinds=[kind for _card, kind, _key, _entry in items],
             )
         )
-        row = self.env.cr.fetchone()
-        return row[0] if row else None
+        return dict(self.env.cr.fetchall())
 
     @api.model
-    def _sent_last_week(self, partner, exclude_id):
+    def _sent_last_week_counts(self, partners, exclude_ids):
+        """Messages queued to each of ``partners`` in the last 7 days, except ``exclude_ids``."""
         self.env.cr.execute(
-            """SELECT count(*) FROM loyalty_club_notification
-                WHERE partner_id = %s AND state = 'queued' AND date > %s AND id != %s""",
-            [partner.id, fields.Datetime.now() - timedelta(days=7), exclude_id],
+            """SELECT partner_id, count(*) FROM loyalty_club_notification
+                WHERE partner_id = ANY(%s) AND state = 'queued' AND date > %s AND id != ALL(%s::int[])
+             GROUP BY partner_id""",
+            [partners.ids, fields.Datetime.now() - timedelta(days=7), list(exclude_ids)],
         )
-        return self.env.cr.fetchone()[0]
+        return dict(self.env.cr.fetchall())
 
     @api.model
     def _notify(self, card, kind, key, record, entry=None):
@@ -110,57 +118,138 @@ class LoyaltyClubNotification(models.Model):
         :returns: the log row (``loyalty.club.notification``), empty when the club sends no
             message of this kind or the key was handled before
         """
-        card = card.sudo()
-        club = card.club_id
-        if club.notify_channel == "none" or not club[KIND_SWITCHES[kind]]:
-            return self.browse()
-        self.flush_model()
-        log_id = self._claim_key(card, kind, key, entry=entry)
-        if not log_id:
-            return self.browse()
-        log = self.sudo().browse(log_id)
-        partner = card.partner_id
-        cap = club.notify_cap_per_week
-        values = {}
-        if partner.loyalty_club_opt_out:
-            values["state"] = "opted_out"
-        elif cap and self._sent_last_week(partner, log_id) >= cap:
-            values["state"] = "capped"
-        else:
-            if club.notify_channel in ("mail", "both"):
-                values["mail_id"] = self._queue_mail(kind, record, partner)
-            if club.notify_channel in ("sms", "both"):
-                values["sms_id"] = self._queue_sms(kind, record, partner)
-            if not values.get("mail_id") and not values.get("sms_id"):
+        return self._notify_many([(card, kind, key, record, entry)])[0]
+
+    @api.model
+    def _notify_many(self, items):
+        """:meth:`_notify` for many messages at once, with the same result as one after the other
+        (in the order of ``items``: ``(card, kind, key, record, entry)``), in a fixed number of
+        queries: one insert of the log rows, one count for the weekly cap, the messages rendered
+        and queued per template in batch, one update of the log rows.
+
+        :returns: the log row of each item (empty for the items that send nothing)
+        """
+        logs = [self.browse()] * len(items)
+        todo = self._claim_new_messages(items)
+        if not todo:
+            return logs
+        partners = self.env["res.partner"].sudo().browse([item["card"].partner_id.id for item in todo])
+        sent = self._sent_last_week_counts(partners, [item["log_id"] for item in todo])
+        mails, smses = defaultdict(list), defaultdict(list)
+        templates = {}  # (channel, kind): template, looked up once per batch
+        for item in todo:
+            logs[item["index"]] = self.sudo().browse(item["log_id"])
+            partner, club = item["card"].partner_id, item["card"].club_id
+            if partner.loyalty_club_opt_out:
+                item["values"]["state"] = "opted_out"
+            elif club.notify_cap_per_week and sent.get(partner.id, 0) >= club.notify_cap_per_week:
+                item["values"]["state"] = "capped"
+            else:
+                kind = item["kind"]
+                for channel in ("mail", "sms"):
+                    if (channel, kind) not in templates:
+                        templates[channel, kind] = self._template(channel, kind)
+                mail = club.notify_channel in ("mail", "both") and self._can_mail(partner) and templates["mail", kind]
+                sms = club.notify_channel in ("sms", "both") and self._can_sms(partner) and templates["sms", kind]
+                if mail:
+                    mails[item["kind"]].append(item)
+                if sms:
+                    smses[item["kind"]].append(item)
+                if mail or sms:
+                    sent[partner.id] = sent.get(partner.id, 0) + 1  # the member's next messages count it
+        for kind, queued in mails.items():
+            for item, mail_id in zip(queued, self._queue_mails(templates["mail", kind], queued), strict=True):
+                item["values"]["mail_id"] = mail_id
+        for kind, queued in smses.items():
+            for item, sms_id in zip(queued, self._queue_smses(templates["sms", kind], queued), strict=True):
+                item["values"]["sms_id"] = sms_id
+        for item in todo:
+            values = item["values"]
+            if "state" not in values and not values.get("mail_id") and not values.get("sms_id"):
                 values["state"] = "no_address"
-        if values:
-            log.write(values)
-        return log
+        self._write_log_values({item["log_id"]: item["values"] for item in todo})
+        return logs
 
     @api.model
-    def _queue_mail(self, kind, record, partner):
-        """Queue the kind's e-mail (``mail.mail`` in the outgoing queue); False when the member
-        has no usable address or is on the e-mail blacklist."""
-        if not partner.email_normalized or partner.is_blacklisted:
-            return False
-        template = self.env.ref(f"loyalty_club.mail_template_{kind}", raise_if_not_found=False)
-        if not template:
-            return False
-        return template.sudo().send_mail(record.id, force_send=False)
+    def _claim_new_messages(self, items):
+        """The items whose club sends their kind of message and whose key is new, each with its
+        claimed log row (dicts: index, card, kind, key, record, entry, log_id, values)."""
+        todo = []
+        for index, (card, kind, key, record, entry) in enumerate(items):
+            club = card.sudo().club_id
+            if club.notify_channel != "none" and club[KIND_SWITCHES[kind]]:
+                todo.append(
+                    {"index": index, "card": card.sudo(), "kind": kind, "key": key, "record": record, "entry": entry}
+                )
+        if not todo:
+            return []
+        self.flush_model()
+        claimed = self._claim_keys([(item["card"], item["kind"], item["key"], item["entry"]) for item in todo])
+        result, seen = [], set()
+        for item in todo:
+            if item["key"] in claimed and item["key"] not in seen:  # a key twice: the first only
+                seen.add(item["key"])
+                result.append({**item, "log_id": claimed[item["key"]], "values": {}})
+        return result
 
     @api.model
-    def _queue_sms(self, kind, record, partner):
-        """Queue the kind's SMS (``sms.sms`` outgoing, sent by the SMS queue's cron); False when
-        the member has no mobile number or it is blacklisted."""
-        number = partner.phone_sanitized
-        if not number or partner.phone_sanitized_blacklisted:
-            return False
-        template = self.env.ref(f"loyalty_club.sms_template_{kind}", raise_if_not_found=False)
-        if not template:
-            return False
-        body = template.sudo()._render_field("body", record.ids, compute_lang=True)[record.id]
-        sms = self.env["sms.sms"].sudo().create({"body": body, "partner_id": partner.id, "number": number})
-        return sms.id
+    def _write_log_values(self, values_by_log):
+        """Update the log rows with their state and queued messages, in one statement."""
+        rows = [(log_id, values) for log_id, values in values_by_log.items() if values]
+        if not rows:
+            return
+        self.env.cr.execute(
+            SQL(
+                """UPDATE loyalty_club_notification n
+                      SET state = COALESCE(v.state, n.state), mail_id = v.mail_id, sms_id = v.sms_id,
+                          write_uid = %(uid)s, write_date = %(now)s
+                     FROM unnest(%(ids)s::int[], %(states)s::varchar[], %(mails)s::int[], %(smses)s::int[])
+                          AS v(id, state, mail_id, sms_id)
+                    WHERE n.id = v.id""",
+                uid=self.env.uid,
+                now=fields.Datetime.now(),
+                ids=[log_id for log_id, _values in rows],
+                states=[values.get("state") for _log_id, values in rows],
+                mails=[values.get("mail_id") for _log_id, values in rows],
+                smses=[values.get("sms_id") for _log_id, values in rows],
+            )
+        )
+        self.invalidate_model(["state", "mail_id", "sms_id", "write_uid", "write_date"])
+
+    @api.model
+    def _template(self, channel, kind):
+        """The club's ``mail.template`` or ``sms.template`` of ``kind`` (empty if it was deleted)."""
+        return (
+            self.env.ref(f"loyalty_club.{channel}_template_{kind}", raise_if_not_found=False)
+            or self.env[f"{channel}.template"]
+        )
+
+    @api.model
+    def _can_mail(self, partner):
+        return bool(partner.email_normalized and not partner.is_blacklisted)
+
+    @api.model
+    def _can_sms(self, partner):
+        return bool(partner.phone_sanitized and not partner.phone_sanitized_blacklisted)
+
+    @api.model
+    def _queue_mails(self, template, items):
+        """Queue the e-mail of ``template`` about the record of each item (``mail.mail`` in the
+        outgoing queue, rendered in batch); the id of each mail."""
+        return template.sudo().send_mail_batch([item["record"].id for item in items], force_send=False).ids
+
+    @api.model
+    def _queue_smses(self, template, items):
+        """Queue the SMS of ``template`` about the record of each item to its member (``sms.sms``
+        outgoing, sent by the SMS queue's cron; bodies rendered in batch); the id of each SMS."""
+        bodies = template.sudo()._render_field("body", [item["record"].id for item in items], compute_lang=True)
+        values = []
+        for item in items:
+            partner = item["card"].partner_id
+            values.append(
+                {"body": bodies[item["record"].id], "partner_id": partner.id, "number": partner.phone_sanitized}
+            )
+        return self.env["sms.sms"].sudo().create(values).ids
 
     def _cancel(self):
         """Cancel queued messages that the queue has not sent yet."""
@@ -207,12 +296,14 @@ class LoyaltyClubNotification(models.Model):
         self.env.flush_all()
         self.env.cr.execute(self._expiring_lots_query(today, limit=batch_size))
         lots = self.env["loyalty.club.entry"].sudo().browse([row[0] for row in self.env.cr.fetchall()])
-        for lot in lots:
-            self._notify(lot.card_id, "expiring", f"expiring:{lot.id}", lot)
+        self._notify_many([(lot.card_id, "expiring", f"expiring:{lot.id}", lot, None) for lot in lots])
         remaining = 0
         if len(lots) >= batch_size:
+            # capped at one batch: whether to call again, not a count of every due lot
             self.env.flush_all()
-            self.env.cr.execute(SQL("SELECT count(*) FROM (%s) due", self._expiring_lots_query(today)))
+            self.env.cr.execute(SQL("SELECT count(*) FROM (%s) due", self._expiring_lots_query(today, batch_size)))
             remaining = self.env.cr.fetchone()[0]
+        # the scheduler calls again in the same environment: free this batch's records
+        self.env.invalidate_all()
         self.env["ir.cron"]._notify_progress(done=len(lots), remaining=remaining)
         return len(lots)

@@ -1,5 +1,7 @@
+import functools
 import math
 import numbers
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -13,6 +15,32 @@ SIGNED_KINDS = {"adjust", "reverse", "transfer"}
 # Kinds that need an active card; corrections (adjust, reverse, transfer, expire) do not.
 ACTIVE_CARD_KINDS = {"earn", "bonus", "redeem"}
 QUALIFYING_KINDS = {"earn", "bonus"}
+
+
+@contextmanager
+def _failures_not_logged(cr):
+    """Run the ORM's queries on ``cr`` without logging the ones that fail (they still raise)."""
+    execute = cr.execute
+    cr.execute = functools.partial(execute, log_exceptions=False)
+    try:
+        yield
+    finally:
+        del cr.execute
+
+
+class _LockedQuery:
+    """An ORM :class:`~odoo.tools.query.Query` of records, selected ``FOR UPDATE`` of their own
+    table in id order (the ORM fetches through it as through any query)."""
+
+    def __init__(self, query):
+        self._query = query
+        query.order = SQL.identifier(query.table, "id")
+
+    def select(self, *args):
+        return SQL("%s FOR UPDATE OF %s", self._query.select(*args), SQL.identifier(self._query.table))
+
+    def __getattr__(self, name):
+        return getattr(self._query, name)
 
 
 class LoyaltyClubPosting(models.AbstractModel):
@@ -62,19 +90,22 @@ class LoyaltyClubPosting(models.AbstractModel):
     @api.model
     def _lock_rows(self, records):
         """Lock the rows of ``records`` (any model with a table; in id order, to avoid deadlocks)
-        for the rest of the transaction, and drop their cached values.
+        for the rest of the transaction, and refresh their cached values from the locked rows.
 
-        A row changed by a concurrent transaction since this one began raises a serialization
-        failure, which Odoo's request retry handles; it is not logged as a "bad query" error."""
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM %s WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                SQL.identifier(records._table),
-                list(records.ids),
-            ),
-            log_exceptions=False,
-        )
+        One statement: the ORM's own fetch of the prefetched fields, selected ``FOR UPDATE``, so
+        what the caller reads next (state, balance...) is current and costs no other query. A row
+        changed by a concurrent transaction since this one began raises a serialization failure,
+        which Odoo's request retry handles; it is not logged as a "bad query" error.
+        """
         records.invalidate_recordset()
+        names = [
+            name
+            for name, field in records._fields.items()
+            if field.store and field.column_type and field.prefetch is True and field.is_accessible(records.env)
+        ]
+        fields_to_fetch = records._determine_fields_to_fetch(names)
+        with _failures_not_logged(self.env.cr):
+            records._fetch_query(_LockedQuery(records._as_query(ordered=False)), fields_to_fetch)
 
     @api.model
     def _lock_cards(self, cards):
@@ -121,24 +152,17 @@ class LoyaltyClubPosting(models.AbstractModel):
         points = self._check_points(points, kind)
         if not isinstance(posting_key, str) or not posting_key.strip():
             raise ValidationError(self.env._("A posting needs a key."))
-        Entry = self.env["loyalty.club.entry"].sudo().with_context(loyalty_club_posting=True)
         card = card.sudo()
         self._lock_cards(card)
-        existing = Entry.search([("posting_key", "=", posting_key)], limit=1)
+        # A debit consumes lots before its entry exists: its key is checked first. A credit
+        # changes nothing before its entry: the insert itself checks the key (ON CONFLICT).
+        existing = self._posted_before(card, points, kind, posting_key) if points < 0 else None
         if existing:
-            if (existing.card_id, existing.points, existing.kind) != (card, points, kind):
-                raise ValidationError(
-                    self.env._(
-                        "The posting key %(key)s was already used for another movement "
-                        "(%(kind)s %(points)s on card %(card)s).",
-                        key=posting_key,
-                        kind=existing.kind,
-                        points=existing.points,
-                        card=existing.card_id.number,
-                    )
-                )
             return existing.sudo(self.env.su)
         if kind in ACTIVE_CARD_KINDS and card.state != "active":
+            existing = self._posted_before(card, points, kind, posting_key) if points > 0 else None
+            if existing:
+                return existing.sudo(self.env.su)  # a retry, after the card was blocked
             raise UserError(self.env._("Card %s is not active.", card.number))
         now = date or fields.Datetime.now()
         if points < 0 and kind != "expire":
@@ -184,9 +208,10 @@ class LoyaltyClubPosting(models.AbstractModel):
         else:
             values["points_remaining"] = 0
             self._consume_lots(card, -points, first_lot=lot)
-        entry = Entry.create(values)
-        self.env.cr.execute("UPDATE loyalty_club_card SET balance = balance + %s WHERE id = %s", [points, card.id])
-        card.invalidate_recordset(["balance"])
+        entry = self._insert_entry(card, values)
+        if not entry:
+            # the key was posted before (a retried sync, a double click): nothing happens again
+            return self._posted_before(card, points, kind, posting_key).sudo(self.env.su)
         if values["qualifying"] and points > 0:
             card._upgrade_tier_if_qualified()
         if kind == "earn" and purchase_count > 0:
@@ -194,6 +219,178 @@ class LoyaltyClubPosting(models.AbstractModel):
         elif kind == "reverse" and purchase_count < 0 and reversed_entry and reversed_entry.kind == "earn":
             self._after_purchase_undone(reversed_entry)
         return entry.sudo(self.env.su)
+
+    @api.model
+    def _posted_before(self, card, points, kind, posting_key):
+        """The entry already posted with ``posting_key`` (empty if none); a key used for another
+        movement is refused."""
+        existing = self.env["loyalty.club.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
+        if existing and (existing.card_id, existing.points, existing.kind) != (card, points, kind):
+            raise ValidationError(
+                self.env._(
+                    "The posting key %(key)s was already used for another movement "
+                    "(%(kind)s %(points)s on card %(card)s).",
+                    key=posting_key,
+                    kind=existing.kind,
+                    points=existing.points,
+                    card=existing.card_id.number,
+                )
+            )
+        return existing
+
+    @api.model
+    def _insert_entry(self, card, values):
+        """Insert the ledger entry ``values`` of the locked ``card`` and add its points to the
+        card's balance, in one statement: ``INSERT ... ON CONFLICT (posting_key) DO NOTHING``
+        and the balance ``UPDATE`` of the same row. The new entry and balance go into the ORM
+        cache as ``create`` would put them.
+
+        :returns: the entry, or an empty recordset when the key was posted before (nothing changed)
+        """
+        Entry = self.env["loyalty.club.entry"].sudo().with_context(loyalty_club_posting=True)
+        now = self.env.cr.now()
+        row = {
+            **values,
+            "amount": card.company_id.currency_id.round(values.get("amount") or 0.0),
+            "create_uid": self.env.uid,
+            "create_date": now,
+            "write_uid": self.env.uid,
+            "write_date": now,
+        }
+        columns = list(row)
+        self.env.cr.execute(
+            SQL(
+                """WITH entry AS (
+                       INSERT INTO loyalty_club_entry (%(columns)s) VALUES (%(values)s)
+                       ON CONFLICT (posting_key) DO NOTHING
+                       RETURNING id, card_id, points),
+                   card AS (
+                       UPDATE loyalty_club_card c SET balance = c.balance + entry.points
+                         FROM entry WHERE c.id = entry.card_id
+                       RETURNING c.balance)
+                   SELECT entry.id, card.balance FROM entry, card""",
+                columns=SQL(", ").join(SQL.identifier(name) for name in columns),
+                values=SQL(", ").join(
+                    SQL("%s", None if row[name] is False and Entry._fields[name].type != "boolean" else row[name])
+                    for name in columns
+                ),
+            )
+        )
+        result = self.env.cr.fetchone()
+        if not result:
+            return Entry.browse()
+        entry_id, balance = result
+        entry = Entry.browse(entry_id)
+        for name in columns:
+            entry._cache[name] = Entry._fields[name].convert_to_cache(row[name], entry, validate=False)
+        card._cache["balance"] = balance
+        return entry
+
+    @api.model
+    def _post_credits(self, postings):
+        """Post many credits at once (batch jobs: bonuses of thousands of members), each exactly
+        once per key, with what :meth:`_post` does one after the other for a credit: lock the
+        cards, skip the keys posted before, insert the entries (a debt on the card is repaid
+        first), update the balances and upgrade the tiers, in a fixed number of statements.
+
+        :param postings: list of dicts with ``card``, ``points`` (> 0), ``kind`` (bonus),
+            ``posting_key`` and optionally ``reason``, ``branch``, ``origin``, ``date``
+        :returns: the entry of each posting: the new one, the one posted before with the same
+            key (as it was posted: a bonus is given once per key), or an empty recordset when the
+            card is not active (nothing is posted on it)
+        """
+        Entry = self.env["loyalty.club.entry"].sudo()
+        if not postings:
+            return []
+        for posting in postings:
+            if posting["kind"] != "bonus":
+                raise ValidationError(self.env._("Only bonuses are posted in batches."))
+            posting["points"] = self._check_points(posting["points"], posting["kind"])
+        cards = self.env["loyalty.club.card"].sudo().browse({posting["card"].id: None for posting in postings})
+        self._lock_cards(cards)
+        keys = [posting["posting_key"] for posting in postings]
+        posted = {entry.posting_key: entry for entry in Entry.search([("posting_key", "in", keys)])}
+        rows, balances, now = [], {}, fields.Datetime.now()
+        for posting in postings:
+            card = posting["card"].sudo()
+            key = posting["posting_key"]
+            if key in posted:
+                continue  # posted before (or twice in the batch): given once, like a retried bonus
+            if card.state != "active":
+                continue
+            when = posting.get("date") or now
+            balance = balances.get(card.id, card.balance)
+            balances[card.id] = balance + posting["points"]
+            origin = posting.get("origin")
+            rows.append(
+                {
+                    "card_id": card.id,
+                    "partner_id": card.partner_id.id,
+                    "club_id": card.club_id.id,
+                    "company_id": card.company_id.id,
+                    "branch_id": (posting.get("branch") or self.env.company).id,
+                    "kind": posting["kind"],
+                    "points": posting["points"],
+                    "points_remaining": max(0, posting["points"] - max(0, -balance)),
+                    "expiry_date": card.club_id._expiry_date_from(fields.Date.to_date(when)) or None,
+                    "date": when,
+                    "posting_key": key,
+                    "origin_model": origin._name if origin else None,
+                    "origin_id": origin.id if origin else None,
+                    "reason": posting.get("reason"),
+                    "qualifying": True,
+                    "user_id": self.env.uid,
+                }
+            )
+            posted[key] = Entry.browse()
+        created = self._insert_entries(rows)
+        entries = [created.get(key) or posted.get(key) or Entry.browse() for key in keys]
+        upgraded = cards.filtered(lambda card: card.id in {row["card_id"] for row in rows})
+        upgraded._upgrade_tier_if_qualified()
+        return [entry.sudo(self.env.su) for entry in entries]
+
+    @api.model
+    def _insert_entries(self, rows):
+        """Insert credit entries (dicts of column values, at most one row per key) and add their
+        points to the balances of their locked cards, in one statement; ``{key: entry}``."""
+        Entry = self.env["loyalty.club.entry"].sudo()
+        if not rows:
+            return {}
+        columns = list(rows[0])
+        types = {name: Entry._fields[name].column_type[1] for name in columns}
+        now = self.env.cr.now()
+        self.env.cr.execute(
+            SQL(
+                """WITH entry AS (
+                       INSERT INTO loyalty_club_entry (%(columns)s, amount, purchase_count,
+                                                       create_uid, create_date, write_uid, write_date)
+                       SELECT %(columns)s, 0, 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                         FROM unnest(%(arrays)s) AS v(%(columns)s)
+                       ON CONFLICT (posting_key) DO NOTHING
+                       RETURNING id, card_id, points, posting_key),
+                   card AS (
+                       UPDATE loyalty_club_card c SET balance = c.balance + s.total
+                         FROM (SELECT card_id, SUM(points) AS total FROM entry GROUP BY card_id) s
+                        WHERE c.id = s.card_id
+                       RETURNING c.id, c.balance)
+                   SELECT entry.posting_key, entry.id, NULL FROM entry
+                   UNION ALL
+                   SELECT NULL, card.id, card.balance FROM card""",
+                columns=SQL(", ").join(SQL.identifier(name) for name in columns),
+                arrays=SQL(", ").join(
+                    SQL("%s::%s[]", [row[name] for row in rows], SQL(types[name])) for name in columns
+                ),
+                uid=self.env.uid,
+                now=now,
+            )
+        )
+        created, Card = {}, self.env["loyalty.club.card"].sudo()
+        for key, record_id, balance in self.env.cr.fetchall():
+            if key is None:
+                Card.browse(record_id)._cache["balance"] = balance
+            else:
+                created[key] = Entry.browse(record_id)
+        return created
 
     @api.model
     def _after_purchase(self, card, entry):
@@ -267,19 +464,29 @@ class LoyaltyClubPosting(models.AbstractModel):
 
     @api.model
     def _consume_lots(self, card, points, first_lot=None):
-        """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first."""
+        """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first.
+
+        Reads at most ``points`` lots (each open lot holds at least one point) in the order of the
+        open-lots index, so a card with a million open lots costs what a small card costs.
+        """
         self.env.cr.execute(
             SQL(
-                """SELECT id, points_remaining FROM loyalty_club_entry
-                WHERE card_id = %(card)s AND points_remaining > 0
-             ORDER BY (id = %(first)s) DESC, expiry_date ASC NULLS LAST, id ASC""",
+                """(SELECT id, points_remaining, 0 AS rank, expiry_date FROM loyalty_club_entry
+                     WHERE id = %(first)s AND card_id = %(card)s AND points_remaining > 0)
+                 UNION ALL
+                 (SELECT id, points_remaining, 1, expiry_date FROM loyalty_club_entry
+                     WHERE card_id = %(card)s AND points_remaining > 0 AND id <> %(first)s
+                  ORDER BY expiry_date ASC NULLS LAST, id ASC
+                     LIMIT %(limit)s)
+                 ORDER BY rank, expiry_date ASC NULLS LAST, id ASC""",
                 card=card.id,
                 first=first_lot.id if first_lot else 0,
+                limit=points,
             )
         )
         taken = []
         left = points
-        for lot_id, remaining in self.env.cr.fetchall():
+        for lot_id, remaining, _rank, _expiry in self.env.cr.fetchall():
             if left <= 0:
                 break
             take = min(left, remaining)
@@ -387,8 +594,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                 """WITH due AS (
                    SELECT id, card_id, partner_id, club_id, company_id, points_remaining, date
                      FROM loyalty_club_entry
-                    WHERE card_id = ANY(%(cards)s) AND points_remaining > 0 AND expiry_date <= %(today)s
-                      FOR UPDATE),
+                    WHERE card_id = ANY(%(cards)s) AND points_remaining > 0 AND expiry_date <= %(today)s),
                inserted AS (
                    INSERT INTO loyalty_club_entry
                          (card_id, partner_id, club_id, company_id, branch_id, kind, points, points_remaining,

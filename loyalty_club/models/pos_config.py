@@ -121,11 +121,14 @@ class PosConfig(models.Model):
         Card = self.env["loyalty.club.gift.card"].sudo()
         if not isinstance(card_id, int) or isinstance(card_id, bool) or card_id <= 0:
             return Card
-        card = Card.browse(card_id).exists()
         club = self.company_id._loyalty_club_get()
-        if not card or not club or card.club_id != club or card.state != "active":
+        if not club:
             return Card
-        return card
+        # one query: the card, if it is an active card of the club, with its fields in cache
+        names = [name for name, field in Card._fields.items() if field.store and field.prefetch is True]
+        return Card.search_fetch(
+            [("id", "=", card_id), ("club_id", "=", club.id), ("state", "=", "active")], names, limit=1
+        )
 
     # ------------------------------------------------------------------
     # Helpers
@@ -155,11 +158,14 @@ class PosConfig(models.Model):
         Card = self.env["loyalty.club.card"].sudo()
         if not isinstance(card_id, int) or isinstance(card_id, bool) or card_id <= 0:
             return Card
-        card = Card.browse(card_id).exists()
         club = self.company_id._loyalty_club_get()
-        if not card or not club or card.club_id != club or card.state != "active":
+        if not club:
             return Card
-        return card
+        # one query: the card, if it is an active card of the club, with its fields in cache
+        names = [name for name, field in Card._fields.items() if field.store and field.prefetch is True]
+        return Card.search_fetch(
+            [("id", "=", card_id), ("club_id", "=", club.id), ("state", "=", "active")], names, limit=1
+        )
 
     def _loyalty_club_card_summary(self, card):
         """What the till may know of a card: no PIN data, the number masked."""

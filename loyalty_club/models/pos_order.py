@@ -115,7 +115,7 @@ class PosOrder(models.Model):
         if refunded:
             values.update(order._loyalty_club_reverse_refunded_lines(refunded))
         values["loyalty_points_earned"] = order._loyalty_club_post_earnings(card)
-        card.invalidate_recordset(["balance", "tier_id"])
+        # the posting service keeps the card's balance and tier in the ORM cache up to date
         values["loyalty_balance_after"] = card.balance
         values["loyalty_tier_name"] = card.tier_id.name or False
         order.write(values)

@@ -132,9 +132,11 @@ class SaleOrder(models.Model):
             return {}, self.env["loyalty.club"]
         club = card.club_id
         lines = self.order_line if lines is None else lines
-        items = [
+        # lazy: the gross totals (a tax computation per line) are only computed when the member
+        # has a tier discount or an open discount window
+        items = (
             (line, line.product_id, line._loyalty_gross_total()) for line in lines if line._loyalty_club_eligible(club)
-        ]
+        )
         discounts = self.env["loyalty.club.discount.window"]._compute_member_discounts(
             card, self.company_id, items, when=when, team=self.team_id, currency=self.currency_id
         )

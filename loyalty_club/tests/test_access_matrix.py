@@ -29,6 +29,7 @@ MATRIX = {
     "loyalty.club.card": "-     -     -     rwc   rwcu  rwcu  r     -",
     "loyalty.club.entry": "-     -     -     r     r     r     r     -",
     "loyalty.club.tier.history": "-     -     -     r     r     r     -     -",
+    "loyalty.club.qualifying.total": "-     -     -     r     r     r     -     -",
     "loyalty.club.reward": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.discount.window": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.discount.window.report": "-     -     -     r     r     r     -     -",
@@ -185,6 +186,11 @@ class TestAccessMatrix(HttpCase):
                         mismatches.append(f"{role} {operation} {model}: expected {'allow' if expected else 'deny'}")
         self.assertFalse(mismatches, "\n".join(mismatches))
 
+    def _qualifying_total(self, card):
+        total = self.env["loyalty.club.qualifying.total"].search([("card_id", "=", card.id)], limit=1)
+        self.assertTrue(total, "the posting of the set-up left a qualifying total")
+        return total
+
     def test_record_rules_between_companies_and_customers(self):
         records = {
             "own club": self.club,
@@ -195,10 +201,24 @@ class TestAccessMatrix(HttpCase):
             "other chain's entry": self.card_other.entry_ids[:1],
             "other customer's card": self.card_y,
             "other customer's entry": self.card_y.entry_ids[:1],
+            "own qualifying total": self._qualifying_total(self.card_x),
+            "other chain's qualifying total": self._qualifying_total(self.card_other),
         }
         readable = {
-            "club_user": {"own club", "own card", "own entry", "other customer's card", "other customer's entry"},
-            "other_company": {"other chain's club", "other chain's card", "other chain's entry"},
+            "club_user": {
+                "own club",
+                "own card",
+                "own entry",
+                "other customer's card",
+                "other customer's entry",
+                "own qualifying total",
+            },
+            "other_company": {
+                "other chain's club",
+                "other chain's card",
+                "other chain's entry",
+                "other chain's qualifying total",
+            },
             "portal_x": {"own card", "own entry"},
             "cashier_a": {"own club"},
             "cashier_b": {"own club"},

@@ -67,6 +67,23 @@ class TestDiscountWindow(LoyaltyClubCase):
     def discounts(self, items, when=f"{MONDAY} 11:00:00", company=None):
         return self.Window._compute_member_discounts(self.card, company or self.branch_a, items, when=at(when))
 
+    def test_new_changed_and_archived_windows_apply_at_once(self):
+        """Whether a club has windows is cached between orders; creating, archiving or changing a
+        window takes effect for the next order, and a club without windows runs no window query."""
+        when = at("2026-03-05 12:00:00")
+        self.assertFalse(self.Window._applicable_windows(self.card, self.branch_a, when))
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        self.assertFalse(self.Window._candidate_windows(self.club, when, when))
+        self.assertEqual(self.env.cr.sql_log_count, before, "no window query for a club without windows")
+        window = self.window()
+        self.assertTrue(self.applies(window, "2026-03-05 12:00:00"), "a new window applies at once")
+        window.active = False
+        self.assertFalse(self.applies(window, "2026-03-05 12:00:00"))
+        window.active = True
+        window.club_id = self.env["loyalty.club"].create({"name": "Elsewhere", "company_id": self.other_company.id})
+        self.assertFalse(self.applies(window, "2026-03-05 12:00:00"), "moved to another club")
+
     def test_dates_inside_and_outside(self):
         window = self.window(date_from="2026-03-01 08:00:00", date_to="2026-03-10 20:00:00")
         self.assertTrue(self.applies(window, "2026-03-05 12:00:00"))

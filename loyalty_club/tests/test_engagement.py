@@ -1,5 +1,6 @@
 from contextlib import contextmanager
 from datetime import date
+from unittest.mock import patch
 
 from freezegun import freeze_time
 
@@ -9,6 +10,7 @@ from odoo.tests import tagged
 from odoo.addons.mail.tests.common import MailCase
 from odoo.addons.sms.tests.common import SMSCase
 
+from ..models.loyalty_club_bonus_rule import PURCHASE_KINDS
 from .common import LoyaltyClubCase
 from .common_pos import PosClubCase
 from .test_sale import SaleClubCase
@@ -42,6 +44,28 @@ class EngagementCase(LoyaltyClubCase, SMSCase, MailCase):
             order="id",
         )
 
+    @contextmanager
+    def progress_reports(self):
+        """The (done, remaining) pairs a cron reports to the scheduler."""
+        reports = []
+
+        def record(cron, *, done, remaining, deactivate=False):
+            reports.append((done, remaining))
+
+        with patch.object(type(self.env["ir.cron"]), "_notify_progress", record):
+            yield reports
+
+    def assertNothingCached(self, records):
+        """None of ``records`` has a value in the ORM cache (the cron freed its batch)."""
+        cached = [
+            record
+            for recordset in records
+            for record in recordset
+            for field in record._fields.values()
+            if field.store and self.env.cache.contains(record, field)
+        ]
+        self.assertFalse(cached, "records of the batch are still in the ORM cache")
+
     def new_member(self, name, **values):
         partner = self.env["res.partner"].create({"name": name, **values})
         card = self.env["loyalty.club.card"].create({"partner_id": partner.id, "club_id": self.club.id})
@@ -65,6 +89,27 @@ class EngagementCase(LoyaltyClubCase, SMSCase, MailCase):
 class TestEngagementBonusRules(EngagementCase):
     """Acceptance 1 and 2: each rule kind fires exactly once per key (frozen time), referral
     and birthday guards."""
+
+    def test_rules_changed_apply_to_the_next_purchase(self):
+        """The club's purchase rules are cached between purchases: creating, archiving or changing
+        one takes effect at once (and a purchase in a club without rules does not look them up)."""
+        self.purchase()
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        self.env["loyalty.club.bonus.rule"]._active_rules(self.club, PURCHASE_KINDS)
+        self.assertEqual(self.env.cr.sql_log_count, before, "cached")
+        with freeze_time("2026-03-10 08:00:00"):
+            rule = self.rule("visit", points=5)
+            self.purchase()
+        self.assertEqual(len(self.bonuses()), 1, "a new rule applies to the next purchase")
+        with freeze_time("2026-03-11 08:00:00"):
+            rule.points = 7
+            self.purchase()
+        self.assertEqual(self.bonuses().mapped("points"), [5, 7], "a changed rule too")
+        with freeze_time("2026-03-12 08:00:00"):
+            rule.active = False
+            self.purchase()
+        self.assertEqual(len(self.bonuses()), 2, "an archived rule gives nothing")
 
     def test_visit_once_per_local_day(self):
         self.rule("visit", points=5)
@@ -251,6 +296,52 @@ class TestEngagementBonusRules(EngagementCase):
         for card in members:
             self.assertEqual(len(self.bonuses(card)), 1)
 
+    def test_birthday_batch_is_set_based(self):
+        """The daily cron posts, upgrades and announces a whole batch of members in a fixed number
+        of queries, whatever their number (no per-member loop)."""
+        self.club.notify_channel = "sms"
+        self.rule("birthday", points=600)  # enough for Silver at once: the batch upgrades too
+
+        def members(count, tag):
+            return [
+                self.new_member(f"Batch {tag} {i}", loyalty_birthday=date(1990, 7, 7), phone=f"+98912{tag}0000{i:02d}")[
+                    1
+                ]
+                for i in range(count)
+            ]
+
+        def queries(cards):
+            with freeze_time("2026-07-07 12:00:00"):
+                self.env.invalidate_all()
+                before = self.env.cr.sql_log_count
+                self.assertEqual(self.Rule._cron_date_bonuses(batch_size=100), len(cards))
+                self.env.flush_all()
+                count = self.env.cr.sql_log_count - before
+            for card in cards:
+                self.assertEqual(card.balance, 600)
+                self.assertEqual(card.tier_id, self.silver)
+                self.assertEqual(
+                    sorted(self.logs(card.partner_id).filtered(lambda log: log.kind != "welcome").mapped("kind")),
+                    ["birthday", "tier_up"],
+                )
+                self.assertBalanceIsLedgerSum(card)
+            return count
+
+        queries(members(1, 1))  # warm the caches (templates, rules)
+        one = queries(members(1, 2))
+        self.assertEqual(queries(members(6, 3)), one, "six members cost the queries of one")
+
+    def test_cron_batch_reports_capped_progress_and_frees_its_records(self):
+        """Over thousands of members the scheduler calls again and again in one environment: each
+        call counts at most one more batch and leaves nothing of its batch in the ORM cache."""
+        self.rule("birthday", points=10)
+        members = [self.new_member(f"Batch {i}", loyalty_birthday=date(1990, 7, 7))[1] for i in range(4)]
+        with freeze_time("2026-07-07 12:00:00"), self.progress_reports() as reports:
+            self.assertEqual(self.Rule._cron_date_bonuses(batch_size=1), 1)
+            self.assertNothingCached(members)
+            self.assertEqual(self.Rule._cron_date_bonuses(batch_size=3), 3)
+        self.assertEqual(reports, [(1, 1), (3, 0)], "remaining: one more batch at most, not the 3 due")
+
 
 @tagged("post_install", "-at_install")
 class TestEngagementNotifications(EngagementCase):
@@ -264,6 +355,28 @@ class TestEngagementNotifications(EngagementCase):
 
     def mails(self, partner=None):
         return self.env["mail.mail"].search([("recipient_ids", "in", (partner or self.member).ids)], order="id")
+
+    def test_messages_of_a_batch_as_one_after_the_other(self):
+        """A batch gives each message the fate it would have sent alone, in order: the cap counts
+        the batch's earlier messages of the member, a key twice is handled once, opt-out and
+        missing addresses apply per member."""
+        self.club.notify_cap_per_week = 2
+        _other, other_card = self.new_member("Opted out", email="out@example.com", loyalty_club_opt_out=True)
+        _silent, silent_card = self.new_member("No address")
+        entries = [self.post(index + 1, "adjust") for index in range(3)]
+        items = [(self.card, "birthday", f"batch:{index}", entry, entry) for index, entry in enumerate(entries)]
+        items.insert(1, (self.card, "birthday", "batch:0", entries[0], entries[0]))
+        items += [(other_card, "birthday", "batch:other", entries[0], None)]
+        items += [(silent_card, "birthday", "batch:silent", entries[0], None)]
+        self.Notification.search([("partner_id", "=", self.member.id)]).unlink()
+        logs = self.Notification._notify_many(items)
+        self.assertEqual(
+            [log.state if log else None for log in logs],
+            ["queued", None, "queued", "capped", "opted_out", "no_address"],
+        )
+        self.assertTrue(logs[0].mail_id and logs[0].sms_id)
+        self.assertFalse(logs[3].mail_id or logs[3].sms_id)
+        self.assertEqual(len(self.mails()), 2)
 
     def test_welcome_queued_by_mail_and_sms(self):
         with self.mock_mail_gateway(), self.mockSMSGateway():
@@ -337,6 +450,47 @@ class TestEngagementNotifications(EngagementCase):
         self.assertEqual(log.state, "queued")
         self.assertTrue(log.mail_id and log.sms_id)
 
+    def test_expiring_notices_batch_is_set_based(self):
+        """A batch of expiring lots is announced in a fixed number of queries, whatever its size."""
+        self.club.write({"notify_channel": "both", "notify_earned": False, "expiry_months": 1})
+
+        def lots(count, day):
+            cards = [
+                self.new_member(f"Expiring {day} {i}", email=f"x{day}{i}@example.com", phone=f"+98912{day}0000{i:02d}")[
+                    1
+                ]
+                for i in range(count)
+            ]
+            with freeze_time(f"2026-01-{day:02d} 10:00:00"):
+                return [self.purchase(card=card, points=20) for card in cards]
+
+        def queries(count, day):
+            entries = lots(count, day)
+            with freeze_time(f"2026-01-{day + 25:02d} 10:00:00"):
+                self.env.invalidate_all()
+                before = self.env.cr.sql_log_count
+                self.assertEqual(self.Notification._cron_expiring_notices(batch_size=100), count)
+                self.env.flush_all()
+                count_queries = self.env.cr.sql_log_count - before
+            for entry in entries:
+                log = self.Notification.search([("key", "=", f"expiring:{entry.id}")])
+                self.assertTrue(log.mail_id and log.sms_id, "one e-mail and one SMS per lot")
+            return count_queries
+
+        queries(1, 1)  # warm the caches
+        one = queries(1, 2)
+        self.assertEqual(queries(6, 3), one, "six lots cost the queries of one")
+
+    def test_expiring_notices_report_capped_progress(self):
+        self.club.write({"notify_channel": "sms", "notify_earned": False, "expiry_months": 1})
+        with freeze_time("2026-01-01 10:00:00"):
+            for _index in range(3):
+                self.purchase(points=30)
+        with freeze_time("2026-01-25 10:00:00"), self.progress_reports() as reports:
+            self.assertEqual(self.Notification._cron_expiring_notices(batch_size=1), 1)
+            self.assertEqual(self.Notification._cron_expiring_notices(batch_size=5), 2)
+        self.assertEqual(reports, [(1, 1), (2, 0)], "remaining: one more batch at most, not the 2 due")
+
     def test_expiring_points_once_per_lot(self):
         self.club.write({"notify_earned": False, "notify_expiring_days": 14, "expiry_months": 1})
         with freeze_time("2026-01-01 10:00:00"):
@@ -351,6 +505,7 @@ class TestEngagementNotifications(EngagementCase):
             self.assertEqual(self.Notification._cron_expiring_notices(batch_size=1), 0)
         logs = self.logs(kind="expiring")
         self.assertEqual(logs.mapped("key"), [f"expiring:{lot1.id}", f"expiring:{lot2.id}"])
+        self.assertNothingCached([lot1, lot2, self.card])
         self.assertEqual(logs[0].mail_id.subject, "30 points expire on 02/01/2026")
 
     def test_birthday_message_with_the_bonus(self):

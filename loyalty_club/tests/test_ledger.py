@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 import psycopg2
 
 from odoo.exceptions import UserError, ValidationError
@@ -112,6 +114,71 @@ class TestLedgerPosting(LoyaltyClubCase):
 
 
 @tagged("post_install", "-at_install")
+class TestPostingStatements(LoyaltyClubCase):
+    """The posting service's round trips: what an order pays for booking its points."""
+
+    def statements(self, call):
+        """(result, SQL statements run by ``call()``), the card's values out of the cache (the
+        club's settings in it, as an order has read them before booking its points)."""
+        self.env.flush_all()
+        self.card.invalidate_recordset()
+        before = self.env.cr.sql_log_count
+        result = call()
+        self.env.flush_all()
+        return result, self.env.cr.sql_log_count - before
+
+    def test_an_earning_costs_three_statements(self):
+        """Lock and read the card (one SELECT ... FOR UPDATE), insert the entry and update the
+        balance (one statement, the key checked by the insert), qualify for a tier (one query)."""
+        self.post(5)  # warm the caches of the club and its tiers
+        self.post(5)
+        entry, count = self.statements(lambda: self.post(7, amount=70))
+        self.assertEqual(count, 3)
+        self.assertEqual(self.card.balance, 17, "the new balance is in the cache, without a query")
+        self.assertEqual((entry.points, entry.points_remaining, entry.kind), (7, 7, "earn"))
+        self.env.invalidate_all()
+        self.assertBalanceIsLedgerSum()
+        again, count = self.statements(lambda: self.post(7, amount=70, key=entry.posting_key))
+        self.assertEqual(again, entry)
+        self.assertEqual(self.card.balance, 17)
+
+    def test_lock_reads_the_current_row_in_the_same_statement(self):
+        self.post(10)
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE loyalty_club_card SET state = 'blocked' WHERE id = %s", [self.card.id])
+        self.assertEqual(self.card.state, "active", "stale cache before the lock")
+        _result, count = self.statements(lambda: self.Posting._lock_cards(self.card))
+        self.assertEqual(count, 1)
+        before = self.env.cr.sql_log_count
+        self.assertEqual((self.card.state, self.card.balance, self.card.number[:4]), ("blocked", 10, "7700"))
+        self.assertEqual(self.env.cr.sql_log_count, before, "the lock filled the cache")
+
+    def test_redemption_reads_only_the_lots_it_needs(self):
+        for index in range(200):
+            self.post(1, key=f"lot:{index}")
+        earned = self.post(5, key="big-lot")
+        self.env.flush_all()
+        returned = []
+        cursor_class = type(self.env.cr)
+        execute = cursor_class.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            result = execute(cr, query, params, log_exceptions)
+            if "points_remaining, 0 AS rank" in str(getattr(query, "code", query)):
+                returned.append(cr.rowcount)
+            return result
+
+        with patch.object(cursor_class, "execute", spy):
+            self.post(-3, "redeem")
+            self.post(-2, "reverse", reversed_entry=earned, lot=earned)
+        self.assertEqual(returned, [3, 3], "one lot per point at most (a reversal: its own lot, then as many)")
+        lots = self.env["loyalty.club.entry"].search([("card_id", "=", self.card.id), ("kind", "=", "earn")])
+        self.assertEqual(sum(lots.mapped("points_remaining")), 200 - 3 + 5 - 2)
+        self.assertEqual(earned.points_remaining, 3)
+        self.assertBalanceIsLedgerSum()
+
+
+@tagged("post_install", "-at_install")
 class TestLedgerAppendOnly(LoyaltyClubCase):
     """Acceptance 2: entries cannot be written or deleted, not even by sudo or raw SQL."""
 
@@ -186,6 +253,16 @@ class TestLedgerIdempotency(LoyaltyClubCase):
                 self.post(points, key="sale.order:7:0:earn", card=card)
         self.assertEqual(self.ledger_count(), count)
         self.assertEqual(self.card.balance, 70)
+
+    def test_retried_earning_on_a_card_blocked_since_returns_the_entry(self):
+        """A credit checks its key with its insert; a card blocked after the first posting still
+        answers a retry with the entry, and refuses a new earning."""
+        first = self.post(40, key="pos.order:retry:earn")
+        self.card.action_block()
+        self.assertEqual(self.post(40, key="pos.order:retry:earn"), first)
+        with self.assertRaisesRegex(UserError, "not active"):
+            self.post(40, key="pos.order:new:earn")
+        self.assertEqual(self.card.balance, 40)
 
     def test_key_is_unique_in_the_database(self):
         self.post(70, key="unique-key")

@@ -350,7 +350,7 @@ class TestPosSessionLoad(PosClubCase):
         counts = [count_queries(small), count_queries(large), count_queries(small), count_queries(large)]
         with_small, with_large, without = counts[2], counts[3], count_without_card()
         self.assertEqual(with_small, with_large, f"the ledger size must not change the number of queries {counts}")
-        self.assertLessEqual(with_small - without, 40, f"club overhead: {with_small - without} queries")
+        self.assertLessEqual(with_small - without, 6, f"club overhead: {with_small - without} queries")
 
 
 @tagged("post_install", "-at_install")

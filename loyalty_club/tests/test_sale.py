@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
@@ -363,6 +365,21 @@ class TestSaleTierDiscount(SaleClubCase):
         self.assertEqual(self._order().order_line.discount, 0.0)
         stranger = self.env["res.partner"].create({"name": "Walk-in"})
         self.assertEqual(self._order(partner=stranger).order_line.discount, 0.0)
+
+    def test_no_tax_computation_when_no_discount_applies(self):
+        """A member without a tier discount nor an open discount window costs the confirmation no
+        member-discount computation (the lines' gross totals are not even computed)."""
+        self.card.sudo()._change_tier(self.bronze, "downgrade")
+        order = self._order()
+        Line = type(self.env["sale.order.line"])
+        with patch.object(Line, "_loyalty_gross_total", side_effect=AssertionError("computed")):
+            order.action_confirm()
+        self.assertEqual(order.state, "sale")
+        self.card.sudo()._change_tier(self.silver, "upgrade")
+        order = self._order()
+        with patch.object(Line, "_loyalty_gross_total", autospec=True, side_effect=lambda line: 100.0) as gross:
+            order.action_confirm()
+        self.assertTrue(gross.called, "with a tier discount the member discounts are checked again")
 
     def test_separate_line_follows_the_order(self):
         self.club.tier_discount_mode = "separate"
