@@ -268,20 +268,30 @@ class LoyaltyClubNotification(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _expiring_lots_query(self, today, limit=None):
+        # the longest reminder period of the clubs bounds the range read, in order, from the index
+        # of open lots by expiry date (the per-club period alone would read every later lot)
+        self.env["loyalty.club"].flush_model(["notify_expiring_days", "notify_expiring", "notify_channel"])
+        self.env.cr.execute(
+            """SELECT COALESCE(MAX(notify_expiring_days), 0) FROM loyalty_club
+                WHERE notify_expiring AND notify_channel != 'none'"""
+        )
+        longest = self.env.cr.fetchone()[0]
         return SQL(
             """SELECT e.id FROM loyalty_club_entry e
                  JOIN loyalty_club club ON club.id = e.club_id
                  JOIN loyalty_club_card c ON c.id = e.card_id
                 WHERE e.points_remaining > 0
                   AND e.expiry_date > %(today)s
+                  AND e.expiry_date <= %(today)s::date + %(longest)s
                   AND e.expiry_date <= %(today)s::date + club.notify_expiring_days
                   AND club.notify_expiring AND club.notify_channel != 'none'
                   AND c.state = 'active'
                   AND NOT EXISTS (SELECT 1 FROM loyalty_club_notification n
                                    WHERE n.key = 'expiring:' || e.id)
-             ORDER BY e.id
+             ORDER BY e.expiry_date, e.id
              %(limit)s""",
             today=today,
+            longest=longest,
             limit=SQL("LIMIT %s", limit) if limit else SQL(),
         )
 

@@ -607,8 +607,9 @@ class LoyaltyClubPosting(models.AbstractModel):
                    ON CONFLICT (posting_key) DO NOTHING
                    RETURNING lot_id, card_id, points),
                emptied AS (
+                   -- by primary key (an array, not a join: a join may hash the whole ledger per batch)
                    UPDATE loyalty_club_entry e SET points_remaining = 0
-                     FROM inserted i WHERE e.id = i.lot_id
+                    WHERE e.id = ANY(ARRAY(SELECT lot_id FROM inserted))
                    RETURNING e.id)
                UPDATE loyalty_club_card c SET balance = c.balance + s.total
                  FROM (SELECT card_id, SUM(points) AS total FROM inserted GROUP BY card_id) s
