@@ -44,6 +44,12 @@ class LoyaltyClubActivityReport(models.Model):
     points_redeemed = fields.Integer("Points redeemed", readonly=True, help="Net of points given back on refunds.")
     points_expired = fields.Integer("Points expired", readonly=True)
     points_adjusted = fields.Integer("Points adjusted", readonly=True)
+    points_opening = fields.Integer(
+        "Opening balances",
+        readonly=True,
+        help="Balances members brought from another system (import, migration): part of the net points "
+        "and the liability, but not points issued by the club.",
+    )
     value = fields.Monetary("Net value", readonly=True, help="Net points at the club's value of a point.")
     redeemed_value = fields.Monetary("Reward cost", readonly=True, help="Points redeemed at the value of a point.")
     amount = fields.Monetary("Qualifying spend", readonly=True)
@@ -66,6 +72,7 @@ class LoyaltyClubActivityReport(models.Model):
                    e.points AS points,
                    %s,
                    CASE WHEN e.kind = 'adjust' THEN e.points ELSE 0 END AS points_adjusted,
+                   CASE WHEN e.kind = 'opening' THEN e.points ELSE 0 END AS points_opening,
                    e.points * cl.point_value AS value,
                    CASE WHEN e.kind = 'redeem' OR (e.kind = 'reverse' AND r.kind = 'redeem')
                         THEN -e.points * cl.point_value ELSE 0 END AS redeemed_value,

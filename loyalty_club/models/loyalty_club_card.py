@@ -13,6 +13,13 @@ from odoo.addons.phone_validation.tools import phone_validation
 
 from ..tools.card_number import is_valid_card_number, luhn_check_digit, normalize_digits
 
+# Numbers of cards brought from another system that have no valid check digit ("legacy").
+LEGACY_NUMBER_MIN_LENGTH = 4
+LEGACY_NUMBER_MAX_LENGTH = 19
+# Context key of imports and migrations: the members are not new, so no welcome message,
+# joining or profile bonus, and the importer sets the tier itself.
+IMPORT_CONTEXT_KEY = "loyalty_club_import"
+
 _logger = logging.getLogger(__name__)
 
 try:
@@ -51,6 +58,13 @@ class LoyaltyClubCard(models.Model):
         readonly=True,
         default=lambda self: self.env._("New"),
         tracking=True,
+    )
+    legacy_number = fields.Boolean(
+        "Legacy number",
+        readonly=True,
+        copy=False,
+        help="A number brought from another system without a valid check digit: it is found only by "
+        "exact match, and a typing mistake in it cannot be detected.",
     )
     club_id = fields.Many2one(
         "loyalty.club",
@@ -166,7 +180,7 @@ class LoyaltyClubCard(models.Model):
     def _compute_qr_code(self):
         report = self.env["ir.actions.report"]
         for card in self:
-            if card.number and is_valid_card_number(card.number):
+            if card.number and (is_valid_card_number(card.number) or card.legacy_number):
                 card.qr_code = base64.b64encode(self._qr_png(card.number)) if qrcode else False
                 card.barcode_image = base64.b64encode(
                     report.barcode("Code128", card.number, width=600, height=120, humanreadable=1)
@@ -197,7 +211,10 @@ class LoyaltyClubCard(models.Model):
             if PROTECTED_FIELDS & set(vals) or "tier_id" in vals:
                 raise UserError(self.env._("Balance, PIN state and tier are set by the club, not on creation."))
             number = vals.get("number")
-            if not number or number == self.env._("New"):
+            if vals.get("legacy_number"):
+                vals["number"] = self._check_legacy_number_format(number)
+                vals["legacy_number"] = not is_valid_card_number(vals["number"])
+            elif not number or number == self.env._("New"):
                 club = self.env["loyalty.club"].browse(vals.get("club_id")) if vals.get("club_id") else None
                 club = club or self.env.company.root_id._loyalty_club_get()
                 if not club:
@@ -207,8 +224,9 @@ class LoyaltyClubCard(models.Model):
             else:
                 vals["number"] = self._check_number_format(number)
         cards = super().create(vals_list)
-        cards._assign_initial_tier()
-        cards._engage_new_cards()
+        if not self.env.context.get(IMPORT_CONTEXT_KEY):
+            cards._assign_initial_tier()
+            cards._engage_new_cards()
         return cards
 
     def _engage_new_cards(self):
@@ -248,7 +266,7 @@ class LoyaltyClubCard(models.Model):
             raise UserError(self.env._("A lost card stays lost; its points were moved to the replacement card."))
         if "tier_id" in vals and not self.env.su:
             raise AccessError(self.env._("Tiers change by evaluation; use the tier history actions."))
-        if "number" in vals and not self.env.su:
+        if {"number", "legacy_number"} & set(vals) and not self.env.su:
             raise UserError(self.env._("A card number cannot be changed; replace the card instead."))
         if {"partner_id", "club_id"} & set(vals) and self.filtered("entry_ids"):
             raise UserError(self.env._("The member or club of a card with ledger entries cannot be changed."))
@@ -276,12 +294,55 @@ class LoyaltyClubCard(models.Model):
         return stripped
 
     @api.model
+    def _check_legacy_number_format(self, number):
+        """Return ``number`` if it may be kept as a legacy number (digits only, 4 to 19 of them)."""
+        stripped = normalize_digits(number).strip() if isinstance(number, str) else ""
+        if (
+            not stripped.isascii()
+            or not stripped.isdigit()
+            or not LEGACY_NUMBER_MIN_LENGTH <= len(stripped) <= LEGACY_NUMBER_MAX_LENGTH
+        ):
+            raise ValidationError(
+                self.env._(
+                    "Card number %(number)s cannot be kept as a legacy number: use %(min)s to %(max)s digits.",
+                    number=number,
+                    min=LEGACY_NUMBER_MIN_LENGTH,
+                    max=LEGACY_NUMBER_MAX_LENGTH,
+                )
+            )
+        return stripped
+
+    @api.model
     def _generate_number(self, club):
         """Next card number of ``club``: prefix, zero-padded sequence and a Luhn check digit."""
         sequence = self.env["ir.sequence"].sudo().next_by_code("loyalty.club.card.number")
+        return self._number_from_sequence(club, sequence)
+
+    @api.model
+    def _number_from_sequence(self, club, sequence):
         body_length = CARD_NUMBER_LENGTH - 1 - len(club.card_prefix)
         body = club.card_prefix + sequence.zfill(body_length)[-body_length:]
         return body + luhn_check_digit(body)
+
+    @api.model
+    def _generate_numbers(self, club, count):
+        """``count`` new card numbers of ``club`` (imports): the same numbers as
+        :meth:`_generate_number`, drawn from the sequence in one query when it is a plain
+        PostgreSQL sequence."""
+        if count <= 0:
+            return []
+        Sequence = self.env["ir.sequence"].sudo()
+        sequence = Sequence.search(
+            [("code", "=", "loyalty.club.card.number"), ("company_id", "in", [self.env.company.id, False])],
+            order="company_id",
+            limit=1,
+        )
+        if not sequence or sequence.implementation != "standard" or sequence.use_date_range:
+            return [self._generate_number(club) for _index in range(count)]
+        self.env.cr.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [f"ir_sequence_{sequence.id:03d}", count])
+        return [
+            self._number_from_sequence(club, sequence.get_next_char(number)) for (number,) in self.env.cr.fetchall()
+        ]
 
     # ------------------------------------------------------------------
     # States
@@ -343,8 +404,23 @@ class LoyaltyClubCard(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _find_by_number(self, number):
-        """Card with this number (validated first), or an empty recordset."""
-        return self.search([("number", "=", self._check_number_format(number))], limit=1)
+        """Card with this number (validated first), or an empty recordset.
+
+        A number without a valid check digit finds only a card kept with that exact legacy
+        number (see :meth:`_check_legacy_number_format`); otherwise it is refused as before.
+        """
+        try:
+            return self.search([("number", "=", self._check_number_format(number))], limit=1)
+        except ValidationError:
+            stripped = normalize_digits(number).strip() if isinstance(number, str) else ""
+            legacy = (
+                self.search([("number", "=", stripped), ("legacy_number", "=", True)], limit=1)
+                if stripped.isascii() and stripped.isdigit()
+                else self.browse()
+            )
+            if not legacy:
+                raise
+            return legacy
 
     @api.model
     def _normalize_phone(self, phone, company=None):
@@ -530,6 +606,44 @@ class LoyaltyClubCard(models.Model):
                 }
             )
         return result
+    @api.model
+    def _change_tiers(self, tier_by_card, reason, note=False):
+        """Move many cards to new tiers at once (imports): one UPDATE and one batch of tier
+        history rows, whatever the number of cards. No message is sent (``reason`` is not an
+        upgrade or a downgrade a member hears about).
+
+        :param tier_by_card: {card: tier}; cards already in their tier are left alone
+        """
+        changes = [(card, tier) for card, tier in tier_by_card.items() if card.tier_id != tier]
+        if not changes:
+            return
+        self.env.cr.execute(
+            """UPDATE loyalty_club_card c
+                  SET tier_id = v.tier_id, tier_since = %s, tier_grace_until = NULL,
+                      write_uid = %s, write_date = (now() at time zone 'UTC')
+                 FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS tier_id) v
+                WHERE c.id = v.id""",
+            [
+                fields.Date.today(),
+                self.env.uid,
+                [card.id for card, _tier in changes],
+                [tier.id for _c, tier in changes],
+            ],
+        )
+        old_tiers = {card.id: card.tier_id.id for card, _tier in changes}
+        self.invalidate_model(["tier_id", "tier_since", "tier_grace_until"])
+        self.env["loyalty.club.tier.history"].sudo().create(
+            [
+                {
+                    "card_id": card.id,
+                    "old_tier_id": old_tiers[card.id],
+                    "new_tier_id": tier.id,
+                    "reason": reason,
+                    "note": note,
+                }
+                for card, tier in changes
+            ]
+        )
 
     def _upgrade_tier_if_qualified(self):
         """Upgrade at once the cards whose member now qualifies for a higher tier (never

@@ -9,12 +9,14 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 MAX_POINTS_PER_POSTING = 100_000_000
-CREDIT_KINDS = {"earn", "bonus"}
+# "opening": the balance a member brought from another system (import, migration).
+CREDIT_KINDS = {"earn", "bonus", "opening"}
 DEBIT_KINDS = {"redeem", "expire"}
 SIGNED_KINDS = {"adjust", "reverse", "transfer"}
 # Kinds that need an active card; corrections (adjust, reverse, transfer, expire) do not.
 ACTIVE_CARD_KINDS = {"earn", "bonus", "redeem"}
-QUALIFYING_KINDS = {"earn", "bonus"}
+# An opening balance counts for tiers like points earned on the day it is booked.
+QUALIFYING_KINDS = {"earn", "bonus", "opening"}
 
 
 @contextmanager
@@ -212,7 +214,9 @@ class LoyaltyClubPosting(models.AbstractModel):
         if not entry:
             # the key was posted before (a retried sync, a double click): nothing happens again
             return self._posted_before(card, points, kind, posting_key).sudo(self.env.su)
-        if values["qualifying"] and points > 0:
+        if values["qualifying"] and points > 0 and kind != "opening":
+            # an opening balance does not "upgrade" (nor message) a member: the import or
+            # migration that books it sets the tier it brought or qualifies for
             card._upgrade_tier_if_qualified()
         if kind == "earn" and purchase_count > 0:
             self._after_purchase(card, entry)

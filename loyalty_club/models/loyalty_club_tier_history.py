@@ -20,6 +20,7 @@ class LoyaltyClubTierHistory(models.Model):
             ("upgrade", "Upgrade"),
             ("downgrade", "Downgrade"),
             ("replacement", "Card replacement"),
+            ("import", "Import"),
         ],
         required=True,
         readonly=True,

@@ -40,12 +40,14 @@ class PosConfig(models.Model):
         text = normalize_digits(query).strip()
         compact = "".join(text.split())
         cards = Card.browse()
-        if compact.isascii() and compact.isdigit() and len(compact) == 16:
+        is_number = compact.isascii() and compact.isdigit()
+        if is_number:
+            # a club number, or a legacy number kept by an import (any length)
             try:
-                cards = Card._find_by_number(compact)
+                cards = Card._find_by_number(compact).filtered(lambda card: card.club_id == club)
             except ValidationError:
                 cards = Card.browse()
-        else:
+        if not cards and not (is_number and len(compact) == 16):
             try:
                 cards = Card._find_by_phone(text, company=self.company_id)[:PHONE_MATCHES_SHOWN]
             except ValidationError:

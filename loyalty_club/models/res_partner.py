@@ -65,6 +65,14 @@ class ResPartner(models.Model):
                                      + EXTRACT(DAY FROM loyalty_birthday))::int))
                 WHERE loyalty_birthday IS NOT NULL"""
         )
+        # Member imports and the phone lookup match contacts by normalised phone and e-mail;
+        # Odoo does not index these columns itself.
+        self.env.cr.execute(
+            """CREATE INDEX IF NOT EXISTS res_partner_loyalty_phone_sanitized_idx
+                   ON res_partner (phone_sanitized) WHERE phone_sanitized IS NOT NULL;
+               CREATE INDEX IF NOT EXISTS res_partner_loyalty_email_normalized_idx
+                   ON res_partner (email_normalized) WHERE email_normalized IS NOT NULL"""
+        )
         return result
 
     def _compute_loyalty_segment_ids(self):
@@ -98,7 +106,9 @@ class ResPartner(models.Model):
         if "loyalty_birthday_changed_on" in vals and not self.env.su:
             vals = {key: value for key, value in vals.items() if key != "loyalty_birthday_changed_on"}
         result = super().write(vals)
-        if {"loyalty_birthday", "phone", "mobile", "email"} & set(vals):
+        # An import fills in profiles completed elsewhere: no profile bonus for that.
+        importing = self.env.context.get("loyalty_club_import")
+        if {"loyalty_birthday", "phone", "mobile", "email"} & set(vals) and not importing:
             members = self.sudo().filtered(lambda p: p.loyalty_card_ids)
             if members:
                 self.env["loyalty.club.bonus.rule"]._on_profile(members)

@@ -29,3 +29,5 @@ from . import test_attempt_limits
 from . import test_gift_card_tour
 from . import test_reports
 from . import test_engagement
+from . import test_import
+from . import test_native_migration

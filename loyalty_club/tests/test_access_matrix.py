@@ -54,6 +54,10 @@ MATRIX = {
     "loyalty.club.notification": "-     -     -     r     r     r     -     -",
     "loyalty.club.segment": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.attempt": "-     -     -     -     -     -     -     -",
+    "loyalty.club.import.wizard": "-     -     -     -     rwcu  rwcu  -     -",
+    "loyalty.club.import.line": "-     -     -     -     rwcu  rwcu  -     -",
+    "loyalty.club.native.migration.wizard": "-     -     -     -     rwcu  rwcu  -     -",
+    "loyalty.club.native.migration.line": "-     -     -     -     rwcu  rwcu  -     -",
 }
 # Models without access rules on purpose: services with no table.
 NO_TABLE = {"loyalty.club.posting", "loyalty.club.pin.mixin"}

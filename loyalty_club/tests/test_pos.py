@@ -234,6 +234,21 @@ class TestPosRpc(PosClubCase):
         self.assertNotIn(self.card.number, json.dumps(summary), "the till gets the number masked")
         self.assertFalse([key for key in summary if "pin" in key and key != "pin_set"])
 
+    def test_find_card_by_legacy_number(self):
+        """A card imported with a number of another system (no valid check digit) is found by that
+        exact number, whatever its length; other numbers without a check digit still find nothing."""
+        member = self.env["res.partner"].create({"name": "Legacy Member", "phone": "+98 912 444 5566"})
+        legacy = self.env["loyalty.club.card"].create(
+            {"partner_id": member.id, "club_id": self.club.id, "number": "100234", "legacy_number": True}
+        )
+        self.assertTrue(legacy.legacy_number)
+        self.assertEqual([c["id"] for c in self.config.loyalty_club_find_card("100234")], [legacy.id])
+        self.assertEqual([c["id"] for c in self.config.loyalty_club_find_card("۱۰۰۲۳۴")], [legacy.id])
+        with self.assertRefused("No active club card"):
+            self.config.loyalty_club_find_card("100235")
+        # a phone number still finds its member
+        self.assertEqual([c["id"] for c in self.config.loyalty_club_find_card("09124445566")], [legacy.id])
+
     def test_unknown_or_blocked_card_is_not_found(self):
         with self.assertRefused("No active club card"):
             self.config.loyalty_club_find_card("0000000000000000")

@@ -26,6 +26,37 @@ def gregorian_to_jalali(gy, gm, gd):
     return jy, 7 + (days - 186) // 30, 1 + (days - 186) % 30
 
 
+def jalali_to_gregorian(jy, jm, jd):
+    """(year, month, day) of the Gregorian calendar for a Solar Hijri date (inverse of
+    :func:`gregorian_to_jalali`)."""
+    jy += 1595
+    days = -355668 + 365 * jy + (jy // 33) * 8 + ((jy % 33) + 3) // 4 + jd
+    days += (jm - 1) * 31 if jm < 7 else (jm - 7) * 30 + 186
+    gy = 400 * (days // 146097)
+    days %= 146097
+    if days > 36524:
+        days -= 1
+        gy += 100 * (days // 36524)
+        days %= 36524
+        if days >= 365:
+            days += 1
+    gy += 4 * (days // 1461)
+    days %= 1461
+    if days > 365:
+        gy += (days - 1) // 365
+        days = (days - 1) % 365
+    gd = days + 1
+    leap = gy % 4 == 0 and (gy % 100 != 0 or gy % 400 == 0)
+    month_days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    gm = 1
+    for length in month_days:
+        if gd <= length:
+            break
+        gd -= length
+        gm += 1
+    return gy, gm, gd
+
+
 def format_jalali(value, persian_digits=False):
     """``value`` (date or datetime) as ``YYYY/MM/DD`` in the Solar Hijri calendar."""
     if isinstance(value, datetime):

@@ -7,3 +7,7 @@ from . import loyalty_club_gift_card_payment_wizard
 from . import loyalty_club_liability_wizard
 from . import loyalty_club_dashboard
 from . import loyalty_club_gift_card_refund_wizard
+from . import loyalty_club_import_line
+from . import loyalty_club_import_wizard
+from . import loyalty_club_native_migration_line
+from . import loyalty_club_native_migration_wizard

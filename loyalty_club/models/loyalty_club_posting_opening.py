@@ -1,0 +1,104 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+
+class LoyaltyClubPosting(models.AbstractModel):
+    _inherit = "loyalty.club.posting"
+
+    @api.model
+    def _post_openings(self, items):
+        """Post the opening balances of many cards at once (member import, migration), with the
+        guarantees of :meth:`_post`: each key posts exactly once (the same key again returns
+        its entry, a key used for another movement is refused), the card rows are locked (in id
+        order) before their balances move, lots and stored balances stay equal to the ledger.
+        A few queries for the whole batch instead of a few per card.
+
+        An opening balance is a credit of kind ``opening``: it counts for tiers, but does not
+        change the tier by itself (the importer sets the tier) and runs no purchase hooks.
+
+        :param items: list of dicts with ``card``, ``points`` (> 0), ``key`` and optionally
+            ``origin``, ``reason``, ``branch`` and ``expiry_date`` (None: the club's rule,
+            False: never)
+        :returns: the ``loyalty.club.entry`` records, one per item, in order
+        """
+        Entry = self.env["loyalty.club.entry"].sudo().with_context(loyalty_club_posting=True)
+        if not items:
+            return Entry.browse()
+        keys = [item.get("key") for item in items]
+        if any(not isinstance(key, str) or not key.strip() for key in keys):
+            raise ValidationError(self.env._("A posting needs a key."))
+        if len(set(keys)) != len(keys):
+            raise ValidationError(self.env._("The same posting key appears twice in one batch."))
+        points = [self._check_points(item["points"], "opening") for item in items]
+        cards = self.env["loyalty.club.card"].sudo().browse({item["card"].id for item in items})
+        self._lock_cards(cards)
+        existing = {entry.posting_key: entry for entry in Entry.search([("posting_key", "in", keys)])}
+        balances = {card.id: card.balance for card in cards}
+        now = fields.Datetime.now()
+        today = fields.Date.to_date(now)
+        values_list, positions = [], []
+        for position, (item, amount) in enumerate(zip(items, points, strict=True)):
+            card = item["card"].sudo()
+            entry = existing.get(item["key"])
+            if entry:
+                if (entry.card_id, entry.points, entry.kind) != (card, amount, "opening"):
+                    raise ValidationError(
+                        self.env._(
+                            "The posting key %(key)s was already used for another movement "
+                            "(%(kind)s %(points)s on card %(card)s).",
+                            key=item["key"],
+                            kind=entry.kind,
+                            points=entry.points,
+                            card=entry.card_id.number,
+                        )
+                    )
+                continue
+            debt = max(0, -balances[card.id])
+            balances[card.id] += amount
+            expiry_date = item.get("expiry_date")
+            if expiry_date is None:
+                expiry_date = card.club_id._expiry_date_from(today)
+            origin = item.get("origin")
+            values_list.append(
+                {
+                    "card_id": card.id,
+                    "partner_id": card.partner_id.id,
+                    "club_id": card.club_id.id,
+                    "company_id": card.company_id.id,
+                    "branch_id": (item.get("branch") or self.env.company).id,
+                    "kind": "opening",
+                    "points": amount,
+                    "points_remaining": max(0, amount - debt),
+                    "expiry_date": expiry_date or False,
+                    "date": now,
+                    "posting_key": item["key"],
+                    "origin_model": origin._name if origin else False,
+                    "origin_id": origin.id if origin else False,
+                    "reason": item.get("reason"),
+                    "amount": 0.0,
+                    "purchase_count": 0,
+                    "qualifying": True,
+                    "user_id": self.env.uid,
+                }
+            )
+            positions.append(position)
+        created = Entry.create(values_list)
+        if created:
+            moved = {}
+            for values in values_list:
+                moved[values["card_id"]] = moved.get(values["card_id"], 0) + values["points"]
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE loyalty_club_card c SET balance = c.balance + m.points
+                         FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS points) m
+                        WHERE c.id = m.id""",
+                    list(moved),
+                    list(moved.values()),
+                )
+            )
+            cards.invalidate_recordset(["balance"])
+        result = [existing.get(item["key"]) for item in items]
+        for position, entry in zip(positions, created, strict=True):
+            result[position] = entry
+        return Entry.browse([entry.id for entry in result]).sudo(self.env.su)
