@@ -606,6 +606,7 @@ class LoyaltyClubCard(models.Model):
                 }
             )
         return result
+
     @api.model
     def _change_tiers(self, tier_by_card, reason, note=False):
         """Move many cards to new tiers at once (imports): one UPDATE and one batch of tier
