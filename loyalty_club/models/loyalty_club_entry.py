@@ -11,7 +11,7 @@ ENTRY_KINDS = [
     ("reverse", "Reversal"),
     ("transfer", "Transfer"),
     ("bonus", "Bonus"),
-    ("opening", "Opening balance"),
+    ("opening", "Opening balance (imported)"),
 ]
 
 # Columns the database refuses to change once an entry exists. Only points_remaining

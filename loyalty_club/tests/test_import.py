@@ -17,6 +17,7 @@ from ..tools.import_file import parse_date, parse_whole_number, write_xlsx
 from ..wizard import loyalty_club_import_wizard as import_wizard_module
 from .common import LoyaltyClubCase
 
+SIMULATED_FAILURE = "Simulated failure"
 HEADER = ["name", "phone", "email", "birthday", "card_number", "points", "points_expiry", "tier", "pin"]
 
 
@@ -479,6 +480,18 @@ class TestMemberImport(LoyaltyClubCase):
         self.assertEqual(wizard.error_count, 1)
         self.assertEqual(wizard.opening_points, sum(range(1, 8)))
 
+    def test_statistics_are_refreshed_as_the_tables_grow(self):
+        """The planner must see the rows the import adds: ANALYZE after the first batch, then
+        each time the run has doubled what it wrote (not after every batch)."""
+        rows = [[f"Stat Member {i}", f"0912777{i:04d}", "", "", "", "1", "", "", ""] for i in range(10)]
+        wizard = self.wizard(csv_bytes(rows), batch_size=1)
+        wizard.action_check()
+        wizard.action_import()
+        with patch.object(import_wizard_module, "refresh_statistics") as refresh:
+            wizard._process_import()
+        self.assertEqual(refresh.call_count, 4, "after 1, 2, 4 and 8 rows")
+        self.assertEqual(wizard.state, "done")
+
     def test_a_row_failing_at_import_is_skipped_alone(self):
         rows = [
             [f"Row {i}", f"0912666{i:04d}", "", "", "", str(points), "", "", ""] for i, points in enumerate((5, 777, 9))
@@ -489,7 +502,7 @@ class TestMemberImport(LoyaltyClubCase):
 
         def failing_post(self, items):
             if any(item["points"] == 777 for item in items):
-                raise ValidationError(self.env._("Simulated failure"))
+                raise ValidationError(SIMULATED_FAILURE)
             return original(self, items)
 
         with patch.object(LoyaltyClubPosting, "_post_openings", failing_post):

@@ -17,4 +17,4 @@ class LoyaltyClubImportLine(models.TransientModel):
     )
     message = fields.Char("Problem", readonly=True)
     value = fields.Char(readonly=True, help="The value of the cell (never shown for a PIN).")
-    row_values = fields.Text(readonly=True, help="The row's cells (without the PIN), for the error report.")
+    row_values = fields.Text("Row", readonly=True, help="The row's cells (without the PIN), for the error report.")

@@ -14,7 +14,7 @@ class LoyaltyClubNativeMigrationLine(models.TransientModel):
     native_code = fields.Char("Odoo card", readonly=True)
     native_program = fields.Char("Odoo program", readonly=True)
     program_type = fields.Selection(
-        [("loyalty", "Loyalty card"), ("ewallet", "eWallet"), ("gift_card", "Gift card")], readonly=True
+        [("loyalty", "Loyalty card"), ("ewallet", "eWallet"), ("gift_card", "Gift card")], "Kind", readonly=True
     )
     partner_id = fields.Many2one("res.partner", "Customer", readonly=True)
     native_balance = fields.Float("Odoo balance", readonly=True, digits=(16, 2))

@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .loyalty_club_import_wizard import IMPORT_CONTEXT
+from .loyalty_club_import_wizard import IMPORT_CONTEXT, refresh_statistics
 
 _logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
         "loyalty.club", required=True, default=lambda self: self.env.company.root_id._loyalty_club_get()
     )
     company_id = fields.Many2one(related="club_id.company_id")
-    native_loyalty_installed = fields.Boolean(compute="_compute_native_loyalty_installed")
+    native_loyalty_installed = fields.Boolean("Odoo Loyalty installed", compute="_compute_native_loyalty_installed")
     migrate_loyalty = fields.Boolean("Loyalty cards", default=True)
     migrate_ewallet = fields.Boolean("eWallets", default=True)
     migrate_gift_card = fields.Boolean("Gift cards", default=True)
@@ -127,13 +127,21 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
         self.ensure_one()
         Native = self.env["loyalty.card"].sudo().with_context(active_test=False)
         native_ids = Native.search([("program_id", "in", programs.ids)], order="id").ids
+        # Odoo 18's cards can be archived; without the field nothing is archived or skipped for it
+        active_field = ["active"] if "active" in Native._fields else []
         programs = {program.id: program for program in programs}
+        analyzed_at = None
         for start in range(0, len(native_ids), MIGRATION_BATCH_SIZE):
             batch = Native.browse(native_ids[start : start + MIGRATION_BATCH_SIZE])
-            rows = batch.read(["code", "program_id", "partner_id", "points", "expiration_date", "active"])
+            rows = batch.read(["code", "program_id", "partner_id", "points", "expiration_date", *active_field])
             lines = self._migrate_batch(rows, programs)
             self.env["loyalty.club.native.migration.line"].create(lines)
             self.env.flush_all()
+            done = start + len(rows)
+            if analyzed_at is None or done >= 2 * analyzed_at:
+                # the planner must see the cards and entries this transaction adds (see the import)
+                refresh_statistics(self.env.cr, ("loyalty_club_card", "loyalty_club_entry", "loyalty_club_gift_card"))
+                analyzed_at = done
             self.env.invalidate_all()
             _logger.info("loyalty_club: native loyalty migration: %s/%s cards", start + len(rows), len(native_ids))
         counts = {"moved_card_count": 0, "moved_points": 0, "moved_gift_card_count": 0}
@@ -195,7 +203,7 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
                     line["currency_id"] = program.currency_id.id
                 else:
                     line.update(card_id=done["card_id"][0], points=done["points"])
-                if self.archive_native and row["active"]:
+                if self._can_archive() and row["active"]:
                     to_archive.append(row["id"])
                 continue
             reason = self._skip_reason(row, program)
@@ -204,15 +212,18 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
                 continue
             plan.append((row, program, line))
         self._move_cards(plan)
-        if self.archive_native:
+        if self._can_archive():
             to_archive += [line["native_card_id"] for _row, _program, line in plan if line["result"] == "moved"]
         if to_archive:
             self.env["loyalty.card"].sudo().browse(to_archive).write({"active": False})
         return lines
 
+    def _can_archive(self):
+        return self.archive_native and "active" in self.env["loyalty.card"]._fields
+
     def _skip_reason(self, row, program):
         """Why a native card is not moved (translated), or False."""
-        if not row["active"]:
+        if not row.get("active", True):
             return self.env._("Archived in Odoo Loyalty.")
         if program.program_type == "gift_card":
             if program.currency_id.compare_amounts(row["points"], 0) <= 0:
