@@ -1472,6 +1472,50 @@ def save_extra(raw, name, title, measures):
     save(raw, f"extra_{name}", {"title": title, "rows": measures})
 
 
+def cmd_import(odoo, args, raw):
+    """The member import (bench/bench_import.py): check, import and second check of ``--rows``
+    generated rows through the wizard's real methods, in one transaction rolled back after."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_import import measure_import
+
+    with environment(odoo, args.db) as env:
+        result = measure_import(env, rows=args.rows, batch_size=args.batch_size, trace_memory=not args.no_tracemalloc)
+    save(raw, "import", result)
+    checked, imported = result["check_counts"], result["import_counts"]
+    measures = [
+        {
+            "measure": "check (dry run, nothing written)",
+            "value": result["check_seconds"],
+            "unit": "s",
+            "detail": f"{result['check_rows_per_second']:,} rows/s; {checked['error_count']:,} rows with errors "
+            f"({result['invalid_rows']:,} made invalid on purpose)",
+        },
+        {
+            "measure": f"import (batches of {result['batch_size']} rows)",
+            "value": result["import_seconds"],
+            "unit": "s",
+            "detail": f"{result['import_rows_per_second']:,} rows/s; {imported['new_card_count']:,} new cards, "
+            f"{imported['opening_count']:,} opening entries, {result['balance_mismatches']} balance mismatches",
+        },
+    ]
+    if "recheck_seconds" in result:
+        measures.append(
+            {
+                "measure": "check of the same file again",
+                "value": result["recheck_seconds"],
+                "unit": "s",
+                "detail": f"{result['recheck_counts']['unchanged_count']:,} rows already imported",
+            }
+        )
+    if "peak_python_mib" in result:
+        memory = {"measure": "peak Python memory (tracemalloc)", "value": result["peak_python_mib"], "unit": "MiB"}
+    else:
+        memory = {"measure": "process max RSS", "value": result["max_rss_mib"], "unit": "MiB"}
+    measures.append({**memory, "detail": f"file of {result['file_mib']} MiB"})
+    save_extra(raw, "import", f"Member import of {args.rows:,} CSV rows (in-process, rolled back)", measures)
+    out(f"import: check {result['check_seconds']} s, import {result['import_seconds']} s")
+
+
 def cmd_report(args, raw):
     load = load_json(raw, "load")
     crons = load_json(raw, "crons")
@@ -1596,7 +1640,11 @@ def main():
     profile.add_argument("--show", action="store_true")
     profile.add_argument("--width", type=int, default=160)
     liability = sub.add_parser("liability")
-    for command in (load, measure, crons, engagement, liability):
+    member_import = sub.add_parser("import")
+    member_import.add_argument("--rows", type=int, default=100_000)
+    member_import.add_argument("--batch-size", type=int, default=1000)
+    member_import.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
+    for command in (load, measure, crons, engagement, liability, member_import):
         command.add_argument("--db", required=True)
     engagement.add_argument("--members", type=int, default=10_000)
     engagement.add_argument("--batch-size", type=int, default=1000)
@@ -1629,6 +1677,7 @@ def main():
         "crons": cmd_crons,
         "engagement": cmd_engagement,
         "liability": cmd_liability,
+        "import": cmd_import,
         "profile": cmd_profile,
     }[args.command](odoo, args, raw)
 

@@ -16,6 +16,7 @@
 #   --port PORT               first HTTP port tried for --workers (default $LOYALTY_BENCH_HTTP_PORT or 8643)
 #   --engagement-members E    members of the birthday / expiring-points cron run (default 10000,
 #                             compared with a run at 1,000; 0 skips it)
+#   --import-rows R           rows of the member import check + import (default 100000, 0 skips it)
 #   --skip-load               reuse the databases of the previous run (measure only, no crons)
 #   --skip-inprocess          with --skip-load: keep the in-process results of the previous run
 #   --crons-first             run the scheduled jobs right after the load (long runs)
@@ -40,6 +41,7 @@ SKIP_INPROCESS=0
 CRONS_FIRST=0
 PORT_FROM="${LOYALTY_BENCH_HTTP_PORT:-8643}"
 ENGAGEMENT=10000
+IMPORT_ROWS=100000
 OUT="$REPO_ROOT/bench/results"
 while (($#)); do
     case "$1" in
@@ -51,11 +53,12 @@ while (($#)); do
     --workers) WORKERS=1; shift ;;
     --port) PORT_FROM="$2"; shift 2 ;;
     --engagement-members) ENGAGEMENT="$2"; shift 2 ;;
+    --import-rows) IMPORT_ROWS="$2"; shift 2 ;;
     --skip-load) SKIP_LOAD=1; shift ;;
     --skip-inprocess) SKIP_INPROCESS=1; shift ;;
     --crons-first) CRONS_FIRST=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
-    -h | --help) sed -n '2,28s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,29s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument '$1' (see ./bench/run.sh --help)" ;;
     esac
 done
@@ -132,6 +135,10 @@ run_crons() {
     fi
     info "Liability report over the whole ledger (ORM read, pivot read_group, as-of date; plans)"
     bench_py liability --db "$BENCH_DB"
+    if ((IMPORT_ROWS)); then
+        info "Member import: check and import of $IMPORT_ROWS CSV rows (rolled back)"
+        bench_py import --db "$BENCH_DB" --rows "$IMPORT_ROWS" --no-tracemalloc
+    fi
 }
 # --crons-first: the jobs' numbers first on long runs; the orders then run on cards whose tiers
 # the evaluation changed, so the 10 vs 10^6 entries comparison is made after the crons

@@ -3,8 +3,10 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 
+# The posting service is split by ledger: points (loyalty_club_posting.py), gift cards and
+# opening balances each keep their own file.
 class LoyaltyClubPosting(models.AbstractModel):
-    _inherit = "loyalty.club.posting"
+    _inherit = "loyalty.club.posting"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _post_openings(self, items):

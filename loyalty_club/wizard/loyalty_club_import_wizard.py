@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import email_normalize
+from odoo.tools import SQL, email_normalize
 
 from ..models.loyalty_club_card import IMPORT_CONTEXT_KEY, LEGACY_NUMBER_MAX_LENGTH, LEGACY_NUMBER_MIN_LENGTH
 from ..models.loyalty_club_posting import MAX_POINTS_PER_POSTING
@@ -56,7 +56,7 @@ def refresh_statistics(cr, tables=IMPORT_TABLES):
     checks of every insert too), so each batch gets slower than the one before. ANALYZE in the
     same transaction counts the transaction's own rows, like Odoo does for the currency table.
     """
-    cr.execute(f"ANALYZE {', '.join(tables)}")
+    cr.execute(SQL("ANALYZE %s", SQL(", ").join(SQL.identifier(table) for table in tables)))
 
 
 # Context of everything an import creates: no mail tracking or creation messages (that is what
