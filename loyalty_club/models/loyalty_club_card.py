@@ -127,12 +127,13 @@ class LoyaltyClubCard(models.Model):
 
     def init(self):
         """Index of the anniversary bonuses: cards by the day of the year they were issued."""
-        super().init()
+        result = super().init()
         self.env.cr.execute(
             """CREATE INDEX IF NOT EXISTS loyalty_club_card_issued_md_idx
                    ON loyalty_club_card (((EXTRACT(MONTH FROM date_issued) * 100
                                            + EXTRACT(DAY FROM date_issued))::int))"""
         )
+        return result
 
     # ------------------------------------------------------------------
     # Computes
