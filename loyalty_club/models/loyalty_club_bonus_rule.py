@@ -291,32 +291,48 @@ class LoyaltyClubBonusRule(models.Model):
     @api.model
     def _date_bonus_query(self, now, limit=None):
         """Due birthday/anniversary bonuses at ``now`` (naive UTC), computed in each member's
-        timezone: rows (rule id, card id, local date), one card (the newest active) per member."""
+        timezone: rows (rule id, card id, local date), one card (the newest active) per member.
+
+        The candidates come from two indexes on the day of the year (members' birthdays, cards'
+        issue dates) around today, so a batch reads the day's members, not every card of the club.
+        """
         return SQL(
-            """WITH candidates AS (
-                SELECT r.id AS rule_id, r.kind, r.birthday_guard_days, c.id AS card_id, c.partner_id, c.club_id,
+            """WITH zones AS MATERIALIZED (
+                -- the server's time zone names, once (a per-row scan of pg_timezone_names is slow)
+                SELECT jsonb_object_agg(name, TRUE) AS names FROM pg_timezone_names),
+            members AS (
+                -- birthdays: members whose birthday falls around today (index on the birthday's day)
+                SELECT r.id AS rule_id, r.kind, r.birthday_guard_days, r.club_id, p.id AS partner_id
+                  FROM loyalty_club_bonus_rule r
+                  JOIN res_partner p
+                    ON p.loyalty_birthday IS NOT NULL
+                   AND (EXTRACT(MONTH FROM p.loyalty_birthday) * 100
+                        + EXTRACT(DAY FROM p.loyalty_birthday))::int = ANY(%(md)s)
+                 WHERE r.active AND r.kind = 'birthday'
+                UNION ALL
+                -- anniversaries: members with a card of the club issued on a day around today
+                -- (index on the issue date's day)
+                SELECT r.id, r.kind, r.birthday_guard_days, r.club_id, i.partner_id
+                  FROM loyalty_club_bonus_rule r
+                  JOIN (SELECT DISTINCT c4.partner_id, c4.club_id FROM loyalty_club_card c4
+                         WHERE (EXTRACT(MONTH FROM c4.date_issued) * 100
+                                + EXTRACT(DAY FROM c4.date_issued))::int = ANY(%(md)s)) i ON i.club_id = r.club_id
+                 WHERE r.active AND r.kind = 'anniversary'),
+            candidates AS (
+                SELECT m.rule_id, m.kind, m.birthday_guard_days, c.id AS card_id, c.partner_id, c.club_id,
                        p.loyalty_birthday, p.loyalty_birthday_changed_on,
                        ((%(now)s::timestamp AT TIME ZONE 'UTC')
-                           AT TIME ZONE COALESCE(ptz.name, ctz.name, 'UTC'))::date AS local_date
-                  FROM loyalty_club_bonus_rule r
-                  JOIN loyalty_club club ON club.id = r.club_id
+                           AT TIME ZONE COALESCE(CASE WHEN z.names ? p.tz THEN p.tz END,
+                                                 CASE WHEN z.names ? cp.tz THEN cp.tz END, 'UTC'))::date AS local_date
+                  FROM members m
+                 CROSS JOIN zones z
+                  JOIN loyalty_club club ON club.id = m.club_id
                   JOIN res_company co ON co.id = club.company_id
                   JOIN res_partner cp ON cp.id = co.partner_id
-                  JOIN loyalty_club_card c ON c.club_id = r.club_id AND c.state = 'active'
+                  JOIN loyalty_club_card c ON c.club_id = m.club_id AND c.partner_id = m.partner_id
+                                          AND c.state = 'active'
                   JOIN res_partner p ON p.id = c.partner_id
-             LEFT JOIN pg_timezone_names ptz ON ptz.name = p.tz
-             LEFT JOIN pg_timezone_names ctz ON ctz.name = cp.tz
-                 WHERE r.active AND r.kind IN ('birthday', 'anniversary')
-                   AND (r.kind = 'birthday' OR EXISTS (
-                        SELECT 1 FROM loyalty_club_card c4
-                         WHERE c4.partner_id = c.partner_id AND c4.club_id = c.club_id
-                           AND (EXTRACT(MONTH FROM c4.date_issued) * 100
-                                + EXTRACT(DAY FROM c4.date_issued))::int = ANY(%(md)s)))
-                   AND (r.kind = 'anniversary' OR (
-                        p.loyalty_birthday IS NOT NULL
-                        AND (EXTRACT(MONTH FROM p.loyalty_birthday) * 100
-                             + EXTRACT(DAY FROM p.loyalty_birthday))::int = ANY(%(md)s)))
-                   AND NOT EXISTS (SELECT 1 FROM loyalty_club_card c2
+                 WHERE NOT EXISTS (SELECT 1 FROM loyalty_club_card c2
                                     WHERE c2.partner_id = c.partner_id AND c2.club_id = c.club_id
                                       AND c2.state = 'active' AND c2.id > c.id)),
             due AS (

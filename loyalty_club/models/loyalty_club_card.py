@@ -139,6 +139,16 @@ class LoyaltyClubCard(models.Model):
         ("balance_sane", "CHECK(balance > -2000000000)", "Balance out of range."),
     ]
 
+    def init(self):
+        """Index of the anniversary bonuses: cards by the day of the year they were issued."""
+        result = super().init()
+        self.env.cr.execute(
+            """CREATE INDEX IF NOT EXISTS loyalty_club_card_issued_md_idx
+                   ON loyalty_club_card (((EXTRACT(MONTH FROM date_issued) * 100
+                                           + EXTRACT(DAY FROM date_issued))::int))"""
+        )
+        return result
+
     # ------------------------------------------------------------------
     # Computes
     # ------------------------------------------------------------------

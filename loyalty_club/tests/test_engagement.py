@@ -189,6 +189,21 @@ class TestEngagementBonusRules(EngagementCase):
         with self.refused(UserError, "cannot be changed"):
             card_c.referred_by_card_id = self.card
 
+    def test_birthday_in_the_company_timezone_when_the_member_has_none_or_an_unknown_one(self):
+        self.rule("birthday", points=100, birthday_guard_days=30)
+        self.company.partner_id.tz = "Asia/Tehran"
+        self.member.write({"tz": False, "loyalty_birthday": date(1990, 3, 10)})
+        other, other_card = self.new_member("Unknown zone", loyalty_birthday=date(1990, 3, 10))
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE res_partner SET tz = 'Mars/Olympus' WHERE id = %s", [other.id])
+        other.invalidate_recordset(["tz"])
+        with freeze_time("2026-03-09 19:00:00"):  # 22:30 on 9 March in Tehran: not yet
+            self.assertEqual(self.Rule._cron_date_bonuses(), 0)
+        with freeze_time("2026-03-09 21:00:00"):  # 00:30 on 10 March in Tehran
+            self.assertEqual(self.Rule._cron_date_bonuses(), 2)
+        self.assertEqual(self.bonuses().mapped("points"), [100])
+        self.assertEqual(self.bonuses(other_card).mapped("points"), [100])
+
     def test_birthday_in_member_timezone_once_per_year(self):
         self.rule("birthday", points=100, birthday_guard_days=30)
         self.member.write({"tz": "Asia/Tehran", "loyalty_birthday": date(1990, 3, 10)})
