@@ -26,9 +26,7 @@ import resource
 import sys
 import time
 import tracemalloc
-from contextlib import contextmanager
 
-ADMIN = 2  # base.user_admin: a real user (club manager), so access rights are paid for
 HEADER = ["name", "phone", "email", "birthday", "card_number", "points", "points_expiry", "tier", "pin"]
 PHONE_PREFIX = "0901"  # a mobile range of its own, so the rows do not match members of other benchmarks
 CARD_PREFIX = "7702"
@@ -189,33 +187,6 @@ def counts(wizard):
 # ----------------------------------------------------------------------
 # Command line
 # ----------------------------------------------------------------------
-def start_odoo(odoo_dir, odoo_args, log):
-    if odoo_dir and odoo_dir not in sys.path:
-        sys.path.insert(0, odoo_dir)
-    import odoo
-
-    odoo.tools.config.parse_config([*odoo_args, f"--logfile={log}", "--log-level=warn"])
-    odoo.netsvc.init_logger()
-    return odoo
-
-
-@contextmanager
-def environment(odoo, db, uid=ADMIN, commit=False):
-    """A cursor and environment on ``db``; rolled back unless ``commit``."""
-    from odoo.modules.registry import Registry
-
-    registry = Registry(db)
-    with registry.cursor() as cr:
-        env = odoo.api.Environment(cr, uid, {})
-        try:
-            yield env
-        finally:
-            if commit:
-                cr.commit()
-            else:
-                cr.rollback()
-
-
 def main():
     argv = sys.argv[1:]
     split = argv.index("--") if "--" in argv else len(argv)
@@ -230,6 +201,8 @@ def main():
     parser.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
     parser.add_argument("--no-recheck", action="store_true", help="skip the second check of the same file")
     args = parser.parse_args(own)
+    from bench import environment, start_odoo  # the bootstrap of bench/bench.py, next to this file
+
     odoo = start_odoo(args.odoo_dir, odoo_args, args.log)
     with environment(odoo, args.db, commit=args.commit) as env:
         result = measure_import(
