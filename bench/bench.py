@@ -97,14 +97,10 @@ def load_json(raw, name):
 
 def card_number(index):
     """The bulk-loaded card number of member ``index`` (same formula as the SQL loader)."""
+    from odoo.addons.loyalty_club.tools.card_number import luhn_check_digit
+
     body = f"{PREFIX}9{index:010d}"
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        digit = int(char)
-        if position % 2 == 0:
-            digit = digit * 2 - 9 if digit * 2 > 9 else digit * 2
-        total += digit
-    return body + str((10 - total % 10) % 10)
+    return body + luhn_check_digit(body)
 
 
 def local_phone(index):

@@ -34,14 +34,10 @@ TIERS = ("Bronze", "Silver", "Gold")
 
 
 def luhn_number(body):
-    """``body`` followed by its Luhn check digit."""
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        digit = int(char)
-        if position % 2 == 0:
-            digit = digit * 2 - 9 if digit * 2 > 9 else digit * 2
-        total += digit
-    return body + str((10 - total % 10) % 10)
+    """``body`` followed by its Luhn check digit (the addon's own helper)."""
+    from odoo.addons.loyalty_club.tools.card_number import luhn_check_digit
+
+    return body + luhn_check_digit(body)
 
 
 def build_csv(rows, invalid_every=50, number_every=10, pin_every=1000):
@@ -169,19 +165,10 @@ def csv_again(rows):
 
 
 def counts(wizard):
-    fields = (
-        "row_count",
-        "error_count",
-        "warning_count",
-        "new_partner_count",
-        "matched_partner_count",
-        "new_card_count",
-        "existing_card_count",
-        "opening_count",
-        "opening_points",
-        "unchanged_count",
-    )
-    return {field: wizard[field] for field in fields}
+    """The wizard's counters (rows, errors, new partners and cards, openings...)."""
+    from odoo.addons.loyalty_club.wizard.loyalty_club_import_wizard import COUNTERS
+
+    return {field: wizard[field] for field in COUNTERS}
 
 
 # ----------------------------------------------------------------------
