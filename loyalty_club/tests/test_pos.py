@@ -5,6 +5,8 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.point_of_sale.models.pos_config import PosConfig as StandardPosConfig
+
 from .common_pos import PIN, PosClubCase
 
 
@@ -333,6 +335,20 @@ class TestPosSessionLoad(PosClubCase):
         self.assertFalse(leaked, "no card number may reach the till at session start")
         loaded_partners = {partner["id"] for partner in data["res.partner"]["data"]}
         self.assertLess(len(loaded_partners & set(partners.ids)), len(partners))
+
+    def test_preloaded_customers_are_the_standard_ones(self):
+        """The till preloads the same customers as point_of_sale does (most POS orders first,
+        then by name), without sorting every partner of the database."""
+        partners = self.env["res.partner"].create([{"name": f"Preloaded {index:03d}"} for index in range(150)])
+        for partner, count in ((partners[120], 3), (partners[7], 1), (partners[140], 1)):
+            for _order in range(count):
+                self.sync(self.create_ui_order_data([(self.shirt, 1)], customer=partner))
+        ours = self.config.get_limited_partners_loading()
+        standard = StandardPosConfig.get_limited_partners_loading(self.config)
+        self.assertEqual(len(ours), 100)
+        self.assertEqual(ours[:3], standard[:3])
+        self.assertEqual(ours[0][0], partners[120].id)
+        self.assertEqual(sorted(ours), sorted(standard))
 
     def test_query_count_of_a_synced_order_does_not_grow_with_the_ledger(self):
         small = self.env["loyalty.club.card"].create({"partner_id": self.customer.id, "club_id": self.club.id})
