@@ -190,6 +190,36 @@ class TestAccessMatrix(HttpCase):
                         mismatches.append(f"{role} {operation} {model}: expected {'allow' if expected else 'deny'}")
         self.assertFalse(mismatches, "\n".join(mismatches))
 
+    def test_every_model_has_a_record_rule(self):
+        ruled = set(self.env["ir.rule"].sudo().search([]).mapped("model_id.model"))
+        self.assertFalse(sorted(set(MATRIX) - ruled), "models of the addon without a record rule")
+
+    def test_failed_checks_of_another_companys_till_stay_hidden(self):
+        """Even an administrator reads only the failed checks of the tills of their companies
+        (and those without a till: back office, public page)."""
+        Attempt = self.env["loyalty.club.attempt"]
+        config_other = (
+            self.env["pos.config"]
+            .with_company(self.company2)
+            .create({"name": "Other chain's shop", "company_id": self.company2.id, "payment_method_ids": [(5, 0, 0)]})
+        )
+        sessions = {}
+        for config in self.config_a | config_other:
+            sessions[config] = self.env["pos.session"].with_company(config.company_id).create({"config_id": config.id})
+        own_till = Attempt.create({"channel": "pos", "pos_session_id": sessions[self.config_a].id})
+        other_till = Attempt.create({"channel": "pos", "pos_session_id": sessions[config_other].id})
+        back_office = Attempt.create({"channel": "backoffice", "user_id": self.users["club_user"].id})
+        admin = new_test_user(
+            self.env,
+            "mx_admin",
+            groups="base.group_system",
+            company_id=self.company.id,
+            company_ids=[self.company.id, self.branch_a.id, self.branch_b.id],
+        )
+        everything = own_till | other_till | back_office
+        self.assertEqual(Attempt.with_user(admin).search([("id", "in", everything.ids)]), own_till | back_office)
+        self.assertFalse(other_till.with_user(admin).has_access("read"))
+
     def _qualifying_total(self, card):
         total = self.env["loyalty.club.qualifying.total"].search([("card_id", "=", card.id)], limit=1)
         self.assertTrue(total, "the posting of the set-up left a qualifying total")
