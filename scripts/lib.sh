@@ -556,43 +556,6 @@ ensure_template() {
     } 8>"$LOCK_DIR/template-$db.lock"
 }
 
-# ensure_derived_template DB BASE MODULES: a copy of the template BASE with MODULES
-# (comma-separated) installed on top, for tests that need more than the addon's depends
-# (e.g. Odoo's own Loyalty app). Cheaper than a full build: BASE is cloned and only MODULES
-# (and what they auto-install) are installed, without re-generating web assets. Rebuilt only
-# when BASE was rebuilt or MODULES changed; the stamp is the database's COMMENT.
-ensure_derived_template() {
-    local db="$1" base="$2" modules="$3" stamp log
-    check_db_name "$db"
-    check_db_name "$base"
-    stamp="$(printf 'base=%s modules=%s' "$(db_comment "$base")" "$(tr ',' '\n' <<<"$modules" | sort -u | paste -sd, -)" |
-        sha256sum | cut -c1-16)"
-    stamp="loyalty_club derived template $stamp"
-    mkdir -p "$LOCK_DIR" "$LOG_DIR"
-    {
-        if ! flock -n 8 2>/dev/null; then
-            info "Waiting for another process building template $db ..."
-            flock 8 2>/dev/null || true
-        fi
-        if db_exists "$db" && [[ "$(db_comment "$db")" == "$stamp" && -d "$DATA_DIR/filestore/$db" ]]; then
-            info "Reusing template database $db ($base + $modules)"
-        else
-            log="$LOG_DIR/template-$db-$(date +%Y%m%d-%H%M%S).log"
-            info "Building template database $db: $base + $modules; log: $log"
-            drop_db "$db"
-            clone_db "$base" "$db"
-            if ! odoo_run_logged "$log" -d "$db" -i "$modules" \
-                --stop-after-init --no-http --workers=0 --max-cron-threads=0; then
-                drop_db "$db"
-                die "building template $db failed; see $log"
-            fi
-            mkdir -p "$DATA_DIR/filestore/$db"
-            pg_psql postgres -c "COMMENT ON DATABASE \"$db\" IS '$stamp'"
-            info "Template $db ready"
-        fi
-    } 8>"$LOCK_DIR/template-$db.lock"
-}
-
 # --------------------------------------------------------------------------
 # everything
 

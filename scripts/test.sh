@@ -111,7 +111,7 @@ setup_all
 [[ -z "$MAIN_TAGS" ]] || ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1
 if [[ -n "$NATIVE_TAGS" ]]; then
     ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1
-    ensure_derived_template "$NATIVE_TEMPLATE_DB" "$TEST_TEMPLATE_DB" "$NATIVE_MODULES"
+    ensure_template "$NATIVE_TEMPLATE_DB" "$NATIVE_MODULES" 1 "$TEST_TEMPLATE_DB" 0
 fi
 
 STAMP="$(date +%Y%m%d-%H%M%S)"
