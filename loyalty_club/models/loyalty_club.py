@@ -118,6 +118,13 @@ class LoyaltyClub(models.Model):
         required=True,
         help="Digits every generated card number starts with (also used by barcode scanners).",
     )
+    has_legacy_numbers = fields.Boolean(
+        "Has legacy card numbers",
+        readonly=True,
+        help="Set when cards keep numbers brought from another system (import or migration). Their "
+        "barcodes do not start with the card prefix: a till then tries a scanned barcode that is "
+        "no product as a card number.",
+    )
 
     customer_persian_digits = fields.Boolean(
         "Persian digits for customers",
@@ -420,6 +427,7 @@ class LoyaltyClub(models.Model):
             "discount_stacking",
             "discount_stacking_max",
             "customer_persian_digits",
+            "has_legacy_numbers",
         ]
 
     def action_setup_pos_payment_method(self):

@@ -234,6 +234,9 @@ class LoyaltyClubCard(models.Model):
             else:
                 vals["number"] = self._check_number_format(number)
         cards = super().create(vals_list)
+        cards.filtered("legacy_number").club_id.filtered(lambda club: not club.has_legacy_numbers).sudo().write(
+            {"has_legacy_numbers": True}
+        )
         if not self.env.context.get(IMPORT_CONTEXT_KEY):
             cards._assign_initial_tier()
             cards._engage_new_cards()

@@ -6,7 +6,7 @@ from odoo import models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
-from ..tools.card_number import normalize_digits
+from ..tools.card_number import is_valid_card_number, normalize_digits
 
 # A PIN verified at the till lets the order pay with points when it reaches the server,
 # even when the till was offline for a while, but not days later.
@@ -42,8 +42,9 @@ class PosConfig(models.Model):
         compact = "".join(text.split())
         cards = Card.browse()
         is_number = compact.isascii() and compact.isdigit()
-        if is_number:
-            # a club number, or a legacy number kept by an import (any length)
+        if is_number and (is_valid_card_number(compact) or club.has_legacy_numbers):
+            # a club number, or a legacy number kept by an import (any length); a phone typed in
+            # a club without legacy numbers goes straight to the phone lookup
             try:
                 cards = Card._find_by_number(compact).filtered(lambda card: card.club_id == club)
             except ValidationError:

@@ -251,6 +251,17 @@ class TestPosRpc(PosClubCase):
         # a phone number still finds its member
         self.assertEqual([c["id"] for c in self.config.loyalty_club_find_card("09124445566")], [legacy.id])
 
+    def test_number_search_only_for_card_numbers_or_in_a_club_with_legacy_numbers(self):
+        """Digits that are no club number are searched as a legacy number only in a club that
+        keeps legacy numbers; elsewhere the phone lookup answers at once (one query less)."""
+        other = self.env["res.partner"].create({"name": "Number Holder"})
+        legacy = self.env["loyalty.club.card"].create(
+            {"partner_id": other.id, "club_id": self.club.id, "number": "09121112233", "legacy_number": True}
+        )
+        self.assertEqual([c["id"] for c in self.config.loyalty_club_find_card("09121112233")], [legacy.id])
+        self.club.sudo().has_legacy_numbers = False
+        self.assertEqual([c["id"] for c in self.config.loyalty_club_find_card("09121112233")], [self.card.id])
+
     def test_unknown_or_blocked_card_is_not_found(self):
         with self.assertRefused("No active club card"):
             self.config.loyalty_club_find_card("0000000000000000")
@@ -335,6 +346,29 @@ class TestPosSessionLoad(PosClubCase):
         self.assertFalse(leaked, "no card number may reach the till at session start")
         loaded_partners = {partner["id"] for partner in data["res.partner"]["data"]}
         self.assertLess(len(loaded_partners & set(partners.ids)), len(partners))
+
+    def test_till_knows_when_the_club_keeps_legacy_numbers(self):
+        """Tills try unknown scanned barcodes as cards only in a club with legacy numbers."""
+
+        def flag():
+            return self.pos_session.load_data([])["loyalty.club"]["data"][0]["has_legacy_numbers"]
+
+        Card = self.env["loyalty.club.card"]
+        Card.create({"partner_id": self.env["res.partner"].create({"name": "New"}).id, "club_id": self.club.id})
+        self.assertFalse(flag(), "cards numbered by the club set nothing")
+        legacy = Card.create(
+            {
+                "partner_id": self.env["res.partner"].create({"name": "Old"}).id,
+                "club_id": self.club.id,
+                "number": "55501234",
+                "legacy_number": True,
+            }
+        )
+        self.assertTrue(legacy.legacy_number)
+        self.assertTrue(self.club.has_legacy_numbers)
+        self.assertTrue(flag())
+        found = self.config.loyalty_club_find_card("55501234")
+        self.assertEqual([card["id"] for card in found], [legacy.id])
 
     def test_preloaded_customers_are_the_standard_ones(self):
         """The till preloads the same customers as point_of_sale does (most POS orders first,

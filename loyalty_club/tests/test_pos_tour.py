@@ -59,6 +59,35 @@ class TestPosTours(TestPointOfSaleHttpCommon):
         self.assertEqual(self.card.balance, 70)
         self.assertTrue(self.card.pin_failed_attempts == 0, "the right PIN clears the failed attempt")
 
+    def test_scan_a_legacy_card_number(self):
+        """A number kept from another system is found by scanning, products still scan, and a
+        barcode that is neither shows Odoo's notice."""
+        legacy = self.env["loyalty.club.card"].create(
+            {
+                "partner_id": self.env["res.partner"].create({"name": "Leyla Legacy"}).id,
+                "club_id": self.club.id,
+                "number": "55501234",
+                "legacy_number": True,
+            }
+        )
+        self.env["loyalty.club.posting"]._post(legacy, 30, "earn", "tour:legacy")
+        self.env["product.product"].create(
+            {
+                "name": "Club Mug",
+                "type": "consu",
+                "available_in_pos": True,
+                "lst_price": 8.0,
+                "taxes_id": False,
+                "barcode": "6260000000012",
+            }
+        )
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("LoyaltyClubPosLegacyScanTour")
+        order = self.env["pos.order"].search([("loyalty_card_id", "=", legacy.id)])
+        self.assertEqual(order.lines.product_id.mapped("name"), ["Club Shirt", "Club Mug"])
+        self.assertEqual(order.loyalty_points_earned, 10)
+        self.assertEqual(legacy.balance, 40)
+
     def test_refund_gives_back_points(self):
         self.main_pos_config.with_user(self.pos_user).open_ui()
         session = self.main_pos_config.current_session_id

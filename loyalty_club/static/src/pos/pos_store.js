@@ -30,8 +30,12 @@ patch(PosStore.prototype, {
         }
     },
 
-    /** Find the card for a scanned or typed number or phone and attach it to the current order. */
-    async loyaltyClubIdentify(query) {
+    /**
+     * Find the card for a scanned or typed number or phone and attach it to the current order.
+     * With ``quiet``, a refusal is not shown (the caller tells the cashier); returns whether a
+     * card was attached.
+     */
+    async loyaltyClubIdentify(query, {quiet = false} = {}) {
         const order = this.get_order();
         if (!order || !this.loyaltyClub) {
             return false;
@@ -40,7 +44,9 @@ patch(PosStore.prototype, {
         try {
             cards = await this.data.call("pos.config", "loyalty_club_find_card", [[this.config.id], query]);
         } catch (error) {
-            this.loyaltyClubAlert(error.data?.message || _t("The club card could not be checked."));
+            if (!quiet) {
+                this.loyaltyClubAlert(error.data?.message || _t("The club card could not be checked."));
+            }
             return false;
         }
         let card = cards[0];

@@ -11,6 +11,23 @@ patch(ProductScreen.prototype, {
     async _onLoyaltyClubCardScan(code) {
         await this.pos.loyaltyClubIdentify(code.code);
     },
+    /**
+     * Cards kept with a number from another system do not match the club's barcode rule, so the
+     * scanner reads them as products: a scanned number that is no product is then looked up as
+     * a card (one server call; a miss shows Odoo's usual "barcode not found").
+     */
+    async _barcodeProductAction(code) {
+        if (this.pos.loyaltyClub?.has_legacy_numbers && /^\d{4,19}$/.test(code.code)) {
+            const product = await this._getProductByBarcode(code);
+            if (!product) {
+                if (!(await this.pos.loyaltyClubIdentify(code.code, {quiet: true}))) {
+                    this.barcodeReader.showNotFoundNotification(code);
+                }
+                return;
+            }
+        }
+        return super._barcodeProductAction(...arguments);
+    },
 });
 
 patch(ControlButtons.prototype, {

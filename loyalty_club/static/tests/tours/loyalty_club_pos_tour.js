@@ -155,3 +155,31 @@ registry.category("web_tour.tours").add("LoyaltyClubPosPersianTour", {
             ReceiptScreen.clickNextOrder(),
         ].flat(),
 });
+
+registry.category("web_tour.tours").add("LoyaltyClubPosLegacyScanTour", {
+    steps: () =>
+        [
+            Chrome.startPoS(),
+            Dialog.confirm("Open Register"),
+            ProductScreen.addOrderline("Club Shirt", "1"),
+            // A card number kept from the old system: no product has it, the till finds the card.
+            scan_barcode("55501234"),
+            ...memberShown("Leyla Legacy", 30),
+            // Product barcodes still add products.
+            scan_barcode("6260000000012"),
+            ProductScreen.selectedOrderlineHas("Club Mug", "1"),
+            // Neither a product nor a card: Odoo's usual notice, the member stays on the order.
+            scan_barcode("4040404040"),
+            {
+                content: "unknown barcode notice",
+                trigger: '.o_notification_title:contains("Unknown Barcode")',
+            },
+            ...memberShown("Leyla Legacy", 30),
+            ProductScreen.clickPayButton(),
+            PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.clickValidate(),
+            ReceiptScreen.isShown(),
+            receiptHas(".o_loyalty_club_receipt_earned", "+10"),
+            ReceiptScreen.clickNextOrder(),
+        ].flat(),
+});
