@@ -5,7 +5,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import float_round, format_date
+from odoo.tools import float_round, format_date, ormcache
 
 from ..tools.jalali import format_jalali, is_persian
 
@@ -405,6 +405,13 @@ class LoyaltyClub(models.Model):
     # Point of Sale
     # ------------------------------------------------------------------
     @api.model
+    @ormcache("club_id")
+    def _has_legacy_numbers_of(self, club_id):
+        """Whether club ``club_id`` keeps legacy card numbers; cached for the tills' lookups
+        (cleared when the flag changes)."""
+        return bool(self.sudo().browse(club_id).has_legacy_numbers)
+
+    @api.model
     def _load_pos_data_domain(self, data):
         company = self.env["pos.config"].browse(data["pos.config"]["data"][0]["id"]).company_id
         return [("id", "=", company._loyalty_club_get().id)]
@@ -534,7 +541,7 @@ class LoyaltyClub(models.Model):
         result = super().write(vals)
         if {"card_prefix", "name", "company_id"} & set(vals):
             self._sync_barcode_rules()
-        if {"company_id", "active"} & set(vals):
+        if {"company_id", "active", "has_legacy_numbers"} & set(vals):
             self.env.registry.clear_cache()
         return result
 

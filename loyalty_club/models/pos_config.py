@@ -42,7 +42,7 @@ class PosConfig(models.Model):
         compact = "".join(text.split())
         cards = Card.browse()
         is_number = compact.isascii() and compact.isdigit()
-        if is_number and (is_valid_card_number(compact) or club.has_legacy_numbers):
+        if is_number and (is_valid_card_number(compact) or club._has_legacy_numbers_of(club.id)):
             # a club number, or a legacy number kept by an import (any length); a phone typed in
             # a club without legacy numbers goes straight to the phone lookup
             try:
