@@ -1,9 +1,11 @@
+import importlib.util
 import json
 from datetime import timedelta
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
+from odoo.tools import file_path
 
 from odoo.addons.point_of_sale.models.pos_config import PosConfig as StandardPosConfig
 
@@ -369,6 +371,33 @@ class TestPosSessionLoad(PosClubCase):
         self.assertTrue(flag())
         found = self.config.loyalty_club_find_card("55501234")
         self.assertEqual([card["id"] for card in found], [legacy.id])
+
+    def test_upgrade_marks_clubs_that_imported_legacy_numbers_before(self):
+        """The 18.0.1.1.0 migration sets the flag of a club whose legacy cards predate it."""
+        spec = importlib.util.spec_from_file_location(
+            "loyalty_club_migration_18_0_1_1_0", file_path("loyalty_club/migrations/18.0.1.1.0/post-migration.py")
+        )
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        other_company = self.env["res.company"].create({"name": "No legacy chain"})
+        other_club = self.env["loyalty.club"].create(
+            {"name": "No legacy", "company_id": other_company.id, "card_prefix": "7790"}
+        )
+        self.env["loyalty.club.card"].create(
+            {
+                "partner_id": self.env["res.partner"].create({"name": "Old"}).id,
+                "club_id": self.club.id,
+                "number": "55501234",
+                "legacy_number": True,
+            }
+        )
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE loyalty_club SET has_legacy_numbers = FALSE")  # as before the field
+        self.env.invalidate_all()
+        migration.migrate(self.env.cr, "18.0.1.0.0")
+        self.env.invalidate_all()
+        self.assertTrue(self.club.has_legacy_numbers)
+        self.assertFalse(other_club.has_legacy_numbers)
 
     def test_preloaded_customers_are_the_standard_ones(self):
         """The till preloads the same customers as point_of_sale does (most POS orders first,
