@@ -506,23 +506,15 @@ class LoyaltyClubCard(models.Model):
         result = {}
         for club in self.club_id:
             cards = self.filtered(lambda c, club=club: c.club_id == club)
-            start = club._tier_window_start(today)
-            expression = self._tier_metric_sql(club)
             self.env.cr.execute(
                 SQL(
                     """SELECT c.id, COALESCE(m.value, 0)
-                     FROM loyalty_club_card c
-                LEFT JOIN (SELECT e.partner_id, %(expression)s AS value
-                             FROM loyalty_club_qualifying_total e
-                            WHERE e.club_id = %(club)s
-                              AND e.partner_id = ANY(%(partners)s)
-                              AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
-                         GROUP BY e.partner_id) m ON m.partner_id = c.partner_id
-                    WHERE c.id = ANY(%(cards)s)""",
-                    expression=expression,
-                    club=club.id,
-                    partners=cards.partner_id.ids,
-                    start=start,
+                         FROM loyalty_club_card c
+                    LEFT JOIN %(metric)s m ON m.partner_id = c.partner_id
+                        WHERE c.id = ANY(%(cards)s)""",
+                    metric=self._tier_metric_subquery(
+                        club, club._tier_window_start(today), SQL("e.partner_id = ANY(%s)", cards.partner_id.ids)
+                    ),
                     cards=cards.ids,
                 )
             )
@@ -575,6 +567,24 @@ class LoyaltyClubCard(models.Model):
             kind = "tier_up" if reason == "upgrade" else "tier_down"
             self.env["loyalty.club.notification"]._notify(self, kind, f"tier:{history.id}", history)
 
+    @api.model
+    def _tier_metric_subquery(self, club, start, partners):
+        """SQL of ``(partner_id, value)`` rows: the qualification value in ``club`` since
+        ``start`` (None: lifetime) of the members matched by ``partners``, an SQL condition on
+        ``e.partner_id``; from the daily qualifying totals, one row per member and day at most."""
+        return SQL(
+            """(SELECT e.partner_id, %(expression)s AS value
+                  FROM loyalty_club_qualifying_total e
+                 WHERE e.club_id = %(club)s
+                   AND %(partners)s
+                   AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
+              GROUP BY e.partner_id)""",
+            expression=self._tier_metric_sql(club),
+            club=club.id,
+            partners=partners,
+            start=start,
+        )
+
     def _tier_qualifications(self):
         """``{card id: (value, qualified tier id, upgrade)}``: the qualification value (as
         :meth:`_tier_metric_values`), the highest active tier of the club it reaches (or None),
@@ -593,22 +603,17 @@ class LoyaltyClubCard(models.Model):
                     """SELECT c.id, COALESCE(m.value, 0), q.id,
                               q.id IS NOT NULL AND (c.tier_id IS NULL OR q.threshold > current.threshold)
                          FROM loyalty_club_card c
-                    LEFT JOIN (SELECT e.partner_id, %(expression)s AS value
-                                 FROM loyalty_club_qualifying_total e
-                                WHERE e.club_id = %(club)s
-                                  AND e.partner_id = ANY(%(partners)s)
-                                  AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
-                             GROUP BY e.partner_id) m ON m.partner_id = c.partner_id
+                    LEFT JOIN %(metric)s m ON m.partner_id = c.partner_id
                     LEFT JOIN loyalty_club_tier current ON current.id = c.tier_id
                     LEFT JOIN LATERAL (
                               SELECT t.id, t.threshold FROM loyalty_club_tier t
                                WHERE t.club_id = %(club)s AND t.active AND t.threshold <= COALESCE(m.value, 0)
                             ORDER BY t.threshold DESC, t.id DESC LIMIT 1) q ON TRUE
                         WHERE c.id = ANY(%(cards)s)""",
-                    expression=self._tier_metric_sql(club),
+                    metric=self._tier_metric_subquery(
+                        club, club._tier_window_start(), SQL("e.partner_id = ANY(%s)", cards.partner_id.ids)
+                    ),
                     club=club.id,
-                    partners=cards.partner_id.ids,
-                    start=club._tier_window_start(),
                     cards=cards.ids,
                 )
             )
@@ -754,13 +759,7 @@ class LoyaltyClubCard(models.Model):
                 """WITH cards AS (
                        SELECT id, partner_id, tier_id, tier_grace_until FROM loyalty_club_card
                         WHERE club_id = %(club)s AND state = 'active' AND id > %(after)s AND id <= %(upto)s),
-                   metric AS (
-                       SELECT e.partner_id, %(expression)s AS value
-                         FROM loyalty_club_qualifying_total e
-                        WHERE e.club_id = %(club)s
-                          AND e.partner_id IN (SELECT partner_id FROM cards)
-                          AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
-                     GROUP BY e.partner_id)
+                   metric AS %(metric)s
                 SELECT c.id, c.tier_id, current.threshold, c.tier_grace_until, q.id, q.threshold
                   FROM cards c
              LEFT JOIN metric m ON m.partner_id = c.partner_id
@@ -773,8 +772,9 @@ class LoyaltyClubCard(models.Model):
                 club=club.id,
                 after=after_id,
                 upto=upto_id,
-                expression=self._tier_metric_sql(club),
-                start=club._tier_window_start(today),
+                metric=self._tier_metric_subquery(
+                    club, club._tier_window_start(today), SQL("e.partner_id IN (SELECT partner_id FROM cards)")
+                ),
             )
         )
         changes, start_grace, clear_grace = [], [], []
