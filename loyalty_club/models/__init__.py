@@ -1,3 +1,4 @@
+from . import loyalty_club_cached_settings_mixin
 from . import loyalty_club
 from . import loyalty_club_tier
 from . import loyalty_club_pin_mixin

@@ -25,6 +25,7 @@ class LoyaltyClubBonusRule(models.Model):
     """A configurable bonus: points posted through the posting service, exactly once per key."""
 
     _name = "loyalty.club.bonus.rule"
+    _inherit = ["loyalty.club.cached.settings.mixin"]
     _description = "Club Bonus Rule"
     _order = "club_id, sequence, id"
     _check_company_auto = True
@@ -130,22 +131,6 @@ class LoyaltyClubBonusRule(models.Model):
     @tools.ormcache("club_id", "kinds")
     def _active_rule_ids(self, club_id, kinds):
         return tuple(self.sudo().search([("club_id", "=", club_id), ("kind", "in", list(kinds))]).ids)
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        rules = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return rules
-
-    def write(self, vals):
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
 
     # ------------------------------------------------------------------
     # Purchase-driven bonuses (called by the posting service after a purchase is earned)

@@ -22,6 +22,7 @@ class LoyaltyClubDiscountWindow(models.Model):
     """
 
     _name = "loyalty.club.discount.window"
+    _inherit = ["loyalty.club.cached.settings.mixin"]
     _description = "Club Discount Window"
     _order = "club_id, sequence, id"
     _check_company_auto = True
@@ -334,22 +335,6 @@ class LoyaltyClubDiscountWindow(models.Model):
     def _club_has_windows(self, club_id):
         """Whether the club has any active window (cached; windows clear it when they change)."""
         return bool(self.sudo().search_count([("club_id", "=", club_id)], limit=1))
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        windows = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return windows
-
-    def write(self, vals):
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
 
     @api.model
     def _applicable_windows(self, card, company, when=None, pos_config=None, team=None):

@@ -60,7 +60,7 @@ MATRIX = {
     "loyalty.club.native.migration.line": "-     -     -     -     rwcu  rwcu  -     -",
 }
 # Models without access rules on purpose: services with no table.
-NO_TABLE = {"loyalty.club.posting", "loyalty.club.pin.mixin"}
+NO_TABLE = {"loyalty.club.posting", "loyalty.club.pin.mixin", "loyalty.club.cached.settings.mixin"}
 
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 
