@@ -1470,12 +1470,19 @@ def save_extra(raw, name, title, measures):
 
 def cmd_import(odoo, args, raw):
     """The member import (bench/bench_import.py): check, import and second check of ``--rows``
-    generated rows through the wizard's real methods, in one transaction rolled back after."""
+    generated rows through the wizard's real methods, in one transaction rolled back after
+    (kept with ``--commit``)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_import import measure_import
 
-    with environment(odoo, args.db) as env:
-        result = measure_import(env, rows=args.rows, batch_size=args.batch_size, trace_memory=not args.no_tracemalloc)
+    with environment(odoo, args.db, commit=args.commit) as env:
+        result = measure_import(
+            env,
+            rows=args.rows,
+            batch_size=args.batch_size,
+            trace_memory=not args.no_tracemalloc,
+            recheck=not args.no_recheck,
+        )
     save(raw, "import", result)
     checked, imported = result["check_counts"], result["import_counts"]
     measures = [
@@ -1508,7 +1515,8 @@ def cmd_import(odoo, args, raw):
     else:
         memory = {"measure": "process max RSS", "value": result["max_rss_mib"], "unit": "MiB"}
     measures.append({**memory, "detail": f"file of {result['file_mib']} MiB"})
-    save_extra(raw, "import", f"Member import of {args.rows:,} CSV rows (in-process, rolled back)", measures)
+    kept = "committed" if args.commit else "rolled back"
+    save_extra(raw, "import", f"Member import of {args.rows:,} CSV rows (in-process, {kept})", measures)
     out(f"import: check {result['check_seconds']} s, import {result['import_seconds']} s")
 
 
@@ -1640,6 +1648,8 @@ def main():
     member_import.add_argument("--rows", type=int, default=100_000)
     member_import.add_argument("--batch-size", type=int, default=1000)
     member_import.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
+    member_import.add_argument("--no-recheck", action="store_true", help="skip the second check of the same file")
+    member_import.add_argument("--commit", action="store_true", help="keep the imported members")
     for command in (load, measure, crons, engagement, liability, member_import):
         command.add_argument("--db", required=True)
     engagement.add_argument("--members", type=int, default=10_000)

@@ -7,23 +7,14 @@ job does, batch by batch, in one run) and a second check of the same file (every
 imported). It returns timings, rows per second, peak Python memory (tracemalloc) and counts.
 It works in a company and club of its own, so it can run on any database with loyalty_club.
 
-Command line (Odoo's Python; everything after ``--`` goes to Odoo's configuration parser,
-as ``bench/run.sh`` passes it)::
-
-    python bench/bench_import.py --odoo-dir /opt/odoo18 --db DB --rows 100000 \\
-        -- -c .local/odoo.conf --addons-path=... --db_host=... --db_port=... --db_user=...
-
-The transaction is rolled back at the end unless ``--commit`` is given.
+Run it with ``bench/bench.py import`` (``bench/run.sh --import-rows R`` does); the transaction
+is rolled back at the end unless ``--commit`` is given.
 """
 
-import argparse
 import base64
 import csv
 import io
-import json
-import os
 import resource
-import sys
 import time
 import tracemalloc
 
@@ -169,38 +160,3 @@ def counts(wizard):
     from odoo.addons.loyalty_club.wizard.loyalty_club_import_wizard import COUNTERS
 
     return {field: wizard[field] for field in COUNTERS}
-
-
-# ----------------------------------------------------------------------
-# Command line
-# ----------------------------------------------------------------------
-def main():
-    argv = sys.argv[1:]
-    split = argv.index("--") if "--" in argv else len(argv)
-    own, odoo_args = argv[:split], argv[split + 1 :]
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--odoo-dir")
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--log", default=os.devnull)
-    parser.add_argument("--commit", action="store_true", help="keep the imported members")
-    parser.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
-    parser.add_argument("--no-recheck", action="store_true", help="skip the second check of the same file")
-    args = parser.parse_args(own)
-    from bench import environment, start_odoo  # the bootstrap of bench/bench.py, next to this file
-
-    odoo = start_odoo(args.odoo_dir, odoo_args, args.log)
-    with environment(odoo, args.db, commit=args.commit) as env:
-        result = measure_import(
-            env,
-            rows=args.rows,
-            batch_size=args.batch_size,
-            trace_memory=not args.no_tracemalloc,
-            recheck=not args.no_recheck,
-        )
-    print(json.dumps(result, indent=1))
-
-
-if __name__ == "__main__":
-    main()
