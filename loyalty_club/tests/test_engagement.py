@@ -90,6 +90,13 @@ class TestEngagementBonusRules(EngagementCase):
     """Acceptance 1 and 2: each rule kind fires exactly once per key (frozen time), referral
     and birthday guards."""
 
+    def assertCronGrantsNothingMore(self):
+        """The scheduled bonus job, run twice, adds no bonus to those already posted."""
+        granted = self.env["loyalty.club.entry"].search_count([("kind", "=", "bonus")])
+        self.Rule._cron_date_bonuses()
+        self.Rule._cron_date_bonuses()
+        self.assertEqual(self.env["loyalty.club.entry"].search_count([("kind", "=", "bonus")]), granted)
+
     def test_rules_changed_apply_to_the_next_purchase(self):
         """The club's purchase rules are cached between purchases: creating, archiving or changing
         one takes effect at once (and a purchase in a club without rules does not look them up)."""
@@ -126,6 +133,7 @@ class TestEngagementBonusRules(EngagementCase):
         self.assertEqual(visits.mapped("points"), [5, 5])
         self.assertBalanceIsLedgerSum()
 
+    @freeze_time("2026-03-10 08:00:00")
     def test_join_once_per_member(self):
         self.rule("join", points=25)
         partner, card = self.new_member("Newcomer")
@@ -133,7 +141,9 @@ class TestEngagementBonusRules(EngagementCase):
         self.assertEqual(card.balance, 25)
         second = self.env["loyalty.club.card"].create({"partner_id": partner.id, "club_id": self.club.id})
         self.assertFalse(self.bonuses(second), "a second card of the same member earns no second join bonus")
+        self.assertCronGrantsNothingMore()
 
+    @freeze_time("2026-03-10 08:00:00")
     def test_profile_completion_once(self):
         self.rule("profile", points=15)
         partner, card = self.new_member("Half profile", phone="+98 912 000 0001")
@@ -149,7 +159,9 @@ class TestEngagementBonusRules(EngagementCase):
             "Full profile", phone="+98 912 000 0002", email="full@example.com", loyalty_birthday=date(1985, 1, 2)
         )
         self.assertEqual(self.bonuses(full_card).mapped("points"), [15])
+        self.assertCronGrantsNothingMore()
 
+    @freeze_time("2026-03-10 08:00:00")
     def test_referral_first_paid_order_once(self):
         rule = self.rule("referral", points=50, referred_points=20)
         self.purchase()  # the referrer's own purchase gives nothing
@@ -170,6 +182,7 @@ class TestEngagementBonusRules(EngagementCase):
         self.assertEqual(len(self.bonuses(self.card)), 1)
         self.assertFalse(self.bonuses(late_card))
         self.assertBalanceIsLedgerSum()
+        self.assertCronGrantsNothingMore()
 
     def test_referral_refuses_self_and_circles(self):
         Card = self.env["loyalty.club.card"]
@@ -280,6 +293,7 @@ class TestEngagementBonusRules(EngagementCase):
         self.assertEqual(len(self.bonuses()), 2)
         self.assertTrue(self.bonuses()[-1].posting_key.endswith(":2026-06"))
 
+    @freeze_time("2026-03-10 08:00:00")
     def test_nth_purchase(self):
         self.rule("nth_purchase", points=40, nth=3)
         for _i in range(7):
@@ -293,6 +307,7 @@ class TestEngagementBonusRules(EngagementCase):
         self.assertEqual(len(self.bonuses()), 2, "8 purchases, not 9")
         self.purchase()
         self.assertEqual(self.bonuses()[-1].posting_key.rsplit(":", 1)[1], "9")
+        self.assertCronGrantsNothingMore()
 
     def test_bonus_taken_back_when_purchase_cancelled(self):
         self.rule("visit", points=5)
