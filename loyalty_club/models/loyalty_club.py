@@ -331,6 +331,39 @@ class LoyaltyClub(models.Model):
         points = self._compute_points_for_amount(spend, multiplier or 1.0)
         return points, spend, self._allocate_points(points, bases)
 
+    def _earning_base(self, product, price_unit, quantity, discount, taxes, currency, partner=None):
+        """The one earning base of a document line, for every channel (Sales, invoices, POS).
+
+        Computed on the server from the unit price, quantity, discount (%) and taxes (already
+        mapped by the fiscal position) in ``currency``, never from totals a client sent: the
+        untaxed or taxed amount per the club's setting, or 0 for a product that earns nothing.
+        Negative lines (global discounts, negative quantities that are not refunds) give a
+        negative base: they lower what the document earns, the same way in every channel. Each
+        channel leaves out its own non-sales (tips, down payments, reward and refund lines)
+        before calling this.
+        """
+        self.ensure_one()
+        if not self._product_earns(product) or not quantity or not price_unit:
+            return 0.0
+        price = price_unit * (1 - (discount or 0.0) / 100.0)
+        if not taxes:
+            return currency.round(price * quantity)
+        totals = taxes.compute_all(price, currency, quantity, product=product, partner=partner)
+        return totals["total_included"] if self.earn_on_tax_included else totals["total_excluded"]
+
+    @api.model
+    def _points_to_reverse(self, earned, reversed_before, share):
+        """The one reversal rule: points of a line that earned ``earned`` points still to take
+        back when ``share`` (0 to 1, of quantity or amount) of it has been undone in all.
+
+        The target is ``share × earned`` rounded half up (a whole refund takes back everything,
+        half of 3 points takes back 2), capped at ``earned``; the result is the target less
+        what was taken back before (``reversed_before``), never negative.
+        """
+        share = min(Decimal(1), max(Decimal(0), Decimal(repr(share)) if not isinstance(share, Decimal) else share))
+        target = min(earned, int((share * earned).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+        return max(0, target - reversed_before)
+
     @api.model
     def _allocate_points(self, total_points, bases):
         """Split ``total_points`` over ``bases`` ({key: amount}) in proportion, by largest remainder.

@@ -859,6 +859,16 @@ class LoyaltyClubCard(models.Model):
             )
         return histories
 
+    def _active_successor(self):
+        """The card that carries this card's movements now: the end of its replacement chain
+        (lost card → its replacement → ...), or the card itself when it was never replaced."""
+        self.ensure_one()
+        card, seen = self, set()
+        while card.replaced_by_id and card.id not in seen:
+            seen.add(card.id)
+            card = card.replaced_by_id
+        return card
+
     def _masked_number(self):
         """Card number safe to print or show at a till: only the last four digits."""
         self.ensure_one()
