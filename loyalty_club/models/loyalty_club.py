@@ -356,7 +356,7 @@ class LoyaltyClub(models.Model):
         """The one reversal rule: points of a line that earned ``earned`` points still to take
         back when ``share`` (0 to 1, of quantity or amount) of it has been undone in all.
 
-        The target is ``share × earned`` rounded half up (a whole refund takes back everything,
+        The target is ``share * earned`` rounded half up (a whole refund takes back everything,
         half of 3 points takes back 2), capped at ``earned``; the result is the target less
         what was taken back before (``reversed_before``), never negative.
         """
