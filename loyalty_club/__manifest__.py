@@ -28,6 +28,7 @@
         "views/loyalty_club_entry_views.xml",
         "views/loyalty_club_tier_history_views.xml",
         "views/loyalty_club_card_views.xml",
+        "views/loyalty_club_hold_views.xml",
         "views/res_partner_views.xml",
         "views/sale_order_views.xml",
         "views/product_template_views.xml",

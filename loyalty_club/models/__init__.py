@@ -7,6 +7,8 @@ from . import loyalty_club_entry
 from . import loyalty_club_qualifying_total
 from . import loyalty_club_tier_history
 from . import loyalty_club_posting
+from . import loyalty_club_hold
+from . import loyalty_club_pin_check
 from . import loyalty_club_reward
 from . import product_template
 from . import res_company

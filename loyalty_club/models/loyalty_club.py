@@ -98,6 +98,18 @@ class LoyaltyClub(models.Model):
         required=True,
         help="Money value of one point when redeemed.",
     )
+    pos_hold_hours = fields.Integer(
+        "Till holds last (hours)",
+        default=72,
+        help="Points and gift card value held at a till for a payment stay set aside this long for the "
+        "order to reach the server (a till may be offline for a while); then they are available again.",
+    )
+    review_user_id = fields.Many2one(
+        "res.users",
+        "Reviewer of till orders",
+        help="Who gets the activity when a paid till order's club part cannot be booked as sent "
+        "(default: every club manager of the company).",
+    )
     expiry_months = fields.Integer(
         "Points expire after (months)",
         default=12,
@@ -363,6 +375,25 @@ class LoyaltyClub(models.Model):
         share = min(Decimal(1), max(Decimal(0), Decimal(repr(share)) if not isinstance(share, Decimal) else share))
         target = min(earned, int((share * earned).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
         return max(0, target - reversed_before)
+
+    def _point_value_in(self, currency, company=None, date=None):
+        """Money value of one point in ``currency`` at ``date``'s rate (a Toman till of a Rial
+        company: a tenth of the Rial value). Not rounded: a point may be worth a fraction."""
+        self.ensure_one()
+        if not currency or currency == self.currency_id:
+            return self.point_value
+        rate = self.env["res.currency"]._get_conversion_rate(
+            self.currency_id, currency, company or self.company_id, fields.Date.to_date(date) or fields.Date.today()
+        )
+        return float(Decimal(repr(self.point_value)) * Decimal(repr(rate)))
+
+    def _review_users(self):
+        """Users asked to review till orders whose club part could not be booked."""
+        self.ensure_one()
+        if self.review_user_id:
+            return self.review_user_id
+        managers = self.env.ref("loyalty_club.group_loyalty_club_manager").sudo().users
+        return managers.filtered(lambda user: self.company_id in user.company_ids and not user.share)[:5]
 
     @api.model
     def _allocate_points(self, total_points, bases):

@@ -108,6 +108,15 @@ class LoyaltyClubCard(models.Model):
 
     balance = fields.Integer("Points balance", readonly=True, copy=False, default=0)
     balance_value = fields.Monetary("Balance value", compute="_compute_balance_value")
+    points_held = fields.Integer(
+        "Held at tills",
+        compute="_compute_points_available",
+        help="Points set aside for payments added at a till whose orders have not reached the server yet.",
+    )
+    points_available = fields.Integer(
+        "Available points", compute="_compute_points_available", help="Balance less the points held at tills."
+    )
+    hold_ids = fields.One2many("loyalty.club.hold", "card_id", "Holds", readonly=True)
     entry_ids = fields.One2many("loyalty.club.entry", "card_id", "Ledger entries", readonly=True)
     entry_count = fields.Integer(compute="_compute_entry_count")
 
@@ -156,6 +165,13 @@ class LoyaltyClubCard(models.Model):
     def _compute_balance_value(self):
         for card in self:
             card.balance_value = card.currency_id.round(card.balance * card.club_id.point_value)
+
+    @api.depends("balance")
+    def _compute_points_available(self):
+        held = self.env["loyalty.club.hold"].sudo()._held("card_id", self._origin.ids)
+        for card in self:
+            card.points_held = held.get(card._origin.id, 0)
+            card.points_available = card.balance - card.points_held
 
     def _compute_entry_count(self):
         counts = dict(
@@ -858,6 +874,35 @@ class LoyaltyClubCard(models.Model):
                 ]
             )
         return histories
+
+    def _active_at(self, when=None):
+        """Whether the card could earn and spend at ``when`` (a datetime, default now): active,
+        or expired since then (a POS order paid before the card expired still counts)."""
+        self.ensure_one()
+        if self.state == "active":
+            return True
+        return bool(
+            when and self.state == "expired" and self.date_expiry and self.date_expiry >= fields.Date.to_date(when)
+        )
+
+    def _tier_at(self, when=None):
+        """The tier the member had at ``when`` (a datetime; default now), from the tier history:
+        the tier before the first change after ``when``, or the current tier. No query when the
+        current tier began before that day or the card was not written since ``when`` (a tier
+        change writes the card)."""
+        self.ensure_one()
+        if (
+            not when
+            or (self.tier_since and self.tier_since < fields.Date.to_date(when))
+            or (self.write_date and self.write_date <= when)
+        ):
+            return self.tier_id
+        change = (
+            self.env["loyalty.club.tier.history"]
+            .sudo()
+            .search([("card_id", "=", self.id), ("date", ">", when)], order="date, id", limit=1)
+        )
+        return change.old_tier_id if change else self.tier_id
 
     def _active_successor(self):
         """The card that carries this card's movements now: the end of its replacement chain

@@ -298,9 +298,9 @@ class LoyaltyClubDiscountWindow(models.Model):
         path = product.categ_id.parent_path or ""
         return bool({int(part) for part in path.split("/") if part} & set(self.product_category_ids.ids))
 
-    def _matches_member(self, card):
+    def _matches_member(self, card, tier=None):
         self.ensure_one()
-        if self.tier_ids and card.tier_id not in self.tier_ids:
+        if self.tier_ids and (card.tier_id if tier is None else tier) not in self.tier_ids:
             return False
         if self.partner_category_ids:
             tags = card.partner_id.category_id | card.partner_id.commercial_partner_id.category_id
@@ -337,9 +337,10 @@ class LoyaltyClubDiscountWindow(models.Model):
         return bool(self.sudo().search_count([("club_id", "=", club_id)], limit=1))
 
     @api.model
-    def _applicable_windows(self, card, company, when=None, pos_config=None, team=None):
+    def _applicable_windows(self, card, company, when=None, pos_config=None, team=None, tier=None):
         """Windows that give ``card``'s member a discount at ``company`` (a branch) at ``when``
-        (naive UTC, default now), in the POS shop ``pos_config`` or else in Sales with ``team``.
+        (naive UTC, default now), in the POS shop ``pos_config`` or else in Sales with ``team``;
+        ``tier``: the member's tier at ``when`` (default the card's tier now).
 
         Returns windows (sudo) ordered by sequence; empty when the card is not an active card of
         the company's club. Refuses a POS shop of another company than ``company``.
@@ -351,13 +352,13 @@ class LoyaltyClubDiscountWindow(models.Model):
         company = company.sudo()
         club = company._loyalty_club_get() if company else None
         card = card.sudo()
-        if not club or not card or card.state != "active" or card.club_id != club:
+        if not club or not card or not card._active_at(when) or card.club_id != club:
             return empty
         windows = self._candidate_windows(club, when, when, pos_config=pos_config)
         return windows.filtered(
             lambda window: (
                 window._matches_place(company, pos_config, team)
-                and window._matches_member(card)
+                and window._matches_member(card, tier)
                 and window._is_open_at(when, company)
             )
         )
@@ -371,7 +372,9 @@ class LoyaltyClubDiscountWindow(models.Model):
         return best
 
     @api.model
-    def _compute_member_discounts(self, card, company, items, when=None, pos_config=None, team=None, currency=None):
+    def _compute_member_discounts(
+        self, card, company, items, when=None, pos_config=None, team=None, currency=None, tier=None
+    ):
         """Member discounts of ``items`` for ``card`` at ``company`` (branch) at ``when``.
 
         ``items``: iterable (may be lazy) of ``(key, product, gross)`` where ``gross`` is the undiscounted amount
@@ -380,15 +383,17 @@ class LoyaltyClubDiscountWindow(models.Model):
         Combines the tier discount and the best applicable window per the club's stacking policy
         and applies each window's cap per order. Returns ``{key: {"percent": total discount %,
         "window": the window (or empty), "window_percent": the part of the % due to the window}}``
-        for the items that get a discount.
+        for the items that get a discount. ``tier``: the member's tier at ``when`` (default the
+        card's tier now; a POS order is judged with the tier the member had when it was paid).
         """
         card = card.sudo()
         club = card.club_id
-        if not card or card.state != "active" or not company or company._loyalty_club_get() != club:
+        if not card or not card._active_at(when) or not company or company._loyalty_club_get() != club:
             return {}
         currency = currency or club.currency_id
-        tier_percent = card.tier_id.discount_percent or 0.0
-        windows = self._applicable_windows(card, company, when=when, pos_config=pos_config, team=team)
+        tier = card.tier_id if tier is None else tier
+        tier_percent = tier.discount_percent or 0.0
+        windows = self._applicable_windows(card, company, when=when, pos_config=pos_config, team=team, tier=tier)
         if not tier_percent and not windows:
             return {}  # no discount to give: ``items`` (maybe a lazy iterable) is not even computed
         result, capped = {}, defaultdict(list)

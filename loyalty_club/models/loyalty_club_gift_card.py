@@ -59,6 +59,14 @@ class LoyaltyClubGiftCard(models.Model):
     date_expiry = fields.Date("Valid until", tracking=True)
     initial_amount = fields.Monetary("Face value", help="Printed value of a card issued in bulk (informative).")
     balance = fields.Monetary(readonly=True, copy=False, default=0.0)
+    amount_held = fields.Monetary(
+        "Held at tills",
+        compute="_compute_balance_available",
+        help="Money set aside for payments added at a till whose orders have not reached the server yet.",
+    )
+    balance_available = fields.Monetary(
+        "Available", compute="_compute_balance_available", help="Balance less the money held at tills."
+    )
     entry_ids = fields.One2many("loyalty.club.gift.card.entry", "gift_card_id", "Ledger", readonly=True)
     qr_code = fields.Binary("QR code", compute="_compute_qr_code")
 
@@ -86,6 +94,13 @@ class LoyaltyClubGiftCard(models.Model):
     # ------------------------------------------------------------------
     # Computes
     # ------------------------------------------------------------------
+    @api.depends("balance")
+    def _compute_balance_available(self):
+        held = self.env["loyalty.club.hold"].sudo()._held("gift_card_id", self._origin.ids)
+        for card in self:
+            card.amount_held = held.get(card._origin.id, 0.0)
+            card.balance_available = card.currency_id.round(card.balance - card.amount_held)
+
     @api.depends("code")
     def _compute_code_display(self):
         for card in self:
@@ -244,6 +259,7 @@ class LoyaltyClubGiftCard(models.Model):
             "code_masked": self._masked(),
             "state": self.state,
             "balance": self.balance,
+            "balance_available": self.balance_available,
             "currency_id": self.currency_id.id,
             "date_expiry": fields.Date.to_string(self.date_expiry) if self.date_expiry else False,
             "pin_set": self.pin_set,
@@ -317,19 +333,31 @@ class LoyaltyClubGiftCard(models.Model):
         return {(company, currency): total for company, currency, total in groups}
 
     @api.model
+    def _no_live_hold_sql(self):
+        """Condition on ``loyalty_club_gift_card`` rows: no live hold of a till on the card (a
+        card that paid an order before it expired keeps what it holds until the order arrives)."""
+        return SQL(
+            """NOT EXISTS (SELECT 1 FROM loyalty_club_hold h
+                            WHERE h.gift_card_id = loyalty_club_gift_card.id AND h.state = 'held'
+                              AND h.date_expiry > %s)""",
+            fields.Datetime.now(),
+        )
+
+    @api.model
     def _cron_expire_gift_cards(self, batch_size=5000):
         """Expire cards past their validity date: an expiry entry takes the remaining balance out
         (set-based, one batch per call, idempotent by its key), and old failed card checks
-        (``loyalty.club.attempt``) are cleaned up."""
+        (``loyalty.club.attempt``) are cleaned up. A card with a live hold waits for its order."""
         today = fields.Date.today()
         self.env.flush_all()
         cr = self.env.cr
         cr.execute(
             SQL(
                 """SELECT id FROM loyalty_club_gift_card
-                WHERE state IN ('inactive', 'active', 'used') AND date_expiry < %s
+                WHERE state IN ('inactive', 'active', 'used') AND date_expiry < %s AND %s
              ORDER BY id LIMIT %s FOR UPDATE""",
                 today,
+                self._no_live_hold_sql(),
                 batch_size,
             )
         )
@@ -368,8 +396,9 @@ class LoyaltyClubGiftCard(models.Model):
         cr.execute(
             SQL(
                 """SELECT count(*) FROM loyalty_club_gift_card
-                WHERE state IN ('inactive', 'active', 'used') AND date_expiry < %s""",
+                WHERE state IN ('inactive', 'active', 'used') AND date_expiry < %s AND %s""",
                 today,
+                self._no_live_hold_sql(),
             )
         )
         remaining = cr.fetchone()[0]

@@ -133,6 +133,8 @@ class LoyaltyClubPosting(models.AbstractModel):
         expiry_date=None,
         allow_negative=False,
         date=None,
+        holds=None,
+        valid_at=None,
     ):
         """Post ``points`` (signed int) of ``kind`` on ``card`` exactly once per ``posting_key``.
 
@@ -145,6 +147,12 @@ class LoyaltyClubPosting(models.AbstractModel):
         :param lot: credit entry to consume first (a reversal takes back its own lot first)
         :param expiry_date: expiry of a credit (default: the club's rule; False = never)
         :param allow_negative: let the balance go below zero (reversals of spent points)
+        :param holds: the ``loyalty.club.hold`` records this redemption captures: while they are
+            live the points were set aside when the PIN was checked, so the capture neither
+            needs an active card nor fails for lack of balance (a lot that expired in between
+            leaves a debt); other redemptions can only spend the balance less the live holds
+        :param valid_at: datetime at which an earning or bonus judges the card (a POS order is
+            judged at its order time: a card that expired since still earns; default now)
         :returns: the ``loyalty.club.entry``, the existing one when the key was posted before
         :raises UserError: not enough points, card not usable
         :raises ValidationError: malformed points, kind or key; a key already used for a
@@ -161,7 +169,8 @@ class LoyaltyClubPosting(models.AbstractModel):
         existing = self._posted_before(card, points, kind, posting_key) if points < 0 else None
         if existing:
             return existing.sudo(self.env.su)
-        if kind in ACTIVE_CARD_KINDS and card.state != "active":
+        captures_live_holds = bool(holds) and kind == "redeem" and all(hold._is_live() for hold in holds)
+        if kind in ACTIVE_CARD_KINDS and not captures_live_holds and not card._active_at(valid_at):
             existing = self._posted_before(card, points, kind, posting_key) if points > 0 else None
             if existing:
                 return existing.sudo(self.env.su)  # a retry, after the card was blocked
@@ -170,15 +179,21 @@ class LoyaltyClubPosting(models.AbstractModel):
         if points < 0 and kind != "expire":
             self._expire_card_lots(card, now)
         balance = card.balance
-        if points < 0 and not allow_negative and balance + points < 0:
-            raise UserError(
-                self.env._(
-                    "Not enough points on card %(card)s: the balance is %(balance)s, %(needed)s are needed.",
-                    card=card.number,
-                    balance=balance,
-                    needed=-points,
+        if points < 0 and not allow_negative and not captures_live_holds:
+            held = 0
+            if kind == "redeem":
+                held = self.env["loyalty.club.hold"]._held("card_id", [card.id], exclude=holds).get(card.id, 0)
+            if balance - held + points < 0:
+                raise UserError(
+                    self.env._(
+                        "Not enough points on card %(card)s: the balance is %(balance)s (%(held)s held for "
+                        "payments at a till), %(needed)s are needed.",
+                        card=card.number,
+                        balance=balance,
+                        held=held,
+                        needed=-points,
+                    )
                 )
-            )
 
         values = {
             "card_id": card.id,
@@ -430,7 +445,11 @@ class LoyaltyClubPosting(models.AbstractModel):
             return existing, 0
         points = self._check_points(points, "earn")  # a whole, positive number of points
         reversed_entry.ensure_one()
-        if reversed_entry.card_id != card or reversed_entry.points <= 0:
+        # a replaced card's credits moved to its successor: the reversal takes them back there
+        if (
+            card not in (reversed_entry.card_id, reversed_entry.card_id._active_successor())
+            or reversed_entry.points <= 0
+        ):
             raise ValidationError(self.env._("A reversal must take back a credit of the same card."))
         already = -sum(
             self.env["loyalty.club.entry"]
@@ -562,6 +581,10 @@ class LoyaltyClubPosting(models.AbstractModel):
             self._post(
                 target, moved, "transfer", f"{prefix}:{lot.id}:in", expiry_date=lot.expiry_date or False, **common
             )
+        # what the till held on the old card is held on the new one (the capture follows the chain)
+        Hold = self.env["loyalty.club.hold"].sudo()
+        Hold.search([("card_id", "=", source.id), ("state", "=", "held")]).write({"card_id": target.id})
+        Hold._invalidate_available()
         if source.balance < 0:
             debt = -source.balance
             self._post(source, debt, "transfer", f"{prefix}:debt:out", expiry_date=False, **common)

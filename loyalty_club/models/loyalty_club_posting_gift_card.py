@@ -61,6 +61,32 @@ class LoyaltyClubPosting(models.AbstractModel):
             )
 
     @api.model
+    def _check_gift_card_usable(self, card, kind, holds=None, valid_at=None):
+        """Refuse a movement of ``kind`` the (locked) gift card cannot take now, or at ``valid_at``
+        for its validity date; returns the money other live holds keep from a redemption."""
+        today = fields.Date.context_today(self)
+        valid_on = min(fields.Date.to_date(valid_at), today) if valid_at else today
+        state = card.state
+        captures_live_holds = bool(holds) and kind == "redeem" and all(hold._is_live() for hold in holds)
+        if kind == "load" and state not in ("inactive", "active", "used"):
+            raise UserError(self.env._("Gift card %s cannot be loaded (expired or blocked).", card._masked()))
+        if (
+            kind in ("load", "redeem", "refund")
+            and card.date_expiry
+            and card.date_expiry < valid_on
+            and state != "inactive"
+            and not captures_live_holds
+        ):
+            raise UserError(self.env._("Gift card %s has expired.", card._masked()))
+        if kind == "redeem" and state != "active" and not captures_live_holds:
+            raise UserError(self.env._("Gift card %s is not active (used up, expired or blocked).", card._masked()))
+        if kind == "refund" and state not in ("active", "used"):
+            raise UserError(self.env._("Gift card %s cannot take a refund (expired or blocked).", card._masked()))
+        if kind == "redeem" and not captures_live_holds:
+            return self.env["loyalty.club.hold"]._held("gift_card_id", [card.id], exclude=holds).get(card.id, 0.0)
+        return 0.0
+
+    @api.model
     def _post_gift_card(
         self,
         card,
@@ -74,6 +100,8 @@ class LoyaltyClubPosting(models.AbstractModel):
         pos_config=None,
         reversed_entry=None,
         date=None,
+        holds=None,
+        valid_at=None,
     ):
         """Post ``amount`` (signed, in the card's currency) of ``kind`` on gift card ``card``
         exactly once per ``posting_key``, under the card's row lock.
@@ -84,7 +112,11 @@ class LoyaltyClubPosting(models.AbstractModel):
         corrections. A card whose balance reaches zero is *used up*. A movement with a
         ``reversed_entry`` (a refund of a redemption, a correcting adjustment) must stay on the
         card, go the other way and, with the earlier corrections of that entry, move no more
-        than it did.
+        than it did. A redemption that captures live ``holds`` (``loyalty.club.hold``, money set
+        aside when the PIN was checked at a till) was judged then: it needs neither an active
+        nor an unexpired card; other redemptions can only spend the balance less the live holds.
+        ``valid_at`` (a datetime) judges the card's validity date at that time (a POS order is
+        judged when it was paid), default today.
 
         :returns: the ``loyalty.club.gift.card.entry`` (the existing one if the key was posted)
         :raises UserError: not enough money on the card, card not usable, correction too big
@@ -116,26 +148,16 @@ class LoyaltyClubPosting(models.AbstractModel):
         today = fields.Date.context_today(self)
         now = date or fields.Datetime.now()
         state = card.state
-        if kind == "load" and state not in ("inactive", "active", "used"):
-            raise UserError(self.env._("Gift card %s cannot be loaded (expired or blocked).", card._masked()))
-        if (
-            kind in ("load", "redeem", "refund")
-            and card.date_expiry
-            and card.date_expiry < today
-            and state != "inactive"
-        ):
-            raise UserError(self.env._("Gift card %s has expired.", card._masked()))
-        if kind == "redeem" and state != "active":
-            raise UserError(self.env._("Gift card %s is not active (used up, expired or blocked).", card._masked()))
-        if kind == "refund" and state not in ("active", "used"):
-            raise UserError(self.env._("Gift card %s cannot take a refund (expired or blocked).", card._masked()))
+        held = self._check_gift_card_usable(card, kind, holds, valid_at)
         balance = card.currency_id.round(card.balance + amount)
-        if card.currency_id.compare_amounts(balance, 0) < 0:
+        if card.currency_id.compare_amounts(balance - held, 0) < 0:
             raise UserError(
                 self.env._(
-                    "Not enough money on gift card %(card)s: the balance is %(balance)s %(currency)s.",
+                    "Not enough money on gift card %(card)s: the balance is %(balance)s %(currency)s "
+                    "(%(held)s held for payments at a till).",
                     card=card._masked(),
                     balance=card.balance,
+                    held=held,
                     currency=card.currency_id.name,
                 )
             )

@@ -1,16 +1,9 @@
-import hashlib
-import hmac
-import time
-
 from odoo import models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from ..tools.card_number import is_valid_card_number, normalize_digits
 
-# A PIN verified at the till lets the order pay with points when it reaches the server,
-# even when the till was offline for a while, but not days later.
-PIN_TOKEN_VALIDITY_SECONDS = 24 * 3600
 PHONE_MATCHES_SHOWN = 10
 
 
@@ -61,9 +54,10 @@ class PosConfig(models.Model):
             )
         return [self._loyalty_club_card_summary(card) for card in cards]
 
-    def loyalty_club_verify_pin(self, card_id, pin):
-        """Check the member's PIN on the server. Returns a short-lived token the order sends
-        back when it pays with points; the PIN itself never stays in the POS.
+    def loyalty_club_verify_pin(self, card_id, pin, order_uuid=None):
+        """Check the member's PIN on the server for the order ``order_uuid``. Returns a token the
+        till spends once to hold points for that order (:meth:`loyalty_club_hold_points`), and
+        the card with its available balance; the PIN itself never stays in the POS.
 
         Wrong PIN, locked PIN, unknown card and a card of another club give one message, and
         count as failures of the till (see :meth:`loyalty_club_find_card`).
@@ -77,7 +71,88 @@ class PosConfig(models.Model):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         if not card._verify_pin(pin):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
-        return {"token": self._loyalty_club_pin_token(card), "card": self._loyalty_club_card_summary(card)}
+        return {
+            "token": self._loyalty_club_pin_token(card, order_uuid),
+            "card": self._loyalty_club_card_summary(card),
+            "point_value": card.club_id._point_value_in(self.currency_id, self.company_id),
+        }
+
+    def loyalty_club_hold_points(self, card_id, points, order_uuid, payment_uuid, token):
+        """Hold ``points`` of the member's card for the payment ``payment_uuid`` of the order
+        ``order_uuid``: spends the token of the PIN check made for that order, refuses more than
+        the available balance (balance less the other holds) and the club's minimum, and returns
+        ``{"points", "amount": the payment's value in this till's currency, "card": summary}``.
+        The points are captured when the paid order reaches the server (never refused then for
+        lack of points), or released (:meth:`loyalty_club_release_holds`) or expired.
+
+        :raises UserError: PIN not checked for this order (token missing, used, of another card,
+            order or till, or issued before a PIN change), not enough available points
+        """
+        self._loyalty_club_check_cashier()
+        card = self._loyalty_club_card(card_id)
+        Hold = self.env["loyalty.club.hold"].sudo()
+        if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+            raise UserError(self.env._("Enter a whole, positive number of points."))
+        held = Hold.search([("payment_uuid", "=", payment_uuid)], limit=1) if isinstance(payment_uuid, str) else Hold
+        if not (card and held and held.card_id == card) and not (
+            card and self._loyalty_club_check_pin_token(card, token, order_uuid)
+        ):
+            raise UserError(self.env._("Check the member's PIN again before paying with points."))
+        club = card.club_id
+        if club.point_value <= 0:
+            raise UserError(self.env._("Points of club %s have no money value: they cannot pay.", club.name))
+        self.env["loyalty.club.posting"]._lock_rows(card)
+        if not held and card.points_available < club.redeem_min_points:
+            raise UserError(
+                self.env._(
+                    "Card %(card)s needs at least %(minimum)s points before they can be used.",
+                    card=card._masked_number(),
+                    minimum=club.redeem_min_points,
+                )
+            )
+        currency = self.currency_id
+        amount = currency.round(points * club._point_value_in(currency, self.company_id))
+        hold = Hold._make(self, card, order_uuid, payment_uuid, points=points, amount=amount, currency=currency)
+        card.invalidate_recordset(["points_held", "points_available"])
+        return {"points": hold.points, "amount": hold.amount, "card": self._loyalty_club_card_summary(card)}
+
+    def loyalty_gift_card_hold(self, card_id, amount, order_uuid, payment_uuid, token):
+        """Hold ``amount`` of a gift card for the payment ``payment_uuid`` of the order
+        ``order_uuid`` (the token of the card's PIN check for that order is spent). Returns
+        ``{"amount", "card": summary with the available balance}``; captured when the paid order
+        reaches the server, released or expired otherwise.
+
+        :raises UserError: PIN not checked for this order, card not usable here, not enough money
+        """
+        self._loyalty_club_check_cashier()
+        card = self._loyalty_gift_card(card_id)
+        Hold = self.env["loyalty.club.hold"].sudo()
+        held = Hold.search([("payment_uuid", "=", payment_uuid)], limit=1) if isinstance(payment_uuid, str) else Hold
+        if not (card and held and held.gift_card_id == card) and not (
+            card and self._loyalty_club_check_pin_token(card, token, order_uuid)
+        ):
+            raise UserError(self.env._("Scan the gift card and check its PIN again before paying with it."))
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)):
+            raise UserError(self.env._("Enter the amount to pay with the gift card."))
+        self.env["loyalty.club.posting"]._lock_rows(card)
+        card._check_spendable(self.company_id, self.currency_id)
+        hold = Hold._make(self, card, order_uuid, payment_uuid, amount=amount)
+        card.invalidate_recordset(["amount_held", "balance_available"])
+        return {"amount": hold.amount, "card": card._summary()}
+
+    def loyalty_club_release_holds(self, payment_uuids):
+        """Release the live holds of these payments made at this till (the cashier removed the
+        payment lines, or the order): their points and money are available again."""
+        self._loyalty_club_check_cashier()
+        if not isinstance(payment_uuids, list) or not all(isinstance(uuid, str) for uuid in payment_uuids):
+            raise UserError(self.env._("The till sent no valid payment references."))
+        holds = (
+            self.env["loyalty.club.hold"]
+            .sudo()
+            .search([("payment_uuid", "in", payment_uuids), ("pos_config_id", "=", self.id), ("state", "=", "held")])
+        )
+        holds._close("released")
+        return len(holds)
 
     def loyalty_club_discount_windows(self):
         """Discount windows of this shop's branch open now or later today (plain dicts)."""
@@ -104,9 +179,10 @@ class PosConfig(models.Model):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         return card._summary()
 
-    def loyalty_gift_card_verify_pin(self, card_id, pin):
-        """Check a gift card's PIN on the server; returns a short-lived token for the payment and
-        the card summary (with its balance). Uniform error for anything wrong, counted as a
+    def loyalty_gift_card_verify_pin(self, card_id, pin, order_uuid=None):
+        """Check a gift card's PIN on the server for the order ``order_uuid``; returns a token the
+        till spends once to hold money of the card (:meth:`loyalty_gift_card_hold`) and the card
+        summary (with its available balance). Uniform error for anything wrong, counted as a
         failure of the till (see :meth:`loyalty_club_find_card`)."""
         self._loyalty_club_check_cashier()
         scope = self._loyalty_club_check_attempts()
@@ -117,7 +193,7 @@ class PosConfig(models.Model):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         if not card._verify_pin(pin):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
-        return {"token": self._loyalty_club_pin_token(card), "card": card._summary()}
+        return {"token": self._loyalty_club_pin_token(card, order_uuid), "card": card._summary()}
 
     def _loyalty_gift_card(self, card_id):
         """The active gift card ``card_id`` of this shop's club, else an empty recordset."""
@@ -186,8 +262,9 @@ class PosConfig(models.Model):
             )
         )
 
-    def _loyalty_club_card(self, card_id):
-        """The active card ``card_id`` if it belongs to this shop's club, else an empty recordset."""
+    def _loyalty_club_card(self, card_id, active_only=True):
+        """The card ``card_id`` if it belongs to this shop's club (and is active, unless
+        ``active_only`` is False), else an empty recordset."""
         self.ensure_one()
         Card = self.env["loyalty.club.card"].sudo()
         if not isinstance(card_id, int) or isinstance(card_id, bool) or card_id <= 0:
@@ -197,9 +274,10 @@ class PosConfig(models.Model):
             return Card
         # one query: the card, if it is an active card of the club, with its fields in cache
         names = [name for name, field in Card._fields.items() if field.store and field.prefetch is True]
-        return Card.search_fetch(
-            [("id", "=", card_id), ("club_id", "=", club.id), ("state", "=", "active")], names, limit=1
-        )
+        domain = [("id", "=", card_id), ("club_id", "=", club.id)]
+        if active_only:
+            domain.append(("state", "=", "active"))
+        return Card.search_fetch(domain, names, limit=1)
 
     def _loyalty_club_card_summary(self, card):
         """What the till may know of a card: no PIN data, the number masked."""
@@ -211,33 +289,24 @@ class PosConfig(models.Model):
             "tier_id": card.tier_id.id,
             "tier_name": card.tier_id.name or "",
             "balance": card.balance,
+            "points_held": card.points_held,
+            "points_available": card.points_available,
             "pin_set": card.pin_set,
             "partner_category_ids": (
                 card.partner_id.category_id | card.partner_id.commercial_partner_id.category_id
             ).ids,
         }
 
-    def _loyalty_club_pin_token(self, card, issued=None):
+    def _loyalty_club_pin_token(self, card, order_uuid):
+        """A single-use token proving ``card``'s PIN was just checked at this till by this cashier
+        for the order ``order_uuid`` (none without an order: nothing to spend it on)."""
         self.ensure_one()
-        issued = int(issued if issued is not None else time.time())
-        return f"{issued}.{self._loyalty_club_pin_signature(card, issued)}"
+        if not isinstance(order_uuid, str) or not order_uuid:
+            return False
+        return self.env["loyalty.club.pin.check"].sudo()._issue(self, card, order_uuid)
 
-    def _loyalty_club_pin_signature(self, card, issued):
-        # Member cards keep their historical message; other models (gift cards) are named in it,
-        # so a token for one kind of card never opens another with the same id.
-        scope = "" if card._name == "loyalty.club.card" else f"{card._name}:"
-        message = f"loyalty_club.pos.pin:{scope}{self.id}:{card.id}:{issued}".encode()
-        return hmac.new(card._pin_secret(), message, hashlib.sha256).hexdigest()
-
-    def _loyalty_club_check_pin_token(self, card, token):
-        """Whether ``token`` proves the PIN of ``card`` was verified at this shop recently."""
+    def _loyalty_club_check_pin_token(self, card, token, order_uuid):
+        """Spend ``token``: whether it proves ``card``'s current PIN was checked at this till by
+        this cashier for the order ``order_uuid``, recently, and was never spent before."""
         self.ensure_one()
-        if not isinstance(token, str) or token.count(".") != 1:
-            return False
-        issued, signature = token.split(".")
-        if not issued.isdigit():
-            return False
-        age = time.time() - int(issued)
-        if age > PIN_TOKEN_VALIDITY_SECONDS or age < -300:
-            return False
-        return hmac.compare_digest(signature, self._loyalty_club_pin_signature(card, int(issued)))
+        return self.env["loyalty.club.pin.check"].sudo()._consume(self, card, order_uuid, token)

@@ -70,17 +70,34 @@ class PosOrderLine(models.Model):
             "total_included"
         ]
 
+    def _loyalty_club_server_totals(self):
+        """``(untaxed, taxed)`` totals of the line as the server computes them from its unit
+        price, quantity, discount and taxes (what Odoo's own ``_compute_amount_line_all`` does,
+        without computing taxes for a line that has none)."""
+        self.ensure_one()
+        if not self.tax_ids:
+            total = self.order_id.currency_id.round(self.price_unit * (1 - (self.discount or 0.0) / 100.0) * self.qty)
+            return total, total
+        totals = self._compute_amount_line_all()
+        return totals["price_subtotal"], totals["price_subtotal_incl"]
+
     def _loyalty_club_base(self, club):
-        """Amount of this line that earns points in ``club``: sold (not refunded) lines of
-        products that earn, without tips; 0 otherwise."""
+        """Amount of this line that earns points in ``club``, by the one earning rule of every
+        channel (:meth:`loyalty.club._earning_base`: from the unit price, quantity, discount and
+        taxes, never the totals the till sent; negative lines lower it). Refund lines (they
+        reverse instead) and tips earn nothing."""
         self.ensure_one()
         order = self.order_id
-        if (
-            self.qty <= 0
-            or self.refunded_orderline_id
-            or (order.config_id.tip_product_id and self.product_id == order.config_id.tip_product_id)
-            or not club._product_earns(self.product_id)
+        if self.refunded_orderline_id or (
+            order.config_id.tip_product_id and self.product_id == order.config_id.tip_product_id
         ):
             return 0.0
-        amount = self.price_subtotal_incl if club.earn_on_tax_included else self.price_subtotal
-        return max(amount, 0.0)
+        return club._earning_base(
+            self.product_id,
+            self.price_unit,
+            self.qty,
+            self.discount,
+            self.tax_ids_after_fiscal_position,
+            order.currency_id,
+            order.partner_id,
+        )

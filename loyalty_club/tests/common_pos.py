@@ -1,10 +1,13 @@
 from contextlib import contextmanager
+from uuid import uuid4
 
+from odoo import fields
 from odoo.exceptions import UserError
 
 from odoo.addons.point_of_sale.tests.common import TestPoSCommon
 
 PIN = "2468"
+GIFT_PIN = "246810"
 
 
 class PosClubCase(TestPoSCommon):
@@ -71,14 +74,62 @@ class PosClubCase(TestPoSCommon):
         card = card or self.card
         return self.Posting._post(card, points, "earn", f"test:{card.id}:{key}")
 
-    def pin_token(self, card=None):
-        return self.config.loyalty_club_verify_pin((card or self.card).id, PIN)["token"]
-
-    def order_data(self, lines, payments=None, card=None, token=False, **kwargs):
+    def order_data(self, lines, payments=None, card=None, hold=True, **kwargs):
+        """UI data of an order of ``lines`` paid with ``payments`` ((method, amount) pairs). Line
+        totals are what a correct till computes. A points payment of a positive amount is held
+        at the till first (PIN checked for this order, then the hold), as the till does, unless
+        ``hold`` is False."""
         data = self.create_ui_order_data(lines, customer=self.member, payments=payments, **kwargs)
+        for command in data["lines"]:
+            line = command[2]
+            price = line["price_unit"] * (1 - (line.get("discount") or 0.0) / 100)
+            taxes = self.env["account.tax"].browse(line["tax_ids"][0][2])
+            totals = taxes.compute_all(price, self.currency, line["qty"])
+            line["price_subtotal"], line["price_subtotal_incl"] = totals["total_excluded"], totals["total_included"]
+        total = sum(command[2]["price_subtotal_incl"] for command in data["lines"])
+        data["amount_tax"] = total - sum(command[2]["price_subtotal"] for command in data["lines"])
+        if payments is None:
+            data["payment_ids"][0][2]["amount"] = data["amount_paid"] = data["amount_total"] = total
         data["loyalty_club_card_id"] = (card or self.card).id if card is not False else False
-        data["loyalty_club_pin_token"] = token
+        for command in data["payment_ids"]:
+            payment = command[2]
+            payment["uuid"] = str(uuid4())
+            method = self.env["pos.payment.method"].browse(payment["payment_method_id"])
+            if hold and method.loyalty_club_points and payment["amount"] > 0:
+                points = round(payment["amount"] / self.club.point_value)
+                self.hold_points(data["uuid"], payment["uuid"], points, card=card or self.card)
         return data
+
+    def hold_points(self, order_uuid, payment_uuid, points, card=None):
+        """Hold ``points`` for a payment at the till: the member's PIN checked for the order, then
+        the hold. Returns the till's answer."""
+        card = card or self.card
+        token = self.config.loyalty_club_verify_pin(card.id, PIN, order_uuid)["token"]
+        return self.config.loyalty_club_hold_points(card.id, points, order_uuid, payment_uuid, token)
+
+    def hold_gift_card(self, order_uuid, payment_uuid, gift_card, amount, pin=None):
+        """Hold ``amount`` of ``gift_card`` for a payment at the till (its PIN checked for the
+        order, then the hold). Returns the till's answer."""
+        token = self.config.loyalty_gift_card_verify_pin(gift_card.id, pin or GIFT_PIN, order_uuid)["token"]
+        return self.config.loyalty_gift_card_hold(gift_card.id, amount, order_uuid, payment_uuid, token)
+
+    def points_payment(self, data, points, card=None):
+        """Add a held points payment of ``points`` to the order ``data`` (as the till does)."""
+        payment_uuid = str(uuid4())
+        held = self.hold_points(data["uuid"], payment_uuid, points, card=card)
+        data["payment_ids"].append(
+            (
+                0,
+                0,
+                {
+                    "amount": held["amount"],
+                    "name": fields.Datetime.now(),
+                    "payment_method_id": self.points_method.id,
+                    "uuid": payment_uuid,
+                },
+            )
+        )
+        return held
 
     def sync(self, *orders):
         result = self.env["pos.order"].sync_from_ui(list(orders))
@@ -93,8 +144,17 @@ class PosClubCase(TestPoSCommon):
                 lines.append({"product": line.product_id, "quantity": -qty, "refunded_orderline_id": line.id})
         data = self.create_ui_order_data(lines, customer=order.partner_id, payments=payments)
         data["loyalty_club_card_id"] = False
-        data["loyalty_club_pin_token"] = False
         return data
+
+    def holds(self, card=None):
+        return self.env["loyalty.club.hold"].search([("card_id", "=", (card or self.card).id)], order="id")
+
+    def assertFlagged(self, order, pattern, booked=False):
+        """The paid order was saved and flagged for a club review with a reason matching ``pattern``."""
+        self.assertTrue(order, "the paid order is saved")
+        self.assertEqual(order.loyalty_review_state, "to_review")
+        self.assertRegex(order.loyalty_review_reason, pattern)
+        self.assertEqual(order.loyalty_review_booked, booked)
 
     def entries(self, card=None):
         return self.env["loyalty.club.entry"].search([("card_id", "=", (card or self.card).id)], order="id")

@@ -58,6 +58,8 @@ MATRIX = {
     "loyalty.club.import.line": "-     -     -     -     rwcu  rwcu  -     -",
     "loyalty.club.native.migration.wizard": "-     -     -     -     rwcu  rwcu  -     -",
     "loyalty.club.native.migration.line": "-     -     -     -     rwcu  rwcu  -     -",
+    "loyalty.club.hold": "-     -     -     r     r     r     -     -",
+    "loyalty.club.pin.check": "-     -     -     -     -     -     -     -",
 }
 # Models without access rules on purpose: services with no table.
 NO_TABLE = {"loyalty.club.posting", "loyalty.club.pin.mixin", "loyalty.club.cached.settings.mixin"}
@@ -89,6 +91,9 @@ ROUTES = {
     "RPC pos.config.loyalty_club_discount_windows": "ok    deny  deny  deny  deny  deny  deny  login",
     "RPC pos.config.loyalty_gift_card_find": "ok    deny  deny  deny  deny  deny  deny  login",
     "RPC pos.config.loyalty_gift_card_verify_pin": "ok    deny  deny  deny  deny  deny  deny  login",
+    "RPC pos.config.loyalty_club_hold_points": "ok    deny  deny  deny  deny  deny  deny  login",
+    "RPC pos.config.loyalty_gift_card_hold": "ok    deny  deny  deny  deny  deny  deny  login",
+    "RPC pos.config.loyalty_club_release_holds": "ok    deny  deny  deny  deny  deny  deny  login",
     "REPORT loyalty_club.report_member_card": "deny  deny  deny  ok    ok    deny  deny  login",
     "REPORT loyalty_club.report_card_statement": "deny  deny  deny  ok    ok    deny  deny  login",
     "REPORT loyalty_club.report_gift_card": "deny  deny  deny  ok    ok    deny  ok    login",
@@ -570,6 +575,15 @@ class TestAccessMatrix(HttpCase):
             "odoo.http.SessionExpiredException": "login",
         }.get(name, name)
 
+    def _rpc_hold(self, verify, hold, card_id, pin, amount):
+        """What a till does for a points or gift card payment: the PIN checked for an order (the
+        token comes back only to a cashier of the shop), then the hold of one point or 1.00."""
+        order_uuid = f"mx-order-{len(self._responses):04d}"
+        self._rpc(verify, card_id, pin, order_uuid)
+        answer = json.loads(self._responses[-1])
+        token = answer.get("result", {}).get("token", False)
+        return self._rpc(hold, card_id, amount, order_uuid, f"{order_uuid}-pay", token)
+
     def _report(self, report_name, record):
         response = self.url_open(f"/report/html/{report_name}/{record.id}", allow_redirects=False)
         marker = record.number if record._name == "loyalty.club.card" else record.code_display
@@ -615,6 +629,13 @@ class TestAccessMatrix(HttpCase):
             "RPC pos.config.loyalty_gift_card_verify_pin": lambda: self._rpc(
                 "loyalty_gift_card_verify_pin", gift.id, GIFT_PIN
             ),
+            "RPC pos.config.loyalty_club_hold_points": lambda: self._rpc_hold(
+                "loyalty_club_verify_pin", "loyalty_club_hold_points", card.id, "1357", 1
+            ),
+            "RPC pos.config.loyalty_gift_card_hold": lambda: self._rpc_hold(
+                "loyalty_gift_card_verify_pin", "loyalty_gift_card_hold", gift.id, GIFT_PIN, 1.0
+            ),
+            "RPC pos.config.loyalty_club_release_holds": lambda: self._rpc("loyalty_club_release_holds", ["mx-none"]),
             "REPORT loyalty_club.report_member_card": lambda: self._report("loyalty_club.report_member_card", card),
             "REPORT loyalty_club.report_card_statement": lambda: self._report(
                 "loyalty_club.report_card_statement", card
@@ -633,7 +654,7 @@ class TestAccessMatrix(HttpCase):
 
     @mute_logger("odoo.http", "odoo.addons.http_routing.models.ir_http")
     def test_routes_rpcs_and_reports_of_every_role(self):
-        """Every role against every route, RPC and report of the addon (8 x 18); no answer ever
+        """Every role against every route, RPC and report of the addon (8 x 21); no answer ever
         contains a PIN hash; the refused calls change nothing."""
         self._responses = []
         counts = (

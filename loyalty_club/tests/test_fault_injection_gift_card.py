@@ -2,10 +2,8 @@ import copy
 
 from odoo.tests import tagged
 
-from .common_pos import PosClubCase
+from .common_pos import GIFT_PIN, PosClubCase
 from .test_reliability import InjectedFault
-
-GIFT_PIN = "246810"
 
 
 @tagged("post_install", "-at_install")
@@ -37,11 +35,11 @@ class TestFaultInjectionGiftCard(PosClubCase):
         return self.env["loyalty.club.gift.card.entry"].search_count([])
 
     def test_failure_after_gift_card_redemption_in_sync_leaves_nothing(self):
-        token = self.config.loyalty_gift_card_verify_pin(self.card_50.id, GIFT_PIN)["token"]
         data = self.order_data(
             [(self.shirt, 1)], payments=[(self.gift_method, 20.0), (self.cash_method, 80.0)], card=False
         )
-        data["payment_ids"][0][2].update({"loyalty_gift_card_id": self.card_50.id, "loyalty_gift_card_token": token})
+        data["payment_ids"][0][2]["loyalty_gift_card_id"] = self.card_50.id
+        self.hold_gift_card(data["uuid"], data["payment_ids"][0][2]["uuid"], self.card_50, 20.0, GIFT_PIN)
         count = self.gift_entries()
         self.patch(type(self.Posting), "_post_gift_card", self.post_then_fail)
         with self.assertRaises(InjectedFault):

@@ -1,9 +1,7 @@
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
-from .common_pos import PosClubCase
-
-GIFT_PIN = "246810"
+from .common_pos import GIFT_PIN, PIN, PosClubCase
 
 
 @tagged("post_install", "-at_install")
@@ -28,15 +26,13 @@ class TestGiftCardSales(PosClubCase):
             self.Posting._post_gift_card(card, amount, "load", f"test:{card.id}:{key}")
         return card
 
-    def gift_token(self, card):
-        return self.config.loyalty_gift_card_verify_pin(card.id, GIFT_PIN)["token"]
-
     def gift_order(self, lines, payments, gift_cards=None, **kwargs):
-        """UI data; ``gift_cards``: {index of payment: (card, token)}."""
+        """UI data; ``gift_cards``: {index of payment: gift card}, each held at the till as it does."""
         data = self.order_data(lines, payments=payments, card=False, **kwargs)
-        for index, (card, token) in (gift_cards or {}).items():
-            data["payment_ids"][index][2]["loyalty_gift_card_id"] = card.id
-            data["payment_ids"][index][2]["loyalty_gift_card_token"] = token
+        for index, card in (gift_cards or {}).items():
+            payment = data["payment_ids"][index][2]
+            payment["loyalty_gift_card_id"] = card.id
+            self.hold_gift_card(data["uuid"], payment["uuid"], card, payment["amount"])
         return data
 
     def credit_note(self, invoice, quantity=None, post=True):
@@ -302,43 +298,29 @@ class TestGiftCardSales(PosClubCase):
 
     def test_pos_redeem_partial_and_refusals(self):
         card = self.new_card(100.0)
-        token = self.gift_token(card)
         order = self.sync(
             self.gift_order(
                 [(self.shirt, 1)],
                 payments=[(self.gift_method, 30.0), (self.cash_method, 70.0)],
-                gift_cards={0: (card, token)},
+                gift_cards={0: card},
             )
         )
         self.assertEqual(card.balance, 70.0)
         payment = order.payment_ids.filtered("payment_method_id.loyalty_gift_card")
         self.assertEqual((payment.loyalty_gift_card_id, payment.loyalty_gift_card_balance), (card, 70.0))
         self.assertEqual(payment.loyalty_gift_card_display, card._masked())
-        # Over the balance: refused, nothing saved.
+        # Over the balance: the till cannot even hold it.
         with self.assertRefused("Not enough money"):
-            self.sync(
-                self.gift_order([(self.shirt, 1)], payments=[(self.gift_method, 100.0)], gift_cards={0: (card, token)})
-            )
-        # No PIN token, or a member card's token: refused.
-        with self.assertRefused("PIN"):
-            self.sync(
-                self.gift_order(
-                    [(self.shirt, 1)],
-                    payments=[(self.gift_method, 10.0), (self.cash_method, 90.0)],
-                    gift_cards={0: (card, False)},
-                )
-            )
-        member_token = self.config._loyalty_club_pin_token(self.env["loyalty.club.card"].browse(card.id))
-        with self.assertRefused("PIN"):
-            self.sync(
-                self.gift_order(
-                    [(self.shirt, 1)],
-                    payments=[(self.gift_method, 10.0), (self.cash_method, 90.0)],
-                    gift_cards={0: (card, member_token)},
-                )
-            )
-        with self.assertRefused("PIN"):
-            self.sync(self.gift_order([(self.shirt, 1)], payments=[(self.gift_method, 10.0), (self.cash_method, 90.0)]))
+            self.gift_order([(self.shirt, 1)], payments=[(self.gift_method, 100.0)], gift_cards={0: card})
+        # No PIN token, or a member card's token: no hold.
+        token = self.config.loyalty_club_verify_pin(self.card.id, PIN, "order-gift-0001")["token"]
+        for wrong in (False, "garbage", token):
+            with self.assertRefused("PIN again"):
+                self.config.loyalty_gift_card_hold(card.id, 10.0, "order-gift-0001", "payment-gift-0001", wrong)
+        # A gift card payment without a hold: the paid order is saved, nothing is taken from a card.
+        data = self.gift_order([(self.shirt, 1)], payments=[(self.gift_method, 10.0), (self.cash_method, 90.0)])
+        data["payment_ids"][0][2]["loyalty_gift_card_id"] = card.id
+        self.assertFlagged(self.sync(data), "has no hold")
         self.assertEqual(card.balance, 70.0)
 
     def test_pos_refund_credits_the_card_exactly_once(self):
@@ -347,7 +329,7 @@ class TestGiftCardSales(PosClubCase):
             self.gift_order(
                 [(self.shirt, 1)],
                 payments=[(self.gift_method, 60.0), (self.cash_method, 40.0)],
-                gift_cards={0: (card, self.gift_token(card))},
+                gift_cards={0: card},
             )
         )
         self.assertEqual(card.balance, 40.0)
@@ -393,7 +375,7 @@ class TestGiftCardSales(PosClubCase):
             self.gift_order(
                 [(self.shirt, 1)],
                 payments=[(self.gift_method, 20.0), (self.cash_method, 80.0)],
-                gift_cards={0: (card, self.gift_token(card))},
+                gift_cards={0: card},
             )
         )
         self.pos_session.action_pos_session_closing_control()

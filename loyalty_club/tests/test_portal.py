@@ -92,6 +92,24 @@ class TestPortalPages(LoyaltyPortalCase):
         self.assertNotIn(self.card_y.number, body)
         self.assertNotIn("777", body)
 
+    def test_points_held_at_a_till_show_as_not_available(self):
+        self.env["loyalty.club.hold"].sudo().create(
+            {
+                "card_id": self.card_x.id,
+                "company_id": self.company.id,
+                "order_uuid": "portal-held-order",
+                "payment_uuid": "portal-held-payment",
+                "points": 400,
+                "amount": 200.0,
+                "currency_id": self.card_x.currency_id.id,
+                "date_expiry": fields.Datetime.now() + timedelta(hours=1),
+            }
+        )
+        self.authenticate("club_portal_x", "club_portal_x")
+        held = re.search(r"o_loyalty_portal_held.*?</div>", self.url_open("/my/club").text, re.S).group(0)
+        self.assertIn(">400<", held)
+        self.assertIn(">800<", held, "1,200 points less the 400 held")
+
     def test_history_pagination_filters_sorting(self):
         for index in range(22):
             self.Posting._post(self.card_x, 1, "bonus", f"portal:x:bonus:{index}", reason=f"Visit {index}")

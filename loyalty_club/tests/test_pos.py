@@ -64,34 +64,36 @@ class TestPosEarning(PosClubCase):
         self.assertEqual(order.state, "paid")
         self.assertEqual(self.entries().mapped("points"), [10])
 
-    def test_card_of_another_club_is_refused_at_sync(self):
+    def test_card_of_another_club_is_saved_for_review(self):
         other_company = self.env["res.company"].create({"name": "Other chain"})
         other_club = self.env["loyalty.club"].create({"name": "Other", "company_id": other_company.id})
         stranger = self.env["loyalty.club.card"].create({"partner_id": self.customer.id, "club_id": other_club.id})
-        data = self.order_data([(self.shirt, 1)], card=stranger)
-        with self.assertRefused("cannot be used in this shop"):
-            self.sync(data)
-        self.assertFalse(self.env["pos.order"].search([("uuid", "=", data["uuid"])]))
+        order = self.sync(self.order_data([(self.shirt, 1)], card=stranger))
+        self.assertEqual(order.state, "paid", "a paid order is never refused")
+        self.assertFlagged(order, "unknown or of another club")
+        self.assertFalse(order.loyalty_card_id)
         self.assertEqual(stranger.balance, 0)
+        self.assertFalse(self.entries(stranger))
 
-    def test_blocked_card_is_refused_at_sync(self):
+    def test_blocked_card_is_saved_for_review(self):
         self.card.action_block()
-        with self.assertRefused("cannot be used in this shop"):
-            self.sync(self.order_data([(self.shirt, 1)]))
+        order = self.sync(self.order_data([(self.shirt, 1)]))
+        self.assertFlagged(order, "not usable when the order was paid")
+        self.assertFalse(self.entries())
 
 
 @tagged("post_install", "-at_install")
 class TestPosPointsPayment(PosClubCase):
-    """Paying with points: PIN proven by a server token, balance checked under the card lock."""
+    """Paying with points: held at the till after the PIN check, captured once at the sync."""
 
     def test_pay_partly_with_points(self):
         self.seed_points(100)
-        data = self.order_data(
-            [(self.shirt, 1)],
-            payments=[(self.points_method, 20.0), (self.cash_method, 80.0)],
-            token=self.pin_token(),
-        )
+        data = self.order_data([(self.shirt, 1)], payments=[(self.points_method, 20.0), (self.cash_method, 80.0)])
+        hold = self.holds()
+        self.assertEqual((hold.state, hold.points, hold.amount), ("held", 40, 20.0))
+        self.assertEqual((self.card.points_held, self.card.points_available), (40, 60))
         order = self.sync(data)
+        self.assertFalse(order.loyalty_review_state)
         self.assertEqual(order.loyalty_points_redeemed, 40)
         self.assertEqual(order.loyalty_points_earned, 10)
         self.assertEqual(self.card.balance, 100 - 40 + 10)
@@ -99,70 +101,60 @@ class TestPosPointsPayment(PosClubCase):
         redeem = self.entries().filtered(lambda e: e.kind == "redeem")
         self.assertEqual(redeem.points, -40)
         self.assertEqual(redeem.posting_key, f"pos.order:{order.uuid}:redeem")
+        self.assertEqual((hold.state, hold.pos_order_id), ("captured", order))
+        self.assertEqual((self.card.points_held, self.card.points_available), (0, 70))
 
-    def test_points_payment_needs_the_pin_token(self):
+    def test_points_payment_without_a_hold_is_flagged(self):
         self.seed_points(100)
-        for token in (False, "garbage", "1.abc", self.pin_token() + "0"):
-            data = self.order_data(
-                [(self.shirt, 1)], payments=[(self.points_method, 20.0), (self.cash_method, 80.0)], token=token
-            )
-            with self.assertRefused("PIN must be checked"):
-                self.sync(data)
+        data = self.order_data(
+            [(self.shirt, 1)], payments=[(self.points_method, 20.0), (self.cash_method, 80.0)], hold=False
+        )
+        order = self.sync(data)
+        self.assertFlagged(order, "has no hold")
         self.assertEqual(self.card.balance, 100)
         self.assertEqual(len(self.entries()), 1)
 
-    def test_token_of_another_card_does_not_pay(self):
-        other = self.env["loyalty.club.card"].create({"partner_id": self.customer.id, "club_id": self.club.id})
-        other._set_pin(PIN)
-        self.seed_points(100)
-        data = self.order_data(
-            [(self.shirt, 1)],
-            payments=[(self.points_method, 20.0), (self.cash_method, 80.0)],
-            token=self.pin_token(other),
-        )
-        with self.assertRefused("PIN must be checked"):
-            self.sync(data)
-
-    def test_overdraft_is_refused_and_nothing_is_booked(self):
+    def test_overdraft_is_refused_when_holding(self):
         self.seed_points(30)
-        data = self.order_data(
-            [(self.shirt, 1)],
-            payments=[(self.points_method, 20.0), (self.cash_method, 80.0)],
-            token=self.pin_token(),
-        )
         with self.assertRefused("Not enough points"):
-            self.sync(data)
+            self.order_data([(self.shirt, 1)], payments=[(self.points_method, 20.0), (self.cash_method, 80.0)])
         self.assertEqual(self.card.balance, 30)
-        self.assertFalse(self.env["pos.order"].search([("uuid", "=", data["uuid"])]))
+        self.assertFalse(self.holds())
 
-    def test_amount_must_be_whole_points(self):
+    def test_points_payment_must_match_its_hold(self):
         self.seed_points(100)
-        data = self.order_data(
-            [(self.shirt, 1)],
-            payments=[(self.points_method, 20.3), (self.cash_method, 79.7)],
-            token=self.pin_token(),
-        )
-        with self.assertRefused("whole number of points"):
-            self.sync(data)
+        data = self.order_data([(self.shirt, 1)], payments=[(self.points_method, 20.0), (self.cash_method, 80.0)])
+        # a till modified in the browser pays more than it held
+        data["payment_ids"][0][2]["amount"] = 30.0
+        data["payment_ids"][1][2]["amount"] = 70.0
+        order = self.sync(data)
+        self.assertFlagged(order, "differs from the")
         self.assertEqual(self.card.balance, 100)
 
     def test_minimum_balance_to_redeem(self):
         self.club.redeem_min_points = 150
         self.seed_points(100)
-        data = self.order_data(
-            [(self.shirt, 1)],
-            payments=[(self.points_method, 10.0), (self.cash_method, 90.0)],
-            token=self.pin_token(),
-        )
         with self.assertRefused("at least 150 points"):
-            self.sync(data)
+            self.order_data([(self.shirt, 1)], payments=[(self.points_method, 10.0), (self.cash_method, 90.0)])
 
-    def test_points_payment_without_card_is_refused(self):
+    def test_points_payment_of_a_till_that_lost_the_card_books_on_the_held_card(self):
+        self.seed_points(100)
+        data = self.order_data([(self.shirt, 1)], payments=[(self.points_method, 10.0), (self.cash_method, 90.0)])
+        data["loyalty_club_card_id"] = False  # the till was reloaded offline and forgot the member
+        order = self.sync(data)
+        self.assertFalse(order.loyalty_review_state)
+        self.assertEqual((order.loyalty_card_id, order.loyalty_points_redeemed), (self.card, 20))
+        self.assertEqual(self.holds().state, "captured")
+
+    def test_points_payment_without_card_nor_hold_is_flagged(self):
+        self.seed_points(100)
         data = self.order_data(
-            [(self.shirt, 1)], payments=[(self.points_method, 10.0), (self.cash_method, 90.0)], card=False
+            [(self.shirt, 1)], payments=[(self.points_method, 10.0), (self.cash_method, 90.0)], hold=False
         )
-        with self.assertRefused("Identify the member's club card"):
-            self.sync(data)
+        data["loyalty_club_card_id"] = False
+        order = self.sync(data)
+        self.assertFlagged(order, "without a member's club card")
+        self.assertEqual(self.card.balance, 100)
 
 
 @tagged("post_install", "-at_install")
@@ -177,7 +169,6 @@ class TestPosRefund(PosClubCase):
             self.order_data(
                 [(self.shirt, 2), (self.cap, 1)],
                 payments=[(self.points_method, 30.0), (self.cash_method, 270.0)],
-                token=self.pin_token(),
             )
         )
         # 300 spent: 30 earned; 60 points paid.
@@ -202,15 +193,15 @@ class TestPosRefund(PosClubCase):
     def test_refunding_the_same_line_twice_is_impossible(self):
         self.sync(self.refund_data(self.sale, {self.cap: 1}, [(self.cash_method, -100.0)]))
         balance = self.card.balance
-        again = self.refund_data(self.sale, {self.cap: 1}, [(self.cash_method, -100.0)])
-        with self.assertRefused("already refunded"):
-            self.sync(again)
+        again = self.sync(self.refund_data(self.sale, {self.cap: 1}, [(self.cash_method, -100.0)]))
+        self.assertFlagged(again, "already refunded")
         self.assertEqual(self.card.balance, balance)
 
     def test_refund_cannot_return_more_points_than_its_share(self):
-        data = self.refund_data(self.sale, {self.cap: 1}, [(self.points_method, -30.0), (self.cash_method, -70.0)])
-        with self.assertRefused("At most 20 points"):
-            self.sync(data)
+        refund = self.sync(
+            self.refund_data(self.sale, {self.cap: 1}, [(self.points_method, -30.0), (self.cash_method, -70.0)])
+        )
+        self.assertFlagged(refund, "At most 20 points")
         self.assertEqual(self.card.balance, 70)
 
     def test_full_refund_in_two_steps_takes_back_everything_once(self):
@@ -292,9 +283,11 @@ class TestPosRpc(PosClubCase):
         self.assertEqual(len(set(messages)), 1, "one message for wrong PIN, locked card and unknown card")
 
     def test_right_pin_gives_a_token_not_the_pin(self):
-        result = self.config.loyalty_club_verify_pin(self.card.id, PIN)
+        result = self.config.loyalty_club_verify_pin(self.card.id, PIN, "order-0001-0001")
         self.assertNotIn(PIN, json.dumps(result).replace(str(self.card.id), ""))
-        self.assertTrue(self.config._loyalty_club_check_pin_token(self.card, result["token"]))
+        self.assertFalse(self.config._loyalty_club_check_pin_token(self.card, result["token"], "order-0001-0002"))
+        self.assertTrue(self.config._loyalty_club_check_pin_token(self.card, result["token"], "order-0001-0001"))
+        self.assertFalse(self.config.loyalty_club_verify_pin(self.card.id, PIN)["token"], "no order, no token")
 
     def test_rpcs_refuse_a_card_of_another_company(self):
         other_company = self.env["res.company"].create({"name": "Other chain"})
@@ -413,6 +406,16 @@ class TestPosSessionLoad(PosClubCase):
         self.assertEqual(ours[0][0], partners[120].id)
         self.assertEqual(sorted(ours), sorted(standard))
 
+    def test_till_gets_the_review_state_but_not_the_activities(self):
+        fields_list = self.env["pos.order"]._load_pos_data_fields(self.config.id)
+        self.assertIn("loyalty_review_state", fields_list)
+        self.assertIn("amount_total", fields_list)
+        self.assertFalse([name for name in fields_list if name.startswith("activity_")])
+        cashier = new_test_user(self.env, "review_cashier", groups="point_of_sale.group_pos_user")
+        self.assertNotIn(
+            "loyalty_club_client_data", self.env["pos.order"].with_user(cashier)._load_pos_data_fields(self.config.id)
+        )
+
     def test_query_count_of_a_synced_order_does_not_grow_with_the_ledger(self):
         small = self.env["loyalty.club.card"].create({"partner_id": self.customer.id, "club_id": self.club.id})
         large = self.env["loyalty.club.card"].create({"partner_id": self.other_customer.id, "club_id": self.club.id})
@@ -427,24 +430,32 @@ class TestPosSessionLoad(PosClubCase):
             data = self.order_data([(self.shirt, 1)], card=card)
             self.env.flush_all()
             self.env.invalidate_all()
+            self.env.cr.flush()
             before = self.env.cr.sql_log_count
             self.sync(data)
-            self.env.flush_all()
+            # what the transaction runs before its commit (ORM flush, precommit hooks such as the
+            # bus notification): the club's savepoint runs them earlier, they count either way
+            self.env.cr.flush()
             return self.env.cr.sql_log_count - before
 
         def count_without_card():
             data = self.order_data([(self.shirt, 1)], card=False)
             self.env.flush_all()
             self.env.invalidate_all()
+            self.env.cr.flush()
             before = self.env.cr.sql_log_count
             self.sync(data)
-            self.env.flush_all()
+            # what the transaction runs before its commit (ORM flush, precommit hooks such as the
+            # bus notification): the club's savepoint runs them earlier, they count either way
+            self.env.cr.flush()
             return self.env.cr.sql_log_count - before
 
         counts = [count_queries(small), count_queries(large), count_queries(small), count_queries(large)]
         with_small, with_large, without = counts[2], counts[3], count_without_card()
         self.assertEqual(with_small, with_large, f"the ledger size must not change the number of queries {counts}")
-        self.assertLessEqual(with_small - without, 6, f"club overhead: {with_small - without} queries")
+        # 6, plus the savepoint that keeps a paid order whose club part fails (its 2 statements
+        # and the flush of the transaction it makes before the booking)
+        self.assertLessEqual(with_small - without, 9, f"club overhead: {with_small - without} queries")
 
 
 @tagged("post_install", "-at_install")
@@ -473,7 +484,7 @@ class TestPosMemberDiscounts(PosClubCase):
             }
         )
 
-    def discounted_order(self, percent, token=False):
+    def discounted_order(self, percent):
         data = self.order_data([{"product": self.shirt, "quantity": 1, "discount": percent}])
         line = data["lines"][0][2]
         line["price_subtotal"] = line["price_subtotal_incl"] = 100.0 * (100 - percent) / 100
@@ -501,27 +512,28 @@ class TestPosMemberDiscounts(PosClubCase):
         self.assertEqual(order.lines.loyalty_member_discount, 5)
         self.assertFalse(order.lines.loyalty_discount_window_id)
 
-    def test_window_closed_before_payment_is_refused(self):
+    def test_window_closed_before_payment_is_flagged(self):
         now = fields.Datetime.now()
         self.window(date_from=now - timedelta(hours=2), date_to=now - timedelta(minutes=1))
-        data = self.discounted_order(10)
-        with self.assertRefused("not valid at this time"):
-            self.sync(data)
-        self.assertFalse(self.env["pos.order"].search([("uuid", "=", data["uuid"])]))
-        self.assertEqual(self.card.balance, 0)
+        order = self.sync(self.discounted_order(10))
+        self.assertFlagged(order, "not valid when the order was paid", booked=True)
+        self.assertFalse(order.lines.loyalty_member_discount, "the club does not record a discount it did not give")
+        self.assertEqual(order.loyalty_points_earned, 9, "points on what the member paid")
+        self.assertEqual(self.card.balance, 9)
 
-    def test_window_of_another_branch_is_refused(self):
+    def test_window_of_another_branch_is_flagged(self):
         branch_b = self.env["res.company"].create({"name": "Branch B", "parent_id": self.company.id})
         self.window(branch_ids=[(6, 0, branch_b.ids)])
-        with self.assertRefused("not valid at this time"):
-            self.sync(self.discounted_order(10))
+        order = self.sync(self.discounted_order(10))
+        self.assertFlagged(order, "not valid when the order was paid", booked=True)
 
     def test_member_discount_needs_the_card(self):
         self.window()
         data = self.discounted_order(10)
         data["loyalty_club_card_id"] = False
-        with self.assertRefused("need the member's club card"):
-            self.sync(data)
+        order = self.sync(data)
+        self.assertFlagged(order, "without a member's club card", booked=True)
+        self.assertFalse(self.entries())
 
     def test_shop_receives_only_its_windows_through_rpc(self):
         window = self.window()

@@ -58,6 +58,32 @@ class TestPosTours(TestPointOfSaleHttpCommon):
         self.assertEqual((order.loyalty_points_redeemed, order.loyalty_points_earned), (40, 10))
         self.assertEqual(self.card.balance, 70)
         self.assertTrue(self.card.pin_failed_attempts == 0, "the right PIN clears the failed attempt")
+        hold = self.env["loyalty.club.hold"].search([("card_id", "=", self.card.id)])
+        self.assertEqual((hold.points, hold.state, hold.pos_order_id), (40, "captured", order))
+        self.assertFalse(order.loyalty_review_state)
+
+    def test_points_held_online_then_synced_after_going_offline(self):
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("LoyaltyClubPosOfflineHoldTour")
+        order = self.env["pos.order"].search([("loyalty_card_id", "=", self.card.id)])
+        self.assertEqual(order.state, "paid")
+        self.assertEqual((order.loyalty_points_redeemed, order.loyalty_points_earned), (60, 10))
+        hold = self.env["loyalty.club.hold"].search([("card_id", "=", self.card.id)])
+        self.assertEqual((hold.state, hold.pos_order_id), ("captured", order))
+        self.assertEqual(self.card.balance, 100 - 60 + 10)
+
+    def test_the_back_office_shows_what_a_till_holds(self):
+        self.main_pos_config.open_ui()
+        token = self.main_pos_config.loyalty_club_verify_pin(self.card.id, PIN, "tour-held-order")["token"]
+        self.main_pos_config.loyalty_club_hold_points(self.card.id, 40, "tour-held-order", "tour-held-payment", token)
+        company = self.main_pos_config.company_id
+        self.env.ref("base.user_admin").company_ids |= company
+        self.start_tour(
+            f"/odoo/action-loyalty_club.loyalty_club_card_action/{self.card.id}",
+            "LoyaltyClubCardHeldTour",
+            login="admin",
+            cookies={"cids": str(company.id)},
+        )
 
     def test_scan_a_legacy_card_number(self):
         """A number kept from another system is found by scanning, products still scan, and a
@@ -92,7 +118,8 @@ class TestPosTours(TestPointOfSaleHttpCommon):
         self.main_pos_config.with_user(self.pos_user).open_ui()
         session = self.main_pos_config.current_session_id
         cash = self.main_pos_config.payment_method_ids.filtered("is_cash_count")[:1]
-        token = self.main_pos_config.loyalty_club_verify_pin(self.card.id, PIN)["token"]
+        token = self.main_pos_config.loyalty_club_verify_pin(self.card.id, PIN, "club-refund-tour")["token"]
+        self.main_pos_config.loyalty_club_hold_points(self.card.id, 40, "club-refund-tour", "club-refund-pay", token)
         sold = self.env["pos.order"].sync_from_ui(
             [
                 {
@@ -122,11 +149,14 @@ class TestPosTours(TestPointOfSaleHttpCommon):
                         )
                     ],
                     "payment_ids": [
-                        (0, 0, {"payment_method_id": self.points_method.id, "amount": 20.0}),
+                        (
+                            0,
+                            0,
+                            {"payment_method_id": self.points_method.id, "amount": 20.0, "uuid": "club-refund-pay"},
+                        ),
                         (0, 0, {"payment_method_id": cash.id, "amount": 80.0}),
                     ],
                     "loyalty_club_card_id": self.card.id,
-                    "loyalty_club_pin_token": token,
                 }
             ]
         )

@@ -43,7 +43,6 @@ class TestFaultInjectionPos(PosClubCase):
         data = self.order_data(
             [(self.shirt, 1)],
             payments=[(self.points_method, 20.0), (self.cash_method, 80.0)],
-            token=self.pin_token(),
         )
         self.patch(type(self.env["loyalty.club.posting"]), "_post", self._fail_after_posting())
         with self.assertRaises(InjectedFault), self.env.cr.savepoint():
@@ -58,14 +57,13 @@ class TestFaultInjectionPos(PosClubCase):
         them three times in random order, as after dropped responses: nothing more is booked."""
         rng = random.Random(20261122)
         self.seed_points(1000)
-        token = self.pin_token()
         sales = []
         for index in range(80):
             quantity = 1 + index % 3
             payments = None
             if index % 4 == 0:
                 payments = [(self.points_method, 10.0), (self.cash_method, 100.0 * quantity - 10.0)]
-            sales.append(self.order_data([(self.shirt, quantity)], payments=payments, token=token))
+            sales.append(self.order_data([(self.shirt, quantity)], payments=payments))
         synced = [self.sync(copy.deepcopy(data)) for data in sales]
         refunds = []
         for order in rng.sample(synced, 20):

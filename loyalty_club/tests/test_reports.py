@@ -475,7 +475,6 @@ class TestReportsPos(PosClubCase):
             self.order_data(
                 [(self.shirt, 2)],
                 payments=[(self.points_method, 20.0), (self.cash_method, 180.0)],
-                token=self.pin_token(),
             )
         )
         self.sync(self.order_data([(self.cap, 1)], payments=[(self.cash_method, 100.0)], card=False))

@@ -41,7 +41,7 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
     def _compute_available_points(self):
         for wizard in self:
             reserved = wizard.order_id._loyalty_open_reservations(wizard.card_id)
-            wizard.available_points = wizard.card_id.balance - reserved
+            wizard.available_points = wizard.card_id.points_available - reserved
 
     def _compute_pin(self):
         for wizard in self:
@@ -88,7 +88,7 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
             raise UserError(
                 self.env._(
                     "Not enough points: %(reward)s costs %(cost)s points, %(available)s are available "
-                    "(balance less points already reserved on open quotations).",
+                    "(balance less points reserved on open quotations and held at tills).",
                     reward=reward.name,
                     cost=reward.points_cost,
                     available=self.available_points,

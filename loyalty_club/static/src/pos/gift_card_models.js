@@ -32,22 +32,29 @@ patch(PosOrderline.prototype, {
 });
 
 patch(PosPayment.prototype, {
-    /** Gift card this payment spends: {id, token, codeMasked, balance}, or null. */
+    /** Gift card this payment spends: {id, codeMasked, balance}, or null. */
     getLoyaltyGiftCard() {
         return this.uiState?.loyaltyGiftCard || null;
     },
-    setLoyaltyGiftCard(card, token) {
+    /** The gift card whose money this payment holds on the server (its summary after the hold). */
+    setLoyaltyGiftCard(card) {
         this.uiState = {
             ...(this.uiState || {}),
-            loyaltyGiftCard: {id: card.id, token, codeMasked: card.code_masked, balance: card.balance},
+            loyaltyGiftCard: {id: card.id, codeMasked: card.code_masked, balance: card.balance},
         };
+    },
+    /** Points this payment holds on the server ({points, amount}), or null. */
+    getLoyaltyHold() {
+        return this.uiState?.loyaltyHold || null;
+    },
+    setLoyaltyHold(hold) {
+        this.uiState = {...(this.uiState || {}), loyaltyHold: hold};
     },
     serialize(options = {}) {
         const data = super.serialize(...arguments);
         const card = this.getLoyaltyGiftCard();
         if (options.orm && card) {
             data.loyalty_gift_card_id = card.id;
-            data.loyalty_gift_card_token = card.token;
         }
         return data;
     },

@@ -26,12 +26,37 @@ patch(PaymentScreen.prototype, {
             return false;
         }
         const result = await super.addNewPaymentLine(...arguments);
-        if (result) {
-            const line = order.get_selected_paymentline();
-            line.set_amount(spend.amount);
-            line.setLoyaltyGiftCard(spend.card, spend.token);
+        if (!result) {
+            return result;
         }
-        return result;
+        const line = order.get_selected_paymentline();
+        line.set_amount(0);
+        // nothing else is paid while the server holds the value (the line's amount comes from it)
+        this.env.services.ui.block();
+        try {
+            const held = await this.pos.data.call("pos.config", "loyalty_gift_card_hold", [
+                [this.pos.config.id],
+                spend.card.id,
+                spend.amount,
+                order.uuid,
+                line.uuid,
+                spend.token,
+            ]);
+            line.set_amount(held.amount);
+            line.setLoyaltyGiftCard(held.card);
+            return result;
+        } catch (error) {
+            order.remove_paymentline(line);
+            this.pos.loyaltyGiftCardAlert(
+                error.data?.message ||
+                    _t(
+                        "The gift card amount could not be set aside: the till must be online to pay with a gift card."
+                    )
+            );
+            return false;
+        } finally {
+            this.env.services.ui.unblock();
+        }
     },
 
     /** Code, PIN (checked by the server) and amount: {card, token, amount} or null. */
@@ -56,6 +81,7 @@ patch(PaymentScreen.prototype, {
                 [pos.config.id],
                 found.id,
                 String(pin),
+                this.currentOrder.uuid,
             ]);
         } catch (error) {
             pos.loyaltyGiftCardAlert(error.data?.message || _t("The PIN could not be checked."));
@@ -68,7 +94,7 @@ patch(PaymentScreen.prototype, {
         const used = this.currentOrder.payment_ids
             .filter((p) => p.getLoyaltyGiftCard?.()?.id === card.id)
             .reduce((sum, p) => sum + p.get_amount(), 0);
-        const available = Math.max(card.balance - used, 0);
+        const available = Math.max((card.balance_available ?? card.balance) - used, 0);
         const max = Number(Math.min(due, available).toFixed(decimals));
         if (!(max > 0)) {
             pos.loyaltyGiftCardAlert(_t("This gift card has nothing left to spend."));
@@ -76,7 +102,10 @@ patch(PaymentScreen.prototype, {
         }
         const entered = await makeAwaitable(this.dialog, NumberPopup, {
             title: _t("Pay with gift card"),
-            subtitle: _t("Balance %(balance)s: up to %(max)s", {balance: fmt(card.balance), max: fmt(max)}),
+            subtitle: _t("Available %(balance)s: up to %(max)s", {
+                balance: fmt(card.balance_available ?? card.balance),
+                max: fmt(max),
+            }),
             startingValue: String(max),
         });
         if (entered === undefined || entered === null || entered === "") {

@@ -1,12 +1,23 @@
 import {_t} from "@web/core/l10n/translation";
 import {patch} from "@web/core/utils/patch";
-import {floatIsZero} from "@web/core/utils/numbers";
-import {parseFloat} from "@web/views/fields/parsers";
+import {floatIsZero, roundDecimals} from "@web/core/utils/numbers";
+import {onMounted} from "@odoo/owl";
 import {PaymentScreen} from "@point_of_sale/app/screens/payment_screen/payment_screen";
 import {makeAwaitable} from "@point_of_sale/app/store/make_awaitable_dialog";
 import {NumberPopup} from "@point_of_sale/app/utils/input_popups/number_popup";
 
+/** Whether a payment line spends club points or gift card money held on the server. */
+function isHeldClubPayment(line) {
+    const method = line?.payment_method_id;
+    return Boolean(method && (method.loyalty_club_points || method.loyalty_gift_card) && line.amount > 0);
+}
+
 patch(PaymentScreen.prototype, {
+    setup() {
+        super.setup(...arguments);
+        onMounted(() => this.loyaltyClubProposeRefundTenders());
+    },
+
     async validateOrder(isForceValidate) {
         const order = this.currentOrder;
         if (order.uiState.loyaltyClub?.card && !order.getLoyaltyCard()?.refund) {
@@ -20,6 +31,11 @@ patch(PaymentScreen.prototype, {
                 return;
             }
         }
+        const refused = this.loyaltyClubRefundTenderError();
+        if (refused) {
+            this.pos.loyaltyClubAlert(refused);
+            return;
+        }
         return super.validateOrder(...arguments);
     },
 
@@ -27,20 +43,84 @@ patch(PaymentScreen.prototype, {
         if (!paymentMethod.loyalty_club_points) {
             return super.addNewPaymentLine(...arguments);
         }
-        const amount = await this.loyaltyClubPointsAmount();
-        if (amount === null) {
+        const order = this.currentOrder;
+        if (order.getLoyaltyCard()?.refund) {
+            const amount = this.loyaltyClubRefundPointsAmount();
+            if (amount === null) {
+                return false;
+            }
+            const result = await super.addNewPaymentLine(...arguments);
+            if (result) {
+                order.get_selected_paymentline().set_amount(amount);
+            }
+            return result;
+        }
+        const spend = await this.loyaltyClubAskPoints();
+        if (!spend) {
             return false;
         }
         const result = await super.addNewPaymentLine(...arguments);
-        if (result) {
-            this.currentOrder.get_selected_paymentline().set_amount(amount);
+        if (!result) {
+            return result;
+        }
+        const line = order.get_selected_paymentline();
+        line.set_amount(0);
+        // nothing else is paid while the server holds the value (the line's amount comes from it)
+        this.env.services.ui.block();
+        try {
+            const held = await this.pos.data.call("pos.config", "loyalty_club_hold_points", [
+                [this.pos.config.id],
+                spend.card.id,
+                spend.points,
+                order.uuid,
+                line.uuid,
+                spend.token,
+            ]);
+            line.set_amount(held.amount);
+            line.setLoyaltyHold({points: held.points, amount: held.amount});
+            order.updateLoyaltyCard(held.card);
+            return result;
+        } catch (error) {
+            order.remove_paymentline(line);
+            this.pos.loyaltyClubAlert(
+                error.data?.message ||
+                    _t("The points could not be set aside: the till must be online to pay with points.")
+            );
+            return false;
+        } finally {
+            this.env.services.ui.unblock();
+        }
+    },
+
+    deletePaymentLine(uuid) {
+        const line = this.paymentLines.find((l) => l.uuid === uuid);
+        const held = isHeldClubPayment(line);
+        const result = super.deletePaymentLine(...arguments);
+        if (held && !this.currentOrder.payment_ids.some((l) => l.uuid === uuid)) {
+            this.pos.loyaltyClubReleaseHolds([uuid]);
         }
         return result;
     },
 
-    /** Amount to pay with points: asked to the cashier after the PIN (sales), or the share of
-     * the refunded order's points (refunds). null when nothing can be paid with points. */
-    async loyaltyClubPointsAmount() {
+    updateSelectedPaymentline(amount = false) {
+        const line = this.selectedPaymentLine;
+        if (isHeldClubPayment(line) && amount !== null && this.numberBuffer.get() !== null) {
+            // What the server holds is what the line pays: change it by removing the line.
+            this.numberBuffer.reset();
+            this.pos.loyaltyClubAlert(
+                _t("To change a club points or gift card payment, remove it and add it again.")
+            );
+            return;
+        }
+        return super.updateSelectedPaymentline(...arguments);
+    },
+
+    /**
+     * Points to pay with: the member's PIN is checked by the server for this order, then the
+     * cashier enters a whole number of points (the available balance and the money value shown).
+     * Returns {card, token, points} or null.
+     */
+    async loyaltyClubAskPoints() {
         const order = this.currentOrder;
         const club = this.pos.loyaltyClub;
         const card = order.getLoyaltyCard();
@@ -54,67 +134,141 @@ patch(PaymentScreen.prototype, {
         }
         const due = order.get_due();
         const decimals = this.pos.currency.decimal_places;
-        if (card.refund) {
-            const refunded = order.getLoyaltyRefundedOrder();
-            const total = Math.abs(refunded.amount_total) || 1;
-            const share = Math.min(1, Math.abs(order.get_total_with_tax()) / total);
-            const points = Math.round(share * (refunded.loyalty_points_redeemed || 0));
-            if (!points) {
-                this.pos.loyaltyClubAlert(_t("The refunded order was not paid with points."));
-                return null;
-            }
-            return -Number((points * club.point_value).toFixed(decimals));
-        }
         if (due <= 0 || floatIsZero(due, decimals)) {
             return null;
         }
-        if (!(await this.pos.loyaltyClubVerifyPin(order))) {
+        const checked = await this.pos.loyaltyClubCheckPin(order);
+        if (!checked) {
             return null;
         }
-        const balance = order.getLoyaltyCard().balance || 0;
-        if (balance < (club.redeem_min_points || 0) || balance <= 0) {
+        const available = checked.card.points_available ?? checked.card.balance ?? 0;
+        const minimum = Math.max(club.redeem_min_points || 0, 1);
+        if (available < minimum) {
             this.pos.loyaltyClubAlert(
-                _t("The card has %(balance)s points; at least %(minimum)s are needed to pay.", {
-                    balance,
-                    minimum: Math.max(club.redeem_min_points || 0, 1),
+                _t("The card has %(balance)s points available; at least %(minimum)s are needed to pay.", {
+                    balance: available,
+                    minimum,
                 })
             );
             return null;
         }
-        const maxPoints = Math.floor(Math.min(due / club.point_value, balance) + 1e-9);
-        const maxAmount = Number((maxPoints * club.point_value).toFixed(decimals));
-        const fmt = (value) => this.env.utils.formatCurrency(value);
+        const value = checked.pointValue;
+        const maxPoints = Math.floor(Math.min(due / value, available) + 1e-9);
+        const fmt = (amount) => this.env.utils.formatCurrency(amount);
         const entered = await makeAwaitable(this.dialog, NumberPopup, {
             title: _t("Pay with points"),
-            subtitle: _t("%(balance)s points on the card: up to %(max)s", {
-                balance,
-                max: fmt(maxAmount),
-            }),
-            startingValue: String(maxAmount),
+            subtitle: _t(
+                "%(available)s points available, one point is worth %(value)s: up to %(max)s points (%(money)s)",
+                {
+                    available,
+                    value: fmt(value),
+                    max: maxPoints,
+                    money: fmt(roundDecimals(maxPoints * value, decimals)),
+                }
+            ),
+            startingValue: String(maxPoints),
         });
         if (entered === undefined || entered === null || entered === "") {
             return null;
         }
-        let amount = NaN;
-        try {
-            amount = parseFloat(String(entered));
-        } catch {
-            amount = NaN;
-        }
-        const points = Math.round(amount / club.point_value);
-        if (
-            !(amount > 0) ||
-            points > maxPoints ||
-            !floatIsZero(points * club.point_value - amount, decimals)
-        ) {
+        const points = Number(String(entered).trim());
+        if (!Number.isInteger(points) || points <= 0 || points > maxPoints) {
             this.pos.loyaltyClubAlert(
-                _t(
-                    "Enter an amount of at most %(max)s that is a whole number of points (one point is worth %(value)s).",
-                    {max: fmt(maxAmount), value: fmt(club.point_value)}
-                )
+                _t("Enter a whole number of points, at most %(max)s.", {max: maxPoints})
             );
             return null;
         }
-        return amount;
+        return {card: checked.card, token: checked.token, points};
+    },
+
+    /** Money the refund gives back as points: the refunded order's points in proportion. */
+    loyaltyClubRefundPointsAmount() {
+        const order = this.currentOrder;
+        const shares = this.loyaltyClubRefundShares(order);
+        if (!shares?.points) {
+            this.pos.loyaltyClubAlert(_t("The refunded order was not paid with points."));
+            return null;
+        }
+        return shares.points;
+    },
+
+    /**
+     * What a refund gives back per tender, in proportion to the refunded order's payments:
+     * {points, gift, money} (negative amounts), or null when this is no refund.
+     */
+    loyaltyClubRefundShares(order) {
+        const refunded = order.getLoyaltyRefundedOrder();
+        if (!refunded) {
+            return null;
+        }
+        const decimals = this.pos.currency.decimal_places;
+        const total = Math.abs(refunded.amount_total) || 1;
+        const share = Math.min(1, Math.abs(order.get_total_with_tax()) / total);
+        const payments = refunded.payment_ids || [];
+        const sum = (filter) => payments.filter(filter).reduce((s, p) => s + p.amount, 0);
+        const pointsPaid = sum((p) => p.payment_method_id?.loyalty_club_points);
+        const giftPaid = sum((p) => p.payment_method_id?.loyalty_gift_card);
+        const moneyPaid = sum(
+            (p) => !p.payment_method_id?.loyalty_club_points && !p.payment_method_id?.loyalty_gift_card
+        );
+        let points = 0;
+        const redeemed = refunded.loyalty_points_redeemed || 0;
+        if (redeemed && pointsPaid > 0) {
+            const pointsBack = Math.round(share * redeemed);
+            points = -roundDecimals((pointsBack * pointsPaid) / redeemed, decimals);
+        }
+        return {
+            points,
+            gift: giftPaid > 0 ? -roundDecimals(share * giftPaid, decimals) : 0,
+            money: roundDecimals(share * moneyPaid, decimals),
+        };
+    },
+
+    /** A refund of an order paid with points or gift cards gives those shares back the same way:
+     * the payment lines are proposed when the payment screen opens. */
+    loyaltyClubProposeRefundTenders() {
+        const order = this.currentOrder;
+        if (!order || order.uiState.loyaltyClubTendersProposed || order.payment_ids.length) {
+            return;
+        }
+        const shares = this.loyaltyClubRefundShares(order);
+        if (!shares || (!shares.points && !shares.gift)) {
+            return;
+        }
+        order.uiState.loyaltyClubTendersProposed = true;
+        const methods = this.payment_methods_from_config;
+        const pointsMethod = methods.find((m) => m.loyalty_club_points);
+        const giftMethod = methods.find((m) => m.loyalty_gift_card);
+        for (const [method, amount] of [
+            [pointsMethod, shares.points],
+            [giftMethod, shares.gift],
+        ]) {
+            if (method && amount) {
+                const line = order.add_paymentline(method);
+                line?.set_amount(amount);
+            }
+        }
+    },
+
+    /** Why this refund cannot be validated as it is (money paid out beyond the refunded order's
+     * money share), or null. */
+    loyaltyClubRefundTenderError() {
+        const order = this.currentOrder;
+        const shares = this.loyaltyClubRefundShares(order);
+        if (!shares || (!shares.points && !shares.gift)) {
+            return null;
+        }
+        const decimals = this.pos.currency.decimal_places;
+        const paidOut = -order.payment_ids
+            .filter((p) => !p.payment_method_id.loyalty_club_points && !p.payment_method_id.loyalty_gift_card)
+            .reduce((s, p) => s + p.get_amount(), 0);
+        if (paidOut - shares.money <= Math.pow(10, -decimals) / 2) {
+            return null;
+        }
+        const fmt = (amount) => this.env.utils.formatCurrency(amount);
+        return _t(
+            "The refunded order was paid partly with club points or gift cards: give back %(points)s as points and %(gift)s to gift cards; at most %(money)s may be paid out in cash or by bank.",
+            {points: fmt(-shares.points), gift: fmt(-shares.gift), money: fmt(shares.money)}
+        );
     },
 });

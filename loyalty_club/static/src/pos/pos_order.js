@@ -53,21 +53,23 @@ patch(PosOrder.prototype, {
         return this.lines.find((line) => line.refunded_orderline_id)?.refunded_orderline_id.order_id;
     },
     setLoyaltyCard(card) {
-        this.uiState.loyaltyClub = {card, pinToken: false, pinVerified: false};
+        this.uiState.loyaltyClub = {card};
     },
-    setLoyaltyPinToken(token, card) {
-        this.uiState.loyaltyClub = {
-            card: card || this.uiState.loyaltyClub?.card,
-            pinToken: token,
-            pinVerified: true,
-        };
+    /** The server's newer summary of the attached card (available points after a hold...). */
+    updateLoyaltyCard(card) {
+        const state = this.uiState.loyaltyClub;
+        if (state?.card && card && state.card.id === card.id) {
+            state.card = {...state.card, ...card};
+        }
     },
     clearLoyaltyCard() {
         this.uiState.loyaltyClub = null;
         this.loyaltyClubApplyDiscounts();
-        for (const line of this.payment_ids.filter((p) => p.payment_method_id.loyalty_club_points)) {
+        const pointsLines = this.payment_ids.filter((p) => p.payment_method_id.loyalty_club_points);
+        for (const line of pointsLines) {
             this.remove_paymentline(line);
         }
+        return pointsLines.filter((line) => line.amount > 0).map((line) => line.uuid);
     },
     set_partner(partner) {
         const card = this.uiState?.loyaltyClub?.card;
@@ -248,9 +250,7 @@ patch(PosOrder.prototype, {
     serialize(options = {}) {
         const data = super.serialize(...arguments);
         if (options.orm) {
-            const state = this.uiState?.loyaltyClub;
-            data.loyalty_club_card_id = state?.card?.id || false;
-            data.loyalty_club_pin_token = state?.pinToken || false;
+            data.loyalty_club_card_id = this.uiState?.loyaltyClub?.card?.id || false;
         }
         return data;
     },
@@ -271,6 +271,7 @@ patch(PosOrder.prototype, {
             returned: booked ? this.loyalty_points_returned : 0,
             reversed: booked ? this.loyalty_points_reversed : 0,
             balance: booked ? this.loyalty_balance_after : null,
+            review: this.loyalty_review_state === "to_review" && !this.loyalty_review_booked,
             estimateLabel: _t("(estimate)"),
         };
     },

@@ -105,14 +105,15 @@ patch(PosStore.prototype, {
         return line;
     },
 
-    /** Ask the member's PIN and have the server check it; true when the order may use points. */
-    async loyaltyClubVerifyPin(order) {
+    /**
+     * Ask the member's PIN and have the server check it for this order. Returns
+     * {card, token, pointValue}: the card with its available points, a single-use token to hold
+     * points for this order, the value of a point in this till's currency; null when refused.
+     */
+    async loyaltyClubCheckPin(order) {
         const card = order.getLoyaltyCard();
         if (!card) {
-            return false;
-        }
-        if (order.uiState.loyaltyClub?.pinVerified) {
-            return true;
+            return null;
         }
         const pin = await makeAwaitable(this.dialog, NumberPopup, {
             title: _t("Member's PIN"),
@@ -121,19 +122,61 @@ patch(PosStore.prototype, {
             placeholder: "",
         });
         if (!pin) {
-            return false;
+            return null;
         }
         try {
             const result = await this.data.call("pos.config", "loyalty_club_verify_pin", [
                 [this.config.id],
                 card.id,
                 String(pin),
+                order.uuid,
             ]);
-            order.setLoyaltyPinToken(result.token, result.card);
-            return true;
+            order.updateLoyaltyCard(result.card);
+            return {card: result.card, token: result.token, pointValue: result.point_value};
         } catch (error) {
             this.loyaltyClubAlert(error.data?.message || _t("The PIN could not be checked."));
-            return false;
+            return null;
         }
+    },
+
+    /** Free on the server what removed payment lines held (best effort: an unreachable server
+     * frees them when they expire). */
+    async loyaltyClubReleaseHolds(paymentUuids) {
+        if (!paymentUuids.length) {
+            return;
+        }
+        try {
+            await this.data.call("pos.config", "loyalty_club_release_holds", [
+                [this.config.id],
+                paymentUuids,
+            ]);
+        } catch {
+            // offline: the holds expire on their own
+        }
+    },
+
+    /** Tell the cashier about paid orders whose club part the server flagged for a review. */
+    loyaltyClubNotifyReviews(orders) {
+        const flagged = (orders || []).filter((order) => order.loyalty_review_state === "to_review");
+        for (const order of flagged) {
+            this.notification.add(
+                _t(
+                    "Order %(order)s is saved, but its club points or gift cards wait for a manager's review.",
+                    {order: order.pos_reference || order.name}
+                ),
+                {type: "warning", sticky: true}
+            );
+        }
+    },
+
+    postSyncAllOrders(orders) {
+        const result = super.postSyncAllOrders(...arguments);
+        this.loyaltyClubNotifyReviews(orders);
+        return result;
+    },
+
+    /** Take the card off the order; what its points payments held is freed. */
+    loyaltyClubClearCard(order) {
+        this.loyaltyClubReleaseHolds(order.clearLoyaltyCard());
     },
 });

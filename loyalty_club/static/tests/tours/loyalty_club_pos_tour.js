@@ -8,6 +8,7 @@ import * as Chrome from "@point_of_sale/../tests/tours/utils/chrome_util";
 import * as Dialog from "@point_of_sale/../tests/tours/utils/dialog_util";
 import {scan_barcode} from "@point_of_sale/../tests/tours/utils/common";
 import {registry} from "@web/core/registry";
+/* global posmodel */
 
 const CARD = "7711000000000013";
 
@@ -15,6 +16,25 @@ function memberShown(name, balance) {
     return [
         {content: `member ${name} shown`, trigger: `.o_loyalty_club_member_name:contains("${name}")`},
         {content: `balance ${balance}`, trigger: `.o_loyalty_club_balance:contains("${balance} points")`},
+    ];
+}
+
+/** The server holds ``points`` of the card for the till's payments (what the back office shows). */
+function serverHolds(points) {
+    return [
+        {
+            content: `the server holds ${points} points of the card`,
+            trigger: "body",
+            run: async () => {
+                const [card] = await posmodel.data.call("pos.config", "loyalty_club_find_card", [
+                    [posmodel.config.id],
+                    CARD,
+                ]);
+                if (card.points_held !== points) {
+                    throw new Error(`${card.points_held} points held instead of ${points}`);
+                }
+            },
+        },
     ];
 }
 
@@ -49,11 +69,18 @@ registry.category("web_tour.tours").add("LoyaltyClubPosTour", {
             Dialog.confirm(),
             {content: "uniform PIN error", trigger: '.modal-body:contains("Unknown card, wrong PIN")'},
             Dialog.confirm(),
-            // Right PIN, then 20.00 paid with points (40 points), the rest in cash.
+            // Right PIN, then 40 points (20.00) paid with points, the rest in cash.
             PaymentScreen.clickPaymentMethod("Club points"),
             NumberPopup.enterValue("2468"),
             Dialog.confirm(),
-            NumberPopup.enterValue("20"),
+            {content: "points are asked in points", trigger: '.modal-body:contains("100 points available")'},
+            NumberPopup.enterValue("40"),
+            Dialog.confirm(),
+            PaymentScreen.selectedPaymentlineHas("Club points", "20.00"),
+            ...serverHolds(40),
+            // A held payment keeps its amount: typing over it is refused.
+            PaymentScreen.clickNumpad("5"),
+            {content: "held amount kept", trigger: '.modal-body:contains("remove it and add it again")'},
             Dialog.confirm(),
             PaymentScreen.selectedPaymentlineHas("Club points", "20.00"),
             PaymentScreen.clickPaymentMethod("Cash"),
@@ -84,7 +111,17 @@ registry.category("web_tour.tours").add("LoyaltyClubPosRefundTour", {
                 trigger: ".o_loyalty_club_member_name:contains('Nima Member')",
             },
             ProductScreen.clickPayButton(),
-            // The points paid on the sold order go back in proportion: the whole order, 40 points.
+            // The points paid on the sold order go back as points, proposed by the till: the
+            // whole order, 40 points (20.00); the cash share goes back in cash.
+            PaymentScreen.selectedPaymentlineHas("Club points", "-20.00"),
+            // Paying the whole refund out in cash is refused.
+            PaymentScreen.clickPaymentlineDelButton("Club points", "-20.00"),
+            PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.selectedPaymentlineHas("Cash", "-100.00"),
+            PaymentScreen.clickValidate(),
+            {content: "points not paid out in cash", trigger: '.modal-body:contains("at most")'},
+            Dialog.confirm(),
+            PaymentScreen.clickPaymentlineDelButton("Cash", "-100.00"),
             PaymentScreen.clickPaymentMethod("Club points"),
             PaymentScreen.selectedPaymentlineHas("Club points", "-20.00"),
             PaymentScreen.clickPaymentMethod("Cash"),
@@ -141,9 +178,11 @@ registry.category("web_tour.tours").add("LoyaltyClubPosPersianTour", {
             PaymentScreen.clickPaymentMethod("Club points"),
             NumberPopup.enterValue("2468"),
             Dialog.confirm(),
-            NumberPopup.enterValue("20"),
+            NumberPopup.enterValue("40"),
             Dialog.confirm(),
+            PaymentScreen.selectedPaymentlineHas("Club points", "20.00"),
             PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.remainingIs("0.00"),
             PaymentScreen.clickValidate(),
             ReceiptScreen.isShown(),
             // signed points and the masked number read left to right inside the RTL receipt
@@ -180,6 +219,56 @@ registry.category("web_tour.tours").add("LoyaltyClubPosLegacyScanTour", {
             PaymentScreen.clickValidate(),
             ReceiptScreen.isShown(),
             receiptHas(".o_loyalty_club_receipt_earned", "+10"),
+            ReceiptScreen.clickNextOrder(),
+        ].flat(),
+});
+
+// The points are held while the till is online; the till then goes offline, the order is paid
+// and kept by the till, and reaches the server when the till is back online.
+registry.category("web_tour.tours").add("LoyaltyClubPosOfflineHoldTour", {
+    steps: () =>
+        [
+            Chrome.startPoS(),
+            Dialog.confirm("Open Register"),
+            ProductScreen.addOrderline("Club Shirt", "1"),
+            scan_barcode(CARD),
+            ...memberShown("Nima Member", 100),
+            ProductScreen.clickPayButton(),
+            PaymentScreen.clickPaymentMethod("Club points"),
+            NumberPopup.enterValue("2468"),
+            Dialog.confirm(),
+            NumberPopup.enterValue("60"),
+            Dialog.confirm(),
+            PaymentScreen.selectedPaymentlineHas("Club points", "30.00"),
+            ...serverHolds(60),
+            {
+                content: "the till loses the network",
+                trigger: "body",
+                run: () => {
+                    window.dispatchEvent(new Event("offline"));
+                    // What Odoo does with a paid order it cannot send: it keeps it pending and
+                    // shows the receipt (without Odoo's stray unhandled rejection, which would
+                    // fail the tour).
+                    posmodel.syncAllOrders = async () => [];
+                },
+            },
+            PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.remainingIs("0.00"),
+            PaymentScreen.clickValidate(),
+            ReceiptScreen.isShown(),
+            receiptHas(".o_loyalty_club_receipt_earned", "(estimate)"),
+            {
+                content: "the till is back online and sends what it kept",
+                trigger: "body",
+                run: async () => {
+                    delete posmodel.syncAllOrders;
+                    window.dispatchEvent(new Event("online"));
+                    const synced = await posmodel.syncAllOrders({throw: true});
+                    if (!synced?.length) {
+                        throw new Error("the pending order was not sent");
+                    }
+                },
+            },
             ReceiptScreen.clickNextOrder(),
         ].flat(),
 });
