@@ -93,11 +93,6 @@ bench_py() {
         "$@" -- "${ODOO_ARGS[@]}"
 }
 
-# hash of the addon's files: the loyalty_club template follows the code under test
-addon_hash() {
-    (cd "$ADDON_PARENT" && find "$ADDON_NAME" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
-        sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
-}
 
 if ((!SKIP_LOAD)); then
     # One base template with the addon's dependencies (sale, POS, portal, SMS...), no demo data

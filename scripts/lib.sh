@@ -479,6 +479,12 @@ EOF
 }
 
 # addon_depends: comma-separated "depends" of loyalty_club/__manifest__.py.
+# addon_hash: hash of the addon's files (a template that follows the code under test)
+addon_hash() {
+    (cd "$ADDON_PARENT" && find "$ADDON_NAME" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
+        sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
+
 addon_depends() {
     local manifest="$ADDON_PARENT/$ADDON_NAME/__manifest__.py"
     [[ -f "$manifest" ]] || die "$manifest not found (LOYALTY_ADDON_DIR=${LOYALTY_ADDON_DIR:-<repo root>})"
