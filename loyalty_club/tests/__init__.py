@@ -9,6 +9,7 @@ from . import test_replacement
 from . import test_tiers
 from . import test_i18n
 from . import test_sale
+from . import test_sale_money
 from . import test_pos
 from . import test_pos_tour
 from . import test_pos_concurrency
