@@ -18,6 +18,7 @@ from . import test_portal
 from . import test_persian
 from . import test_fuzz_ledger
 from . import test_fuzz_gift_card
+from . import test_fuzz_sale
 from . import test_reliability
 from . import test_retry_messages
 from . import test_fault_injection_gift_card
