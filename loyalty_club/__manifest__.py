@@ -38,6 +38,7 @@
         "wizard/loyalty_club_card_replace_wizard_views.xml",
         "wizard/loyalty_club_pin_wizard_views.xml",
         "wizard/loyalty_club_redeem_wizard_views.xml",
+        "wizard/sale_order_cancel_views.xml",
         "wizard/loyalty_club_import_wizard_views.xml",
         "wizard/loyalty_club_native_migration_wizard_views.xml",
         "views/loyalty_club_report_views.xml",

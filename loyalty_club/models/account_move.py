@@ -1,5 +1,5 @@
 from collections import defaultdict
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from odoo import fields, models
 from odoo.exceptions import UserError
@@ -8,79 +8,114 @@ from odoo.exceptions import UserError
 class AccountMove(models.Model):
     _inherit = "account.move"
 
+    loyalty_post_count = fields.Integer(
+        "Club posting cycle",
+        readonly=True,
+        copy=False,
+        groups="loyalty_club.group_loyalty_club_user",
+        help="How many times this credit note was posted: keeps the club postings of each posting apart.",
+    )
+
     def _post(self, soft=True):
         posted = super()._post(soft=soft)
         refunds = posted.filtered(lambda move: move.move_type == "out_refund").sudo()
-        refunds._loyalty_reverse_credited_points()
-        refunds._loyalty_unload_credited_gift_cards()
+        for refund in refunds:
+            refund.loyalty_post_count += 1
+        refunds._loyalty_sync_credited_sales()
         return posted
 
-    def _loyalty_unload_credited_gift_cards(self):
-        """Take back the money of gift cards sold on credited sale lines: as many cards as whole
-        units credited so far on each line (all credit notes together), each card once."""
-        AccountMoveLine = self.env["account.move.line"]
-        for move in self:
-            sale_lines = move.invoice_line_ids.sale_line_ids.filtered("loyalty_is_gift_card")
-            for sale_line in sale_lines:
-                credited = 0.0
-                for credit in AccountMoveLine.search(
-                    [
-                        ("sale_line_ids", "in", sale_line.ids),
-                        ("move_id.move_type", "=", "out_refund"),
-                        ("move_id.state", "=", "posted"),
-                        ("display_type", "=", "product"),
-                    ]
-                ):
-                    credited += credit.product_uom_id._compute_quantity(credit.quantity, sale_line.product_uom)
-                loads = sale_line._loyalty_gift_card_loads_in_force()
-                unloaded_units = int(sale_line.product_uom_qty) - len(loads)
-                units = int(min(credited, sale_line.product_uom_qty)) - unloaded_units
-                if units > 0:
-                    sale_line._loyalty_gift_card_unload(units, move)
+    def button_draft(self):
+        # button_cancel of a posted move resets it to draft first, so both come through here
+        undone = self.filtered(lambda move: move.move_type == "out_refund" and move.state == "posted").sudo()
+        result = super().button_draft()
+        undone._loyalty_sync_credited_sales()
+        return result
 
-    def _loyalty_reverse_credited_points(self):
-        """Take back the points earned on credited sale lines, in proportion to the credited quantity.
-
-        Works on the cumulative credited quantity of each line, so a second credit note takes back
-        the rest and the total never exceeds what the line earned.
-        """
-        AccountMoveLine = self.env["account.move.line"]
+    def _loyalty_sync_credited_sales(self):
+        """Bring the points and the gift cards of the sale lines these credit notes credit in line
+        with the credit notes posted now: posting one takes back its part, resetting it to draft or
+        cancelling it gives back what it took, posting it again books the difference. The keys
+        carry the credit note's posting cycle."""
         for move in self:
-            sale_lines = move.invoice_line_ids.sale_line_ids.filtered(
-                lambda line: line.loyalty_points > line.loyalty_points_reversed
-            )
-            if not sale_lines:
+            sale_lines = move.invoice_line_ids.sale_line_ids
+            move._loyalty_sync_credited_points(sale_lines)
+            move._loyalty_sync_credited_gift_cards(sale_lines.filtered("loyalty_is_gift_card"))
+
+    def _loyalty_credit_lines(self, sale_lines):
+        """Product lines of the posted credit notes that credit ``sale_lines``."""
+        return self.env["account.move.line"].search(
+            [
+                ("sale_line_ids", "in", sale_lines.ids),
+                ("move_id.move_type", "=", "out_refund"),
+                ("move_id.state", "=", "posted"),
+                ("display_type", "=", "product"),
+            ]
+        )
+
+    def _loyalty_credited_amounts(self, sale_lines, amount):
+        """{sale line: what the posted credit notes credit of it, in the order's currency at the
+        order's date rate}; ``amount(sale_line, credit_line)`` is a credit line's amount in its
+        own currency (a credit line of several sale lines is split over them)."""
+        credited = defaultdict(float)
+        for credit in self._loyalty_credit_lines(sale_lines):
+            targets = credit.sale_line_ids & sale_lines
+            for line in targets:
+                order = line.order_id
+                value = amount(line, credit) / len(targets)
+                credited[line] += self.env["loyalty.club"]._convert_amount(
+                    value, credit.currency_id, order.currency_id, order.company_id, order.date_order
+                )
+        return credited
+
+    def _loyalty_sync_credited_points(self, sale_lines):
+        """Take back (or give back) the points of the credited sale lines in proportion to the part
+        of each line's earning base the posted credit notes credit (the club's earning base on the
+        credit lines, untaxed or taxed per its setting, and its one reversal rule)."""
+        self.ensure_one()
+        sale_lines = sale_lines.filtered(lambda line: line.loyalty_points)
+        for order in sale_lines.order_id:
+            earned = order._loyalty_earn_entries()[-1:]
+            if not earned:
                 continue
-            credited = defaultdict(float)
-            for credit in AccountMoveLine.search(
-                [
-                    ("sale_line_ids", "in", sale_lines.ids),
-                    ("move_id.move_type", "=", "out_refund"),
-                    ("move_id.state", "=", "posted"),
-                    ("display_type", "=", "product"),
-                ]
-            ):
-                for line in credit.sale_line_ids & sale_lines:
-                    credited[line] += credit.product_uom_id._compute_quantity(credit.quantity, line.product_uom)
-            for order in sale_lines.order_id:
-                targets = {}
-                for line in sale_lines.filtered(lambda sl, order=order: sl.order_id == order):
-                    ordered = line.product_uom_qty
-                    if not ordered or credited[line] >= ordered:
-                        targets[line] = line.loyalty_points
-                    else:
-                        share = Decimal(line.loyalty_points) * Decimal(repr(credited[line])) / Decimal(repr(ordered))
-                        targets[line] = int(share.to_integral_value(rounding=ROUND_DOWN))
-                fully_credited = all(
-                    targets.get(sale_line, sale_line.loyalty_points_reversed) >= sale_line.loyalty_points
-                    for sale_line in order.order_line
-                )
-                order._loyalty_reverse_lines(
-                    targets,
-                    f"account.move:{move.id}:{order.id}:reverse",
-                    origin=move,
-                    purchase_count=-1 if fully_credited else 0,
-                )
+            club = earned.club_id
+            lines = sale_lines.filtered(lambda line, order=order: line.order_id == order)
+            credited = self._loyalty_credited_amounts(
+                lines,
+                lambda line, credit, club=club: line._loyalty_club_base_of(
+                    club, credit.price_unit, credit.quantity, credit.discount, credit.tax_ids, credit.currency_id
+                ),
+            )
+            targets = {}
+            for line in lines:
+                base = line.loyalty_earning_base or line._loyalty_club_base(club)
+                share = Decimal(repr(credited[line])) / Decimal(repr(base)) if base > 0 else Decimal(0)
+                targets[line] = club._points_to_reverse(line.loyalty_points, 0, share)
+            cycle = self.loyalty_post_count
+            order._loyalty_apply_reversal_targets(
+                targets,
+                f"account.move:{self.id}:{order.id}:{cycle}:reverse",
+                origin=self,
+                restore_key=f"account.move:{self.id}:{order.id}:{cycle}:restore",
+            )
+
+    def _loyalty_sync_credited_gift_cards(self, sale_lines):
+        """Take back the money of the gift cards sold on the credited lines, a card per whole unit
+        the posted credit notes credit (all of them together, by amount: full cards first), or load
+        again the cards this credit note took back when it is reset to draft or cancelled."""
+        self.ensure_one()
+        credited = self._loyalty_credited_amounts(sale_lines, lambda line, credit: credit.price_total)
+        for sale_line in sale_lines:
+            sold = int(sale_line.product_uom_qty)
+            if sold <= 0 or sale_line.currency_id.compare_amounts(sale_line.price_total, 0) <= 0:
+                continue
+            unit_amount = Decimal(repr(sale_line.price_total)) / sold
+            rounding = Decimal(repr(sale_line.currency_id.rounding))
+            units = min(sold, int((Decimal(repr(credited[sale_line])) + rounding / 2) / unit_amount))
+            unloaded = sold - len(sale_line._loyalty_gift_card_loads_in_force())
+            if units > unloaded:
+                sale_line._loyalty_gift_card_unload(units - unloaded, self)
+            elif units < unloaded:
+                sale_line._loyalty_gift_card_reload(unloaded - units, self)
 
     def action_loyalty_pay_with_gift_card(self):
         """Open the wizard paying this invoice with a gift card."""

@@ -52,6 +52,12 @@ class LoyaltyClub(models.Model):
         "Earn on amounts with taxes",
         help="Points are computed on line totals including taxes instead of untaxed subtotals.",
     )
+    earn_on_points_paid = fields.Boolean(
+        "Earn points on the part paid with club points",
+        help="Off (default): points are earned on what the member pays in money (gift cards count as "
+        "money); reward lines and payments made with club points earn nothing and lower what the "
+        "order earns. On: the part paid with points earns too.",
+    )
     earn_excluded_categ_ids = fields.Many2many(
         "product.category",
         string="Categories that earn nothing",
@@ -343,7 +349,7 @@ class LoyaltyClub(models.Model):
         points = self._compute_points_for_amount(spend, multiplier or 1.0)
         return points, spend, self._allocate_points(points, bases)
 
-    def _earning_base(self, product, price_unit, quantity, discount, taxes, currency, partner=None):
+    def _earning_base(self, product, price_unit, quantity, discount, taxes, currency, partner=None, *, force=False):
         """The one earning base of a document line, for every channel (Sales, invoices, POS).
 
         Computed on the server from the unit price, quantity, discount (%) and taxes (already
@@ -352,16 +358,54 @@ class LoyaltyClub(models.Model):
         Negative lines (global discounts, negative quantities that are not refunds) give a
         negative base: they lower what the document earns, the same way in every channel. Each
         channel leaves out its own non-sales (tips, down payments, reward and refund lines)
-        before calling this.
+        before calling this. ``force``: count the line whatever its product (member discount
+        lines and reward lines that lower what the member pays in money).
         """
         self.ensure_one()
-        if not self._product_earns(product) or not quantity or not price_unit:
+        if (not force and not self._product_earns(product)) or not quantity or not price_unit:
             return 0.0
         price = price_unit * (1 - (discount or 0.0) / 100.0)
         if not taxes:
             return currency.round(price * quantity)
         totals = taxes.compute_all(price, currency, quantity, product=product, partner=partner)
         return totals["total_included"] if self.earn_on_tax_included else totals["total_excluded"]
+
+    def _earning_bases_paid_in_money(self, bases, points_paid, total, currency):
+        """The earning ``bases`` ({key: amount} in ``currency``) of a document of which ``points_paid``
+        out of ``total`` (both taxes included, in ``currency``) was paid with club points.
+
+        With the club setting *earn points on the part paid with club points* off (the default)
+        every base is lowered in the same proportion, so points are earned on what the member paid
+        in money (gift cards count as money); with it on, or when nothing was paid with points,
+        the bases are returned unchanged. For channels where points pay as a tender (POS); Sales
+        lowers the base with the reward lines themselves.
+        """
+        self.ensure_one()
+        if self.earn_on_points_paid or not points_paid or not total or points_paid <= 0 or total <= 0:
+            return dict(bases)
+        money = max(Decimal(0), Decimal(repr(total)) - Decimal(repr(points_paid))) / Decimal(repr(total))
+        return {key: currency.round(float(Decimal(repr(amount)) * money)) for key, amount in bases.items()}
+
+    def _to_club_currency(self, amount, currency, company, date=None):
+        """``amount`` of ``currency`` in the club currency at ``date``'s rate (the document's date;
+        default today), rounded to the club currency."""
+        self.ensure_one()
+        return self._convert_amount(amount, currency, self.currency_id, company, date)
+
+    def _from_club_currency(self, amount, currency, company, date=None):
+        """``amount`` of the club currency (a credit, a cap, a point value) in ``currency`` at
+        ``date``'s rate (the document's date; default today), rounded to ``currency``."""
+        self.ensure_one()
+        return self._convert_amount(amount, self.currency_id, currency, company, date)
+
+    @api.model
+    def _convert_amount(self, amount, from_currency, to_currency, company, date=None):
+        """``amount`` of ``from_currency`` in ``to_currency`` at the rate of ``date`` (a date or
+        datetime; default today) of ``company``, rounded to ``to_currency``."""
+        if not from_currency or not to_currency or from_currency == to_currency:
+            return (to_currency or from_currency).round(amount)
+        when = fields.Date.to_date(date) if date else fields.Date.context_today(self)
+        return from_currency._convert(amount, to_currency, company, when)
 
     @api.model
     def _points_to_reverse(self, earned, reversed_before, share):

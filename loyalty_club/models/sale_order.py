@@ -1,5 +1,5 @@
 from collections import defaultdict
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -55,6 +55,15 @@ class SaleOrder(models.Model):
         groups="loyalty_club.group_loyalty_club_user",
         help="Points a reversal could not take back because the member had already spent them "
         "(club policy: reverse only what is left).",
+    )
+
+    loyalty_points_kept = fields.Boolean(
+        "Club points kept at cancellation",
+        readonly=True,
+        copy=False,
+        groups="loyalty_club.group_loyalty_club_user",
+        help="The order was cancelled after it was invoiced: its points, the points it spent and the gift "
+        "cards it sold follow its invoices and credit notes, and confirming it again books nothing new.",
     )
 
     loyalty_tier_discount_note = fields.Char(
@@ -260,6 +269,15 @@ class SaleOrder(models.Model):
             wanted += self._loyalty_discount_line_values(by_taxes, label, extra)
         return wanted
 
+    def _get_copiable_order_lines(self):
+        """Reward lines and member discount lines are not copied: a copy spends no points of its
+        own until points are used on it, and gets the member discounts of its own day."""
+        return (
+            super()
+            ._get_copiable_order_lines()
+            .filtered(lambda line: not line.loyalty_tier_discount_line and not line.sudo().loyalty_reward_id)
+        )
+
     @api.model_create_multi
     def create(self, vals_list):
         orders = super().create(vals_list)
@@ -277,9 +295,27 @@ class SaleOrder(models.Model):
         return result
 
     def action_confirm(self):
-        # the server re-validates the member discounts at the confirmation time
+        # the server re-validates the member discounts at the confirmation time, on the card
+        # that carries the member's points now
+        self._loyalty_follow_replaced_cards()
         self._loyalty_refresh_tier_discount_line(when=fields.Datetime.now())
         return super().action_confirm()
+
+    def _loyalty_follow_replaced_cards(self):
+        """Quotations of a lost card that was replaced since move to its active successor."""
+        for order in self.sudo().filtered(lambda o: o.state in ("draft", "sent") and o.loyalty_card_id.replaced_by_id):
+            old = order.loyalty_card_id
+            successor = old._active_successor()
+            if successor.state != "active":
+                continue
+            order.loyalty_card_id = successor
+            order.message_post(
+                body=self.env._(
+                    "Club card %(old)s was replaced by %(new)s: the order uses the new card.",
+                    old=old._masked_number(),
+                    new=successor._masked_number(),
+                )
+            )
 
     def _compute_loyalty_points_net(self):
         for order in self:
@@ -302,6 +338,7 @@ class SaleOrder(models.Model):
     def action_loyalty_use_points(self):
         """Open the wizard that spends the member's points on this quotation."""
         self.ensure_one()
+        self._loyalty_follow_replaced_cards()
         if not self.loyalty_card_id:
             raise UserError(self.env._("The customer has no active club card."))
         return {
@@ -317,27 +354,51 @@ class SaleOrder(models.Model):
     # Earning and reversal
     # ------------------------------------------------------------------
     def _action_confirm(self):
+        self._loyalty_follow_replaced_cards()
         result = super()._action_confirm()
-        for order in self.sudo().filtered("loyalty_card_id"):
+        orders = self.sudo()
+        # an order cancelled after it was invoiced kept its points: confirming it again books nothing new
+        kept = orders.filtered("loyalty_points_kept")
+        kept.loyalty_points_kept = False
+        fresh = orders - kept
+        for order in fresh.filtered("loyalty_card_id"):
             order.loyalty_confirmations += 1
-        self.sudo()._loyalty_post_redemptions()
-        self.sudo()._loyalty_post_earnings()
-        self.sudo()._loyalty_gift_card_load_sold_cards()
+        fresh._loyalty_post_redemptions()
+        fresh._loyalty_post_earnings()
+        orders._loyalty_gift_card_load_sold_cards()
         return result
+
+    def _loyalty_posted_invoices(self):
+        """Posted customer invoices of the order."""
+        self.ensure_one()
+        return self.invoice_ids.filtered(lambda move: move.move_type == "out_invoice" and move.state == "posted")
 
     def _action_cancel(self):
         result = super()._action_cancel()
         for order in self.sudo():
+            if order._loyalty_posted_invoices():
+                # the invoice stands: points and gift cards follow it and its credit notes
+                if order.loyalty_confirmations or order.order_line.filtered("loyalty_is_gift_card"):
+                    order.loyalty_points_kept = True
+                    order.message_post(body=order._loyalty_kept_message())
+                continue
             for line in order.order_line.filtered("loyalty_is_gift_card"):
                 line._loyalty_gift_card_unload(None, order)
             order._loyalty_return_redemption()
-            order._loyalty_reverse_lines(
+            order._loyalty_apply_reversal_targets(
                 {line: line.loyalty_points for line in order.order_line},
                 f"sale.order:{order.id}:{order._loyalty_cycle()}:reverse",
                 origin=order,
-                purchase_count=-1,
             )
         return result
+
+    def _loyalty_kept_message(self):
+        """What cancelling an invoiced order does to its club points and gift cards."""
+        return self.env._(
+            "This order has a posted invoice: cancelling it does not take back the club points it earned "
+            "or spent, nor the money of the gift cards it sold. They follow the invoice: issue a credit "
+            "note to take them back."
+        )
 
     def _loyalty_earn_entries(self):
         self.ensure_one()
@@ -383,7 +444,8 @@ class SaleOrder(models.Model):
             )
 
     def _loyalty_return_redemption(self):
-        """Give back the points spent by the current confirmation (order cancelled)."""
+        """Give back the points spent by the current confirmation (order cancelled), to the card
+        that carries the member's points now (the active successor of a replaced card)."""
         self.ensure_one()
         cycle = self._loyalty_cycle()
         redeemed = self.env["loyalty.club.entry"].search(
@@ -392,7 +454,7 @@ class SaleOrder(models.Model):
         if not redeemed:
             return
         self.env["loyalty.club.posting"]._post(
-            redeemed.card_id,
+            redeemed.card_id._active_successor(),
             -redeemed.points,
             "reverse",
             f"sale.order:{self.id}:{cycle}:unredeem",
@@ -403,14 +465,21 @@ class SaleOrder(models.Model):
         )
 
     def _loyalty_post_earnings(self):
-        """Post the points of confirmed orders once per confirmation, allocated to their lines."""
+        """Post the points of confirmed orders once per confirmation, allocated to their lines;
+        each line keeps its earning base (what credit notes are measured against)."""
         Posting = self.env["loyalty.club.posting"]
         for order in self.filtered(lambda o: o.loyalty_card_id.state == "active"):
             card = order.loyalty_card_id
             points, spend, bases = order._loyalty_points_for_lines()
             allocation = card.club_id._allocate_points(points, bases)
             for line in order.order_line:
-                line.write({"loyalty_points": allocation.get(line, 0), "loyalty_points_reversed": 0})
+                line.write(
+                    {
+                        "loyalty_points": allocation.get(line, 0),
+                        "loyalty_points_reversed": 0,
+                        "loyalty_earning_base": bases.get(line, 0.0),
+                    }
+                )
             if not points:
                 continue
             Posting._post(
@@ -425,40 +494,61 @@ class SaleOrder(models.Model):
                 reason=order.name,
             )
 
-    def _loyalty_reverse_lines(self, targets, posting_key, origin, purchase_count=0):
-        """Take back points of this order's lines so each line's reversed total reaches ``targets[line]``.
+    def _loyalty_reversed_spend(self, earned, reversed_points):
+        """Qualifying spend to take back so that ``reversed_points`` of the ``earned`` entry's
+        points have their share of its spend reversed in all (half up, like the points): the
+        difference with what earlier reversals and restorations of the entry booked."""
+        currency = earned.company_id.currency_id
+        target = Decimal(repr(earned.amount)) * reversed_points / earned.points
+        target = float(target.quantize(Decimal(repr(currency.rounding)), rounding=ROUND_HALF_UP))
+        booked = -sum(
+            self.env["loyalty.club.entry"].sudo().search([("reversed_entry_id", "=", earned.id)]).mapped("amount")
+        )
+        return currency.round(target - booked)
 
-        Posts one reversal for the increase through the posting service, which consumes the order's
-        own earned lot first and applies the club's negative-balance policy.
+    def _loyalty_apply_reversal_targets(self, targets, posting_key, origin, restore_key=None):
+        """Bring the points taken back from each line to ``targets[line]`` (the club's one reversal
+        rule, :meth:`loyalty.club._points_to_reverse`, decides them): take back the increase, or
+        give back the decrease (a credit note reset to draft or cancelled, ``restore_key``).
+
+        Goes through the posting service on the card that carries the member's points now (the
+        active successor of a replaced card), consuming the order's earned lot first and applying
+        the club's negative-balance policy; restorations never give back more than was taken.
+        The purchase counts for tiers follow whether the order is wholly taken back.
         """
         self.ensure_one()
         earned = self._loyalty_earn_entries()[-1:]
         if not earned:
             return self.env["loyalty.club.entry"]
-        card = earned.card_id
-        points, spend = 0, Decimal(0)
+        lines = self.order_line
+        was_whole = all(line.loyalty_points_reversed >= line.loyalty_points for line in lines)
+        delta = 0
         for line, wanted in targets.items():
-            target = min(wanted, line.loyalty_points)
-            delta = target - line.loyalty_points_reversed
-            if delta <= 0:
-                continue
-            points += delta
-            spend += Decimal(repr(earned.amount)) * delta / earned.points
-            line.loyalty_points_reversed = target
-        if not points:
+            target = max(0, min(int(wanted), line.loyalty_points))
+            if target != line.loyalty_points_reversed:
+                delta += target - line.loyalty_points_reversed
+                line.loyalty_points_reversed = target
+        if not delta:
             return self.env["loyalty.club.entry"]
-        amount = -float(spend.quantize(Decimal("0.01"), rounding=ROUND_DOWN))
-        entry, shortfall = self.env["loyalty.club.posting"]._post_reversal(
-            card,
-            points,
-            posting_key,
-            earned,
-            origin=origin,
-            branch=self.company_id,
-            amount=amount,
-            purchase_count=purchase_count,
-            reason=self.name,
-        )
+        is_whole = all(line.loyalty_points_reversed >= line.loyalty_points for line in lines)
+        purchase_count = -1 if is_whole and not was_whole else (1 if was_whole and not is_whole else 0)
+        reversed_points = sum(lines.mapped("loyalty_points_reversed"))
+        common = {
+            "origin": origin,
+            "branch": self.company_id,
+            "amount": -self._loyalty_reversed_spend(earned, reversed_points),
+            "purchase_count": purchase_count,
+            "reason": self.name,
+        }
+        Posting = self.env["loyalty.club.posting"]
+        if delta < 0:
+            entry, given = Posting._post_document_restoration(earned, -delta, restore_key, **common)
+            forgiven = -delta - given
+            if forgiven and self.loyalty_shortfall:
+                # points the member never gave back (club policy) are not given back either
+                self.loyalty_shortfall = max(0, self.loyalty_shortfall - forgiven)
+            return entry
+        entry, shortfall = Posting._post_document_reversal(earned, delta, posting_key, **common)
         if shortfall:
             self.loyalty_shortfall += shortfall
             self.message_post(
@@ -466,7 +556,7 @@ class SaleOrder(models.Model):
                     "%(shortfall)s points could not be taken back from card %(card)s: the member "
                     "had already spent them.",
                     shortfall=shortfall,
-                    card=card.number,
+                    card=earned.card_id._active_successor().number,
                 )
             )
         return entry
@@ -477,7 +567,8 @@ class SaleOrder(models.Model):
     def _loyalty_gift_card_load_sold_cards(self):
         """Each confirmed gift card line loads its cards once: the pre-printed card of the line's
         code, or a new card per unit. Keys: line + unit (+ reload count after a cancellation took
-        the money back), so re-confirming never loads twice."""
+        the money back), so re-confirming never loads twice. New cards hold the club's currency;
+        an order in another currency loads the value of the line at the order's date rate."""
         Card = self.env["loyalty.club.gift.card"].sudo()
         Entry = self.env["loyalty.club.gift.card.entry"].sudo()
         Posting = self.env["loyalty.club.posting"]
@@ -497,6 +588,7 @@ class SaleOrder(models.Model):
                 amount = currency.round(line.price_total / units)
                 if currency.compare_amounts(amount, 0) <= 0:
                     raise UserError(self.env._("A gift card must be sold for a positive amount."))
+                Club = self.env["loyalty.club"]
                 if line.loyalty_gift_card_code and units != 1:
                     raise UserError(self.env._("A pre-printed gift card is sold one per line."))
                 cards = Card.browse()
@@ -522,19 +614,27 @@ class SaleOrder(models.Model):
                             raise UserError(
                                 self.env._("Line %(line)s: %(error)s", line=line.name, error=error.args[0])
                             ) from error
-                        if not card or card.club_id != club or card.currency_id != currency:
+                        if not card or card.club_id != club or card.currency_id not in (currency | club.currency_id):
                             raise UserError(
                                 self.env._(
-                                    "Gift card %s is not a card of this company's club in the order's currency.",
+                                    "Gift card %s is not a card of this company's club in the order's or the "
+                                    "club's currency.",
                                     line.loyalty_gift_card_code,
                                 )
                             )
                     else:
                         card = Card._issue(
-                            club, amount=amount, currency=currency, partner=order.partner_id, with_pin=False
+                            club,
+                            amount=club._to_club_currency(amount, currency, order.company_id, order.date_order),
+                            currency=club.currency_id,
+                            partner=order.partner_id,
+                            with_pin=False,
                         )[0]
+                    loaded = Club._convert_amount(
+                        amount, currency, card.currency_id, order.company_id, order.date_order
+                    )
                     Posting._post_gift_card(
-                        card, amount, "load", key, origin=order, branch=order.company_id, reason=order.name
+                        card, loaded, "load", key, origin=order, branch=order.company_id, reason=order.name
                     )
                     cards |= card
                 line.loyalty_gift_card_ids = [Command.set(cards.ids)]

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import float_compare
 
 
 class SaleOrderLine(models.Model):
@@ -28,6 +29,14 @@ class SaleOrderLine(models.Model):
         copy=False,
         groups="loyalty_club.group_loyalty_club_user",
         help="Part of this line's points taken back by credit notes or cancellation.",
+    )
+    loyalty_earning_base = fields.Monetary(
+        "Club earning base",
+        readonly=True,
+        copy=False,
+        groups="loyalty_club.group_loyalty_club_user",
+        help="Amount of the line that earned points at confirmation, in the order's currency: credit "
+        "notes take back the line's points in proportion to the part of it they credit.",
     )
 
     loyalty_reward_id = fields.Many2one(
@@ -96,17 +105,57 @@ class SaleOrderLine(models.Model):
         )
 
     def _loyalty_club_base(self, club):
-        """Amount of this line that earns points in ``club`` (0 when the line earns nothing).
+        """Amount of this line that earns points in ``club`` (0 when the line earns nothing), in
+        the order's currency, through the club's one earning base (:meth:`_loyalty_club_base_of`)."""
+        self.ensure_one()
+        return self._loyalty_club_base_of(
+            club, self.price_unit, self.product_uom_qty, self.discount, self.tax_id, self.order_id.currency_id
+        )
 
-        A separate tier discount line lowers the base, so a sale earns the same points whichever
-        way the club shows the tier discount.
+    def _loyalty_club_base_of(self, club, price_unit, quantity, discount, taxes, currency):
+        """Earning base in ``club`` of ``quantity`` of this line at ``price_unit`` less ``discount`` %
+        with ``taxes``, in ``currency``: of the line itself (the order earns) or of a credit note
+        line that credits it (the part of its points to take back), by the same rule.
+
+        A separate member discount line lowers the base, so a sale earns the same points whichever
+        way the club shows the tier discount. Reward lines paid with points lower it too, unless
+        the club earns points on the part paid with points; then a free product earns its value.
         """
         self.ensure_one()
+        partner = self.order_id.partner_id
+        if self.display_type:
+            return 0.0
         if self.loyalty_tier_discount_line:
-            return self.price_total if club.earn_on_tax_included else self.price_subtotal
+            return club._earning_base(
+                self.product_id, price_unit, quantity, discount, taxes, currency, partner, force=True
+            )
+        reward = self.sudo().loyalty_reward_id
+        if reward:
+            if reward.reward_type == "product":
+                if not club.earn_on_points_paid:
+                    return 0.0
+                return club._earning_base(self.product_id, price_unit, quantity, 0.0, taxes, currency, partner)
+            if club.earn_on_points_paid:
+                return 0.0
+            return club._earning_base(
+                self.product_id, price_unit, quantity, discount, taxes, currency, partner, force=True
+            )
         if not self._loyalty_club_eligible(club):
             return 0.0
-        return self.price_total if club.earn_on_tax_included else self.price_subtotal
+        return club._earning_base(self.product_id, price_unit, quantity, discount, taxes, currency, partner)
+
+    def copy_data(self, default=None):
+        # A discount the club gave (tier, discount window) is the member's of that day: the copy
+        # gets its pricelist discount and the member discount of its own day instead.
+        vals_list = super().copy_data(default=default)
+        digits = self.env["decimal.precision"].precision_get("Discount")
+        for line, vals in zip(self, vals_list, strict=True):
+            owned = line.loyalty_member_discount and not float_compare(
+                line.discount, line.loyalty_member_discount, precision_digits=digits
+            )
+            if owned and "discount" in vals and "discount" not in (default or {}):
+                del vals["discount"]
+        return vals_list
 
     def _loyalty_gross_total(self):
         """Total of the line before any discount, taxes included."""
@@ -207,5 +256,44 @@ class SaleOrderLine(models.Model):
                 branch=load.branch_id,
                 reason=self.env._("Sale cancelled or credited: %s", origin.display_name),
                 reversed_entry=load,
+            )
+        return entries
+
+    def _loyalty_gift_card_reload(self, units, origin):
+        """Load again up to ``units`` cards of this line whose money ``origin`` took back (a credit
+        note reset to draft or cancelled): the same cards, the same amounts, once per load (the
+        key of the unit's next load).
+
+        :returns: the load entries posted
+        """
+        self.ensure_one()
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
+        Posting = self.env["loyalty.club.posting"]
+        unloads = Entry.search(
+            [
+                ("origin_model", "=", origin._name),
+                ("origin_id", "=", origin.id),
+                ("kind", "=", "adjust"),
+                ("reversed_entry_id.posting_key", "=like", f"sale.order.line:{self.id}:%:gift_load%"),
+            ],
+            order="id desc",
+        )
+        entries = Entry.browse()
+        for unload in unloads:
+            if len(entries) >= units:
+                break
+            load = unload.reversed_entry_id
+            unit = int(load.posting_key.split(":")[2])
+            key, existing = self._loyalty_gift_card_load_key(unit)
+            if existing:
+                continue
+            entries |= Posting._post_gift_card(
+                load.gift_card_id,
+                load.amount,
+                "load",
+                key,
+                origin=origin,
+                branch=load.branch_id,
+                reason=self.env._("Credit note undone: %s", origin.display_name),
             )
         return entries

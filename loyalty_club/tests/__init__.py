@@ -9,6 +9,7 @@ from . import test_replacement
 from . import test_tiers
 from . import test_i18n
 from . import test_sale
+from . import test_sale_money
 from . import test_pos
 from . import test_pos_tour
 from . import test_pos_concurrency
@@ -17,6 +18,7 @@ from . import test_portal
 from . import test_persian
 from . import test_fuzz_ledger
 from . import test_fuzz_gift_card
+from . import test_fuzz_sale
 from . import test_reliability
 from . import test_retry_messages
 from . import test_fault_injection_gift_card

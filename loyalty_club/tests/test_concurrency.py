@@ -114,8 +114,9 @@ class TestConcurrentPostings(CommittedClubMixin, TransactionCase):
         self.assertEqual(sorted(outcomes), ["ok", "refused"], outcomes)
         final_balance, kinds, mismatches = self._card_state(ids["card"])
         self.assertEqual(kinds.count("redeem"), 1)
-        # the confirmed order spent 80 and earned 50 (1 point per 1 spent on the lamp)
-        self.assertEqual(final_balance, 100 - 80 + 50)
+        # the confirmed order spent 80 and earned 45 (1 point per 1 paid in money: the lamp's 50
+        # less the credit of 5 paid with points, the club's default)
+        self.assertEqual(final_balance, 100 - 80 + 45)
         self.assertEqual(kinds.count("earn"), 2, "the seeded balance and the confirmed order")
         self.assertFalse(mismatches)
         with self.committed_env() as env:

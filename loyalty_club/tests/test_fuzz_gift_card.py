@@ -6,6 +6,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from odoo import Command, fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
@@ -29,7 +30,7 @@ AMOUNTS = st.one_of(
 )
 KINDS = ["load", "redeem", "refund", "expire", "adjust"]
 # Sign each kind takes when the example asks for a well-signed amount.
-NATURAL_SIGN = {"load": 1, "refund": 1, "refund_of": 1, "redeem": -1, "expire": -1}
+NATURAL_SIGN = {"load": 1, "refund": 1, "refund_of": 1, "redeem": -1, "expire": -1, "load_fx": 1, "redeem_fx": -1}
 # Operations and how often they come (out of 100); the first and last, which Hypothesis draws
 # more often, are the common ones.
 WEIGHTS = {
@@ -44,6 +45,9 @@ WEIGHTS = {
     "replay": 8,
     "replay_other": 6,
     "redeem": 22,
+    # an amount of another currency (rate 0.3, whole units) converted to the card's at today's rate
+    "load_fx": 4,
+    "redeem_fx": 4,
 }
 OPERATION_NAMES = [name for name, weight in WEIGHTS.items() for _i in range(weight)]
 OPERATIONS = st.lists(
@@ -76,6 +80,18 @@ class TestGiftCardFuzz(LoyaltyClubCase):
         cls.Posting._post_gift_card(cls.spare, 50.0, "load", "fuzz-gift:spare")
         cls.cards = cls.gift | cls.spare
         cls.Entry = cls.env["loyalty.club.gift.card.entry"]
+        Currency = cls.env["res.currency"].with_context(active_test=False)
+        cls.second = Currency.search([("name", "=", "XTS")]) or Currency.create({"name": "XTS", "symbol": "X"})
+        cls.second.write(
+            {
+                "active": True,
+                "rounding": 1.0,
+                "rate_ids": [
+                    Command.clear(),
+                    Command.create({"name": "2000-01-01", "rate": 0.3, "company_id": cls.company.id}),
+                ],
+            }
+        )
 
     def _snapshot(self):
         """The booked entries and the cards' rows, read from the database."""
@@ -134,6 +150,12 @@ class TestGiftCardFuzz(LoyaltyClubCase):
             amount = NATURAL_SIGN[operation] * abs(amount)
         if operation in KINDS:
             return Posting._post_gift_card(card, amount, operation, key)
+        if operation in ("load_fx", "redeem_fx"):
+            if isinstance(amount, (int, float)) and not isinstance(amount, bool) and abs(amount) < 1e12:
+                amount = self.env["loyalty.club"]._convert_amount(
+                    amount, self.second, card.currency_id, self.company, fields.Date.today()
+                )
+            return Posting._post_gift_card(card, amount, operation[:-3], key)
         if operation in ("refund_of", "adjust_of"):
             # a correction of a booked movement: a refund of a redemption, an adjustment of anything
             original = self._pick(pick, ["redeem", "expire"] if operation == "refund_of" else None)

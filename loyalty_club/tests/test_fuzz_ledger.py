@@ -22,7 +22,23 @@ AMOUNTS = st.one_of(
 )
 OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["earn", "bonus", "redeem", "expire", "adjust", "reverse", "transfer", "replay"]),
+        st.sampled_from(
+            [
+                "earn",
+                "bonus",
+                "redeem",
+                "expire",
+                "adjust",
+                "reverse",
+                "transfer",
+                "replay",
+                # a document's reversal and its undo (credit note posted, reset to draft), on the
+                # card that carries the points now; a lost card replaced
+                "doc_reverse",
+                "doc_restore",
+                "replace",
+            ]
+        ),
         AMOUNTS,
         st.integers(min_value=0, max_value=20),
     ),
@@ -41,11 +57,15 @@ class TestLedgerFuzz(LoyaltyClubCase):
         super().setUpClass()
         cls.spare = cls.env["loyalty.club.card"].create({"partner_id": cls.member2.id, "club_id": cls.club.id})
 
+    def _cards(self):
+        """The fuzzed cards: the card, its replacements and the spare card."""
+        return self.env["loyalty.club.card"].search([("club_id", "=", self.club.id)])
+
     def _snapshot(self):
         self.env.flush_all()
         self.env.cr.execute(
             "SELECT id, card_id, kind, points, posting_key FROM loyalty_club_entry WHERE card_id IN %s ORDER BY id",
-            [(self.card.id, self.spare.id)],
+            [tuple(self._cards().ids)],
         )
         return self.env.cr.fetchall()
 
@@ -53,18 +73,37 @@ class TestLedgerFuzz(LoyaltyClubCase):
         Entry = self.env["loyalty.club.entry"]
         after = self._snapshot()
         self.assertEqual(after[: len(before)], before, "booked entries are never edited or deleted")
-        for card in self.card | self.spare:
+        cards = self._cards()
+        for card in cards:
             self.assertBalanceIsLedgerSum(card)
-        for reversal in Entry.search([("card_id", "in", (self.card | self.spare).ids), ("kind", "=", "reverse")]):
+        for reversal in Entry.search([("card_id", "in", cards.ids), ("kind", "=", "reverse")]):
             original = reversal.reversed_entry_id
             taken = -sum(Entry.search([("reversed_entry_id", "=", original.id)]).mapped("points"))
             self.assertLessEqual(taken, original.points, "reversals never exceed their original")
+            if original.points > 0:
+                self.assertGreaterEqual(taken, 0, "an undo never gives back more than was taken")
         return after
 
     def _apply(self, operation, amount, pick, step):
-        card = self.card
+        card = self.card._active_successor()
         key = f"fuzz:{step}:{operation}"
         Posting = self.Posting
+        if operation in ("doc_reverse", "doc_restore"):
+            # a credit of the card or of a card it replaced, taken back or given back on the card in use
+            credit_entries = self.env["loyalty.club.entry"].search(
+                [("partner_id", "=", self.member.id), ("kind", "in", ("earn", "bonus"))], order="id"
+            )
+            if not credit_entries:
+                return None
+            original = credit_entries[pick % len(credit_entries)]
+            if operation == "doc_reverse":
+                return Posting._post_document_reversal(original, amount, key)
+            return Posting._post_document_restoration(original, amount, key)
+        if operation == "replace":
+            if pick % 4:
+                return None
+            wizard = self.env["loyalty.club.card.replace.wizard"].create({"card_id": card.id})
+            return wizard.action_replace()
         if operation in ("earn", "bonus", "redeem", "expire", "adjust"):
             return Posting._post(card, amount, operation, key)
         if operation == "reverse":

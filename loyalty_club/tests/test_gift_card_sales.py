@@ -174,6 +174,53 @@ class TestGiftCardSales(PosClubCase):
             refund.action_post()
         self.assertEqual(first.balance, 40.0)
 
+    def test_credit_note_undone_loads_the_cards_again(self):
+        order = self._gift_sale_order()
+        order.action_confirm()
+        cards = order.order_line.loyalty_gift_card_ids
+        invoice = order._create_invoices()
+        invoice.action_post()
+        refund = self.credit_note(invoice, quantity=1)
+        self.assertEqual(sorted(cards.mapped("balance")), [0.0, 50.0])
+        refund.button_draft()
+        self.assertEqual(cards.mapped("balance"), [50.0, 50.0], "a credit note back to draft takes back nothing")
+        self.assertEqual(set(cards.mapped("state")), {"active"})
+        refund.action_post()
+        self.assertEqual(sorted(cards.mapped("balance")), [0.0, 50.0], "posted again, it takes back one card again")
+        refund.button_cancel()
+        self.assertEqual(cards.mapped("balance"), [50.0, 50.0])
+        self.assertEqual(len(order.order_line._loyalty_gift_card_loads_in_force()), 2)
+        self.credit_note(invoice)
+        self.assertEqual(cards.mapped("balance"), [0.0, 0.0], "a later credit note of both units takes both")
+        self.assertFalse(self.Posting._audit_gift_cards(cards))
+
+    def test_price_only_credit_note_of_a_gift_card_sale(self):
+        order = self._gift_sale_order()
+        order.action_confirm()
+        cards = order.order_line.loyalty_gift_card_ids
+        invoice = order._create_invoices()
+        invoice.action_post()
+        refund = self.credit_note(invoice, post=False)
+        with Form(refund) as form, form.invoice_line_ids.edit(0) as line:
+            line.quantity = 1
+            line.price_unit = 20.0
+        refund.action_post()
+        self.assertEqual(cards.mapped("balance"), [50.0, 50.0], "20 credited of a 100 line: not a whole card")
+        refund = self.credit_note(invoice, post=False)
+        with Form(refund) as form, form.invoice_line_ids.edit(0) as line:
+            line.quantity = 1
+            line.price_unit = 30.0
+        refund.action_post()
+        self.assertEqual(sorted(cards.mapped("balance")), [0.0, 50.0], "50 credited in all: one card")
+
+    def test_cancelling_an_invoiced_gift_card_sale_keeps_the_cards_loaded(self):
+        order = self._gift_sale_order()
+        order.action_confirm()
+        cards = order.order_line.loyalty_gift_card_ids
+        order._create_invoices().action_post()
+        order._action_cancel()
+        self.assertEqual(cards.mapped("balance"), [50.0, 50.0], "the invoice stands: so do the cards it sold")
+
     def test_sale_invoice_credits_liability_and_gift_card_payment_debits_it(self):
         order = self._gift_sale_order()
         order.action_confirm()

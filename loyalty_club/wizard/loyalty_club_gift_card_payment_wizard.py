@@ -4,7 +4,11 @@ from odoo.exceptions import UserError
 
 class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
     """Pay a customer invoice with a gift card: code + PIN + amount. Debits the card under its
-    row lock and registers a payment on the gift card journal, reconciled with the invoice."""
+    row lock and registers a payment on the gift card journal, reconciled with the invoice.
+
+    The amount is in the invoice's currency; a card holding another currency (the club's, on a
+    Toman invoice of a Rial company) is debited its value at the rate of the payment's date, the
+    date the payment books the liability at."""
 
     _name = "loyalty.club.gift.card.payment.wizard"
     _description = "Pay with Gift Card"
@@ -15,7 +19,8 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
     code = fields.Char("Gift card code", required=True)
     pin = fields.Char("PIN", compute="_compute_pin", inverse="_inverse_pin")
     gift_card_id = fields.Many2one("loyalty.club.gift.card", readonly=True)
-    balance = fields.Monetary(related="gift_card_id.balance", string="Card balance")
+    card_currency_id = fields.Many2one(related="gift_card_id.currency_id", string="Card currency")
+    balance = fields.Monetary(related="gift_card_id.balance", string="Card balance", currency_field="card_currency_id")
     amount = fields.Monetary(required=True)
 
     @api.model
@@ -47,6 +52,22 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
                     raise
                 wizard.gift_card_id = card
 
+    def _card_amount(self, card, currency):
+        """The wizard's amount (in ``currency``) in the card's currency at today's rate. When the
+        card holds just what the amount is worth, it pays with all of it (a converted amount may
+        round one unit above the balance)."""
+        Club = self.env["loyalty.club"]
+        company = self.move_id.company_id
+        date = fields.Date.context_today(self)
+        card_amount = Club._convert_amount(self.amount, currency, card.currency_id, company, date)
+        if card.currency_id.is_zero(card_amount):
+            raise UserError(self.env._("This amount is worth nothing in the gift card's currency."))
+        if card.currency_id.compare_amounts(card_amount, card.balance) > 0:
+            worth = Club._convert_amount(card.balance, card.currency_id, currency, company, date)
+            if currency.compare_amounts(self.amount, worth) <= 0:
+                card_amount = card.balance
+        return card_amount
+
     def action_pay(self):
         self.ensure_one()
         move = self.move_id
@@ -64,16 +85,17 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
         club = move.company_id._loyalty_club_get()
         if not club.gift_card_journal_id:
             raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
-        card._check_spendable(move.company_id, currency)
+        card._check_spendable(move.company_id, card.currency_id)
         Posting = self.env["loyalty.club.posting"]
         key = f"{self._name}:{self.id}:redeem"
         # Under the card lock: a double click (same wizard) pays once.
         Posting._lock_rows(card)
         if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", key)]):
             raise UserError(self.env._("This gift card payment was already made."))
+        card_amount = self._card_amount(card, currency)
         Posting._post_gift_card(
             card,
-            -self.amount,
+            -card_amount,
             "redeem",
             key,
             origin=move,

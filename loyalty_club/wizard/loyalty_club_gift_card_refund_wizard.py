@@ -5,7 +5,10 @@ from odoo.exceptions import UserError
 class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
     """Refund a credit note onto a gift card that paid the credited invoice: credits the card
     under its row lock (never more than it paid, less earlier refunds) and registers an outbound
-    payment on the gift card journal, reconciled with the credit note."""
+    payment on the gift card journal, reconciled with the credit note.
+
+    Amounts are in the credit note's currency; a card holding another currency is credited their
+    value at the rate of the refund's date (at most what it paid, in its own currency)."""
 
     _name = "loyalty.club.gift.card.refund.wizard"
     _description = "Refund to Gift Card"
@@ -30,8 +33,19 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
             if cards:
                 card = cards[0]
                 values["gift_card_id"] = card.id
-                values.setdefault("amount", min(move.amount_residual, move._loyalty_gift_card_refundable(card)))
+                values.setdefault("amount", min(move.amount_residual, self._refundable_in(move, card)))
         return values
+
+    @api.model
+    def _refundable_in(self, move, card):
+        """What ``card`` may still take back from the invoice ``move`` credits, in ``move``'s currency."""
+        return self.env["loyalty.club"]._convert_amount(
+            move._loyalty_gift_card_refundable(card),
+            card.currency_id,
+            move.currency_id,
+            move.company_id,
+            fields.Date.context_today(self),
+        )
 
     @api.depends("move_id")
     def _compute_allowed_gift_card_ids(self):
@@ -41,9 +55,34 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
     @api.depends("move_id", "gift_card_id")
     def _compute_refundable(self):
         for wizard in self:
-            wizard.refundable = (
-                wizard.move_id._loyalty_gift_card_refundable(wizard.gift_card_id) if wizard.gift_card_id else 0.0
+            wizard.refundable = self._refundable_in(wizard.move_id, wizard.gift_card_id) if wizard.gift_card_id else 0.0
+
+    def _refund_payments(self, card, amount, key):
+        """Credit ``amount`` (card currency) back to ``card`` as refunds of its payments of the
+        credited invoice, oldest first, each refund within what its payment has left (a card that
+        paid twice is refunded across both). Keys: ``key``, then ``key:<n>`` for the next parts."""
+        currency = card.currency_id
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
+        left, parts = amount, 0
+        for redeem in self.move_id._loyalty_gift_card_redeem_entries(card):
+            refunded = sum(Entry.search([("reversed_entry_id", "=", redeem.id)]).mapped("amount"))
+            part = min(left, currency.round(-redeem.amount - refunded))
+            if currency.compare_amounts(part, 0) <= 0:
+                continue
+            self.env["loyalty.club.posting"]._post_gift_card(
+                card,
+                part,
+                "refund",
+                f"{key}:{parts}" if parts else key,
+                origin=self.move_id,
+                branch=self.move_id.company_id,
+                reason=self.move_id.name,
+                reversed_entry=redeem,
             )
+            parts += 1
+            left = currency.round(left - part)
+            if currency.is_zero(left):
+                break
 
     def action_refund(self):
         """Credit the card and pay the credit note out of the gift card liability, once."""
@@ -64,7 +103,7 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
         Posting._lock_rows(card)
         if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", key)]):
             raise UserError(self.env._("This gift card refund was already made."))
-        refundable = move._loyalty_gift_card_refundable(card)
+        refundable = self._refundable_in(move, card)
         if (
             currency.compare_amounts(self.amount, 0) <= 0
             or currency.compare_amounts(self.amount, move.amount_residual) > 0
@@ -77,16 +116,15 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
                     limit=min(move.amount_residual, refundable),
                 )
             )
-        Posting._post_gift_card(
-            card,
-            self.amount,
-            "refund",
-            key,
-            origin=move,
-            branch=move.company_id,
-            reason=move.name,
-            reversed_entry=move._loyalty_gift_card_redeem_entries(card)[:1],
+        # in the card's currency, never more than it paid (the last refund of a payment converted
+        # back may round one unit above it)
+        card_amount = min(
+            self.env["loyalty.club"]._convert_amount(
+                self.amount, currency, card.currency_id, move.company_id, fields.Date.context_today(self)
+            ),
+            move._loyalty_gift_card_refundable(card),
         )
+        self._refund_payments(card, card_amount, key)
         payments = move._loyalty_gift_card_settle(
             club,
             self.amount,

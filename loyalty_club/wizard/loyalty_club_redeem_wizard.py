@@ -104,7 +104,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
     @api.model
     def _reward_line_values(self, order, reward):
         """Values of the order lines that give ``reward``: for discounts and credits, one line per
-        tax combination of the eligible lines, so each line carries the taxes of what it discounts."""
+        tax combination of the eligible lines, so each line carries the taxes of what it discounts.
+        A credit in the club's currency is converted to the order's at the order's date rate."""
         common = {"loyalty_reward_id": reward.id}
         if reward.reward_type == "product":
             return [
@@ -124,7 +125,12 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
         if reward.reward_type == "discount":
             shares = {taxes: total * reward.discount_percent / 100.0 for taxes, total in totals_by_taxes.items()}
         else:
-            credit = min(reward.credit_amount, order_total)
+            # the credit is worth its amount in the club's currency, at the order's date rate
+            club = order.loyalty_card_id.sudo().club_id
+            value = club._from_club_currency(
+                reward.credit_amount, order.currency_id, order.company_id, order.date_order
+            )
+            credit = min(value, order_total)
             shares = {taxes: credit * total / order_total for taxes, total in totals_by_taxes.items()}
         label = self.env._("%(reward)s (%(points)s points)", reward=reward.name, points=reward.points_cost)
         return order._loyalty_discount_line_values(shares, label, common)
