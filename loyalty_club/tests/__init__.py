@@ -32,3 +32,4 @@ from . import test_engagement
 from . import test_import
 from . import test_native_migration
 from . import test_sale_combo
+from . import test_native_coexistence
