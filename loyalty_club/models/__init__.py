@@ -4,6 +4,7 @@ from . import loyalty_club_tier
 from . import loyalty_club_pin_mixin
 from . import loyalty_club_card
 from . import loyalty_club_entry
+from . import loyalty_club_lot_consumption
 from . import loyalty_club_qualifying_total
 from . import loyalty_club_tier_history
 from . import loyalty_club_posting

@@ -103,6 +103,12 @@ class LoyaltyClub(models.Model):
         default=12,
         help="Earned points expire this many months after they were earned; 0 = never.",
     )
+    pending_days = fields.Integer(
+        "Pending period (days)",
+        default=0,
+        help="Points earned by a purchase can be spent this many days after the purchase (a return "
+        "within the period cancels them without leaving a debt); 0 = at once.",
+    )
 
     # PIN policy
     pin_length = fields.Integer("PIN length", default=4, required=True)
@@ -224,6 +230,7 @@ class LoyaltyClub(models.Model):
         ("earn_points_positive", "CHECK(earn_points >= 0)", "Points earned cannot be negative."),
         ("point_value_positive", "CHECK(point_value >= 0)", "The value of a point cannot be negative."),
         ("expiry_positive", "CHECK(expiry_months >= 0)", "The expiry cannot be negative."),
+        ("pending_days_positive", "CHECK(pending_days >= 0)", "The pending period cannot be negative."),
         ("pin_length_range", "CHECK(pin_length BETWEEN 4 AND 6)", "The PIN length must be 4 to 6 digits."),
         ("pin_attempts_positive", "CHECK(pin_max_attempts >= 1)", "At least one PIN attempt is needed."),
         ("pin_lock_positive", "CHECK(pin_lock_minutes >= 0)", "The lock duration cannot be negative."),
@@ -262,6 +269,12 @@ class LoyaltyClub(models.Model):
             weights = (club.tier_weight_points, club.tier_weight_amount, club.tier_weight_purchases)
             if any(weight < 0 for weight in weights):
                 raise ValidationError(self.env._("Tier weights cannot be negative."))
+
+    @api.constrains("pending_days")
+    def _check_pending_days(self):
+        for club in self:
+            if club.pending_days < 0:
+                raise ValidationError(self.env._("The pending period cannot be negative."))
 
     @api.constrains("discount_stacking_max")
     def _check_discount_stacking_max(self):
@@ -411,6 +424,14 @@ class LoyaltyClub(models.Model):
         if not self.expiry_months:
             return False
         return when + relativedelta(months=self.expiry_months)
+
+    def _pending_until_from(self, when):
+        """End of the pending period of points earned at ``when`` (a datetime), or False when
+        they can be spent at once."""
+        self.ensure_one()
+        if not self.pending_days:
+            return False
+        return when + relativedelta(days=self.pending_days)
 
     def _tier_window_start(self, today=None):
         """First date counted by the tier evaluation window, or None for lifetime."""

@@ -108,6 +108,12 @@ class LoyaltyClubCard(models.Model):
 
     balance = fields.Integer("Points balance", readonly=True, copy=False, default=0)
     balance_value = fields.Monetary("Balance value", compute="_compute_balance_value")
+    points_pending = fields.Integer(
+        "Pending points",
+        compute="_compute_points_pending",
+        help="Points of recent purchases that cannot be spent yet (the club's pending period); they are in "
+        "the balance.",
+    )
     entry_ids = fields.One2many("loyalty.club.entry", "card_id", "Ledger entries", readonly=True)
     entry_count = fields.Integer(compute="_compute_entry_count")
 
@@ -156,6 +162,38 @@ class LoyaltyClubCard(models.Model):
     def _compute_balance_value(self):
         for card in self:
             card.balance_value = card.currency_id.round(card.balance * card.club_id.point_value)
+
+    def _compute_points_pending(self):
+        pending = self._loyalty_pending_points_by_card() if self.ids else {}
+        for card in self:
+            card.points_pending = pending.get(card.id, 0)
+
+    def _loyalty_pending_points_by_card(self, when=None):
+        """``{card id: points}`` of the cards' lots still pending at ``when`` (default now), one
+        query on the pending-lots index (only lots of the last pending period are read)."""
+        self.env["loyalty.club.entry"].flush_model(["card_id", "points_remaining", "pending_until"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT card_id, SUM(points_remaining) FROM loyalty_club_entry
+                    WHERE card_id = ANY(%s) AND points_remaining > 0 AND pending_until > %s
+                 GROUP BY card_id""",
+                self.ids,
+                when or fields.Datetime.now(),
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _loyalty_pending_points(self, when=None):
+        """Points of the card that are in its balance but still pending at ``when`` (default now):
+        earned by a purchase less than the club's pending period ago and not yet spent or taken back."""
+        self.ensure_one()
+        return self._loyalty_pending_points_by_card(when).get(self.id, 0)
+
+    def _loyalty_spendable_points(self, when=None):
+        """Points the member can spend now: the balance less the pending points. The one check of
+        every redemption (the posting service refuses a redemption beyond it, whatever the channel)."""
+        self.ensure_one()
+        return self.balance - self._loyalty_pending_points(when)
 
     def _compute_entry_count(self):
         counts = dict(

@@ -211,6 +211,7 @@ class PosConfig(models.Model):
             "tier_id": card.tier_id.id,
             "tier_name": card.tier_id.name or "",
             "balance": card.balance,
+            "points_pending": card._loyalty_pending_points(),
             "pin_set": card.pin_set,
             "partner_category_ids": (
                 card.partner_id.category_id | card.partner_id.commercial_partner_id.category_id

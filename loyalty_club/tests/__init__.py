@@ -33,3 +33,5 @@ from . import test_import
 from . import test_native_migration
 from . import test_sale_combo
 from . import test_native_coexistence
+from . import test_give_back
+from . import test_pending
