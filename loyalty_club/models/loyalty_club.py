@@ -161,6 +161,13 @@ class LoyaltyClub(models.Model):
     tier_weight_points = fields.Float("Weight of points", digits=(12, 4), default=1.0)
     tier_weight_amount = fields.Float("Weight of spend", digits=(12, 4), default=0.0)
     tier_weight_purchases = fields.Float("Weight of purchases", digits=(12, 4), default=0.0)
+    tier_weight_referrals = fields.Float(
+        "Weight of referrals",
+        digits=(12, 4),
+        default=0.0,
+        help="Value of each member the member brought in (a card referred by theirs, issued in the window, "
+        "whose member has made a purchase).",
+    )
     tier_window = fields.Selection(
         [
             ("lifetime", "Lifetime"),
@@ -263,10 +270,15 @@ class LoyaltyClub(models.Model):
             if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 8):
                 raise ValidationError(self.env._("The card number prefix must be 1 to 8 digits."))
 
-    @api.constrains("tier_weight_points", "tier_weight_amount", "tier_weight_purchases")
+    @api.constrains("tier_weight_points", "tier_weight_amount", "tier_weight_purchases", "tier_weight_referrals")
     def _check_weights(self):
         for club in self:
-            weights = (club.tier_weight_points, club.tier_weight_amount, club.tier_weight_purchases)
+            weights = (
+                club.tier_weight_points,
+                club.tier_weight_amount,
+                club.tier_weight_purchases,
+                club.tier_weight_referrals,
+            )
             if any(weight < 0 for weight in weights):
                 raise ValidationError(self.env._("Tier weights cannot be negative."))
 

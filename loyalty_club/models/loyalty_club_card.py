@@ -609,18 +609,47 @@ class LoyaltyClubCard(models.Model):
     def _tier_metric_subquery(self, club, start, partners):
         """SQL of ``(partner_id, value)`` rows: the qualification value in ``club`` since
         ``start`` (None: lifetime) of the members matched by ``partners``, an SQL condition on
-        ``e.partner_id``; from the daily qualifying totals, one row per member and day at most."""
-        return SQL(
-            """(SELECT e.partner_id, %(expression)s AS value
+        ``e.partner_id``; from the daily qualifying totals, one row per member and day at most.
+
+        With a weight of referrals (weighted mix), each member the member brought in counts too:
+        a card of the club referred by one of the member's cards, issued since ``start``, whose
+        member has made a purchase (net of cancellations and refunds) in the club. Read through
+        the index of referred cards, per member: a few rows each.
+        """
+        totals = SQL(
+            """SELECT e.partner_id, %(expression)s AS value
                   FROM loyalty_club_qualifying_total e
                  WHERE e.club_id = %(club)s
                    AND %(partners)s
                    AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
-              GROUP BY e.partner_id)""",
+              GROUP BY e.partner_id""",
             expression=self._tier_metric_sql(club),
             club=club.id,
             partners=partners,
             start=start,
+        )
+        if club.tier_metric != "weighted" or not club.tier_weight_referrals:
+            return SQL("(%s)", totals)
+        referrals = SQL(
+            """SELECT e.partner_id, COUNT(DISTINCT referred.partner_id) * %(weight)s AS value
+                  FROM loyalty_club_card e
+                  JOIN loyalty_club_card referred ON referred.referred_by_card_id = e.id
+                 WHERE e.club_id = %(club)s
+                   AND %(partners)s
+                   AND referred.partner_id <> e.partner_id
+                   AND (%(start)s::date IS NULL OR referred.date_issued >= %(start)s::date)
+                   AND (SELECT SUM(t.purchase_count) FROM loyalty_club_qualifying_total t
+                         WHERE t.partner_id = referred.partner_id AND t.club_id = %(club)s) > 0
+              GROUP BY e.partner_id""",
+            weight=club.tier_weight_referrals,
+            club=club.id,
+            partners=partners,
+            start=start,
+        )
+        return SQL(
+            "(SELECT m.partner_id, SUM(m.value) AS value FROM (%s UNION ALL %s) m GROUP BY m.partner_id)",
+            totals,
+            referrals,
         )
 
     def _tier_qualifications(self):

@@ -468,6 +468,19 @@ class LoyaltyClubPosting(models.AbstractModel):
         purchase, referral). Bonuses post with kind ``bonus`` and no purchase count (no recursion)."""
         self.env["loyalty.club.notification"]._notify(card, "earned", f"earned:{entry.id}", entry, entry=entry)
         self.env["loyalty.club.bonus.rule"]._on_purchase(card, entry)
+        self._upgrade_referrer(card)
+
+    @api.model
+    def _upgrade_referrer(self, card):
+        """A purchase of a referred member may qualify the member who referred them for a higher
+        tier at once (clubs that weigh referrals in the tier metric)."""
+        club = card.club_id
+        referrer = card.referred_by_card_id
+        if not referrer or club.tier_metric != "weighted" or not club.tier_weight_referrals:
+            return
+        self.env["loyalty.club.card"].sudo().search(
+            [("partner_id", "=", referrer.partner_id.id), ("club_id", "=", club.id), ("state", "=", "active")]
+        )._upgrade_tier_if_qualified()
 
     @api.model
     def _after_purchase_undone(self, earn_entry):

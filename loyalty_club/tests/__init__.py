@@ -35,3 +35,4 @@ from . import test_sale_combo
 from . import test_native_coexistence
 from . import test_give_back
 from . import test_pending
+from . import test_tier_referrals
