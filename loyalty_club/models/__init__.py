@@ -30,6 +30,7 @@ from . import loyalty_club_gift_card_entry
 from . import loyalty_club_attempt
 from . import loyalty_club_posting_gift_card
 from . import loyalty_club_posting_opening
+from . import loyalty_club_posting_merge
 from . import pos_payment
 from . import loyalty_club_activity_report
 from . import loyalty_club_liability_report

@@ -16,7 +16,8 @@ ENTRY_KINDS = [
 
 # Columns the database refuses to change once an entry exists. Only points_remaining
 # (how much of an earned lot is still unspent) moves, and only within [0, points], with
-# points_returned (how much was given back to the lot after being spent).
+# points_returned (how much was given back to the lot after being spent); partner_id moves only
+# in a contact merge (see tools/append_only.py).
 IMMUTABLE_COLUMNS = (
     "card_id",
     "partner_id",
@@ -127,7 +128,7 @@ class LoyaltyClubEntry(models.Model):
                 ON loyalty_club_entry (card_id, pending_until)
              WHERE points_remaining > 0 AND pending_until IS NOT NULL;
         """)
-        create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS)
+        create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS, merge_column="partner_id")
 
     @api.model
     def _selection_origin_reference(self):

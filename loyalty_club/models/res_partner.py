@@ -108,8 +108,9 @@ class ResPartner(models.Model):
         if "loyalty_birthday_changed_on" in vals and not self.env.su:
             vals = {key: value for key, value in vals.items() if key != "loyalty_birthday_changed_on"}
         result = super().write(vals)
-        # An import fills in profiles completed elsewhere: no profile bonus for that.
-        importing = self.env.context.get("loyalty_club_import")
+        # An import fills in profiles completed elsewhere, a contact merge copies them from the
+        # merged contacts: no profile bonus for that.
+        importing = self.env.context.get("loyalty_club_import") or self.env.context.get("loyalty_club_partner_merge")
         if {"loyalty_birthday", "phone", "mobile", "email"} & set(vals) and not importing:
             members = self.sudo().filtered(lambda p: p.loyalty_card_ids)
             if members:

@@ -36,3 +36,4 @@ from . import test_native_coexistence
 from . import test_give_back
 from . import test_pending
 from . import test_tier_referrals
+from . import test_partner_merge
