@@ -157,12 +157,15 @@ class LoyaltyClubPosting(models.AbstractModel):
         :raises UserError: not enough points (a redemption spends only the card's spendable
             points: :meth:`loyalty.club.card._loyalty_spendable_points`), card not usable
         :raises ValidationError: malformed points, kind or key; a key already used for a
-            different movement; a give-back beyond what the debit took
+            different movement; a correction going the same way as the entry it corrects; a
+            give-back beyond what the debit took
         """
         card.ensure_one()
         points = self._check_points(points, kind)
         if not isinstance(posting_key, str) or not posting_key.strip():
             raise ValidationError(self.env._("A posting needs a key."))
+        if reversed_entry and (points > 0) == (reversed_entry.sudo().points > 0):
+            raise ValidationError(self.env._("A correction must move points the other way than the entry it corrects."))
         card = card.sudo()
         self._lock_cards(card)
         give_back = bool(points > 0 and reversed_entry and reversed_entry.sudo().points < 0)

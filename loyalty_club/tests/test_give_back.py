@@ -118,6 +118,16 @@ class TestGiveBack(LoyaltyClubCase):
         self.assertEqual(self.card.balance, 100)
         self.assertBalanceIsLedgerSum()
 
+    def test_a_correction_goes_the_other_way(self):
+        earned = self.post(100)
+        redeem = self.post(-50, "redeem")
+        count = self.ledger_count()
+        with self.assertRaisesRegex(ValidationError, "the other way"):
+            self.post(-10, "reverse", reversed_entry=redeem)
+        with self.assertRaisesRegex(ValidationError, "the other way"):
+            self.post(10, "reverse", reversed_entry=earned)
+        self.assertEqual(self.ledger_count(), count)
+
     def test_give_back_is_exactly_once_per_key(self):
         lot = self.post(100)
         redeem = self.post(-100, "redeem")
@@ -192,3 +202,4 @@ class TestGiveBack(LoyaltyClubCase):
             self.env["loyalty.club.lot.consumption"].create(
                 {"debit_entry_id": redeem.id, "lot_id": redeem.id, "company_id": self.company.id, "points": 1}
             )
+
