@@ -3,9 +3,10 @@ from datetime import date
 from freezegun import freeze_time
 
 from odoo.exceptions import UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
 
-from .common import LoyaltyClubCase
+from .common import CommittedClubMixin, LoyaltyClubCase
 
 
 @tagged("post_install", "-at_install")
@@ -203,3 +204,32 @@ class TestGiveBack(LoyaltyClubCase):
                 {"debit_entry_id": redeem.id, "lot_id": redeem.id, "company_id": self.company.id, "points": 1}
             )
 
+
+@tagged("post_install", "-at_install")
+class TestGiveBackConcurrency(CommittedClubMixin, TransactionCase):
+    """Several refunds of one redemption at once (two tills, a credit note): the points given
+    back never exceed what the redemption took, and the lots stay in step with the balance."""
+
+    @mute_logger("odoo.service.model", "odoo.sql_db")
+    def test_concurrent_give_backs_of_one_redemption(self):
+        ids = self.make_committed_card(balance=100, tag="giveback")
+        with self.committed_env() as env:
+            card = env["loyalty.club.card"].browse(ids["card"])
+            redeem_id = env["loyalty.club.posting"]._post(card, -100, "redeem", f"giveback:{card.id}:redeem").id
+
+        def give_back(env, index):
+            card = env["loyalty.club.card"].browse(ids["card"])
+            redeem = env["loyalty.club.entry"].browse(redeem_id)
+            env["loyalty.club.posting"]._post(card, 30, "reverse", f"giveback:{card.id}:{index}", reversed_entry=redeem)
+
+        outcomes = self._run_threads(6, give_back)
+        unexpected = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
+        self.assertFalse(unexpected, "no traceback may reach a caller:\n" + "\n".join(map(str, unexpected)))
+        self.assertEqual(outcomes.count("ok"), 3, "3 x 30 of the 100 points taken; a fourth would exceed")
+        balance, kinds, mismatches = self._card_state(ids["card"])
+        self.assertEqual(balance, 90)
+        self.assertEqual(kinds.count("reverse"), 3)
+        self.assertFalse(mismatches)
+        with self.committed_env() as env:
+            lots = env["loyalty.club.entry"].search([("card_id", "=", ids["card"]), ("kind", "=", "earn")])
+            self.assertEqual(sum(lots.mapped("points_remaining")), 90, "the points are back in their lot")
