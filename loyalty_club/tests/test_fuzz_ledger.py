@@ -1,9 +1,11 @@
 import math
 import os
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
@@ -22,7 +24,22 @@ AMOUNTS = st.one_of(
 )
 OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["earn", "bonus", "redeem", "expire", "adjust", "reverse", "transfer", "replay"]),
+        st.sampled_from(
+            [
+                "earn",
+                "bonus",
+                "redeem",
+                "expire",
+                "adjust",
+                "reverse",
+                "transfer",
+                "replay",
+                "purchase",
+                "spend",
+                "give_back",
+                "replace",
+            ]
+        ),
         AMOUNTS,
         st.integers(min_value=0, max_value=20),
     ),
@@ -33,40 +50,74 @@ OPERATIONS = st.lists(
 
 @tagged("post_install", "-at_install")
 class TestLedgerFuzz(LoyaltyClubCase):
-    """Property-based: random sequences of postings with random (also absurd) amounts never break
-    the ledger's invariants, and refused postings change nothing."""
+    """Property-based: random sequences of postings with random (also absurd) amounts, card
+    replacements and points given back never break the ledger's invariants, and refused postings
+    change nothing."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.spare = cls.env["loyalty.club.card"].create({"partner_id": cls.member2.id, "club_id": cls.club.id})
+        # every sequence starts from a card with history: two lots of different ages, one
+        # redemption spread over both (so give-backs have lots to return to)
+        start = fields.Datetime.now() - timedelta(days=200)
+        cls.Posting._post(cls.card, 300, "earn", "fuzz:seed:old", date=start, purchase_count=1)
+        cls.Posting._post(cls.card, 200, "earn", "fuzz:seed:new", date=start + timedelta(days=100), purchase_count=1)
+        cls.Posting._post(cls.card, -350, "redeem", "fuzz:seed:redeem", date=start + timedelta(days=150))
 
     def _snapshot(self):
         self.env.flush_all()
         self.env.cr.execute(
-            "SELECT id, card_id, kind, points, posting_key FROM loyalty_club_entry WHERE card_id IN %s ORDER BY id",
-            [(self.card.id, self.spare.id)],
+            "SELECT id, card_id, kind, points, posting_key FROM loyalty_club_entry WHERE club_id = %s ORDER BY id",
+            [self.club.id],
         )
         return self.env.cr.fetchall()
 
+    def _cards(self):
+        return self.env["loyalty.club.card"].search([("club_id", "=", self.club.id)])
+
     def _check_invariants(self, before):
-        Entry = self.env["loyalty.club.entry"]
         after = self._snapshot()
         self.assertEqual(after[: len(before)], before, "booked entries are never edited or deleted")
-        for card in self.card | self.spare:
+        for card in self._cards():
             self.assertBalanceIsLedgerSum(card)
-        for reversal in Entry.search([("card_id", "in", (self.card | self.spare).ids), ("kind", "=", "reverse")]):
-            original = reversal.reversed_entry_id
-            taken = -sum(Entry.search([("reversed_entry_id", "=", original.id)]).mapped("points"))
-            self.assertLessEqual(taken, original.points, "reversals never exceed their original")
+        # every reversal takes back at most what its credit gave, every give-back returns at most
+        # what its debit took (with the earlier ones)
+        self.env.cr.execute(
+            """SELECT o.id FROM loyalty_club_entry o
+                 JOIN loyalty_club_entry c ON c.reversed_entry_id = o.id
+                WHERE o.club_id = %s
+             GROUP BY o.id, o.points
+               HAVING SUM(SIGN(c.points)) * SIGN(o.points) > -COUNT(*) OR ABS(SUM(c.points)) > ABS(o.points)""",
+            [self.club.id],
+        )
+        self.assertFalse(self.env.cr.fetchall(), "corrections go the other way and never exceed their original")
+        # lots stay consistent with what was taken from them and given back
+        self.env.cr.execute(
+            """SELECT l.id FROM loyalty_club_entry l
+                 JOIN loyalty_club_lot_consumption c ON c.lot_id = l.id
+                WHERE l.club_id = %s
+             GROUP BY l.id, l.points, l.points_remaining
+               HAVING SUM(c.points - COALESCE(c.points_returned, 0)) > l.points - l.points_remaining""",
+            [self.club.id],
+        )
+        self.assertFalse(self.env.cr.fetchall(), "a lot holds back no more than its open consumptions allow")
         return after
 
     def _apply(self, operation, amount, pick, step):
-        card = self.card
+        card = self.current
         key = f"fuzz:{step}:{operation}"
         Posting = self.Posting
         if operation in ("earn", "bonus", "redeem", "expire", "adjust"):
             return Posting._post(card, amount, operation, key)
+        if operation in ("purchase", "spend") and isinstance(amount, int) and not isinstance(amount, bool):
+            # amounts a shop really books: a purchase earns 1 to 200 points, a redemption spends
+            # up to one point more than the balance (refused) or nothing (refused)
+            if operation == "purchase":
+                return Posting._post(card, abs(amount) % 200 + 1, "earn", key, purchase_count=1)
+            return Posting._post(card, -(abs(amount) % (max(card.balance, 0) + 2)), "redeem", key)
+        if operation in ("purchase", "spend"):
+            return Posting._post(card, amount, "earn" if operation == "purchase" else "redeem", key)
         if operation == "reverse":
             credit_entries = self.env["loyalty.club.entry"].search(
                 [("card_id", "=", card.id), ("kind", "in", ("earn", "bonus"))], order="id"
@@ -75,6 +126,32 @@ class TestLedgerFuzz(LoyaltyClubCase):
                 return None
             original = credit_entries[pick % len(credit_entries)]
             return Posting._post_reversal(card, amount, key, original)
+        if operation == "give_back":
+            # points of a debit of this card or of a card it replaced come back (a cancelled order)
+            debits = self.env["loyalty.club.entry"].search(
+                [
+                    ("card_id", "in", self._cards().filtered(lambda c: c.partner_id == self.member).ids),
+                    ("kind", "in", ("redeem", "adjust", "reverse")),
+                    ("points", "<", 0),
+                ],
+                order="id",
+            )
+            if not debits:
+                return None
+            debit = debits[pick % len(debits)]
+            if isinstance(amount, int) and not isinstance(amount, bool) and abs(amount) <= 200:
+                # around the edge: what is left to give back, one less or one more
+                given = sum(
+                    self.env["loyalty.club.entry"].search([("reversed_entry_id", "=", debit.id)]).mapped("points")
+                )
+                amount = -debit.points - given + amount % 3 - 1
+            return Posting._post(card, amount, "reverse", key, reversed_entry=debit)
+        if operation == "replace":
+            if pick % 3:
+                return None
+            wizard = self.env["loyalty.club.card.replace.wizard"].create({"card_id": card.id})
+            self.current = self.env["loyalty.club.card"].browse(wizard.action_replace()["res_id"])
+            return self.current
         if operation == "transfer":
             return Posting._transfer_balance(card, self.spare) if pick % 5 == 0 else None
         # replay: the same key again must return the booked entry or be refused, never post twice
@@ -93,6 +170,7 @@ class TestLedgerFuzz(LoyaltyClubCase):
     )
     @given(operations=OPERATIONS)
     def test_random_postings_keep_the_ledger_true(self, operations):
+        self.current = self.card
         with self.env.cr.savepoint() as example:
             before = self._snapshot()
             for step, (operation, amount, pick) in enumerate(operations):
@@ -101,6 +179,7 @@ class TestLedgerFuzz(LoyaltyClubCase):
                         self._apply(operation, amount, pick, step)
                 except (UserError, ValidationError):
                     self.env.invalidate_all(flush=False)
+                    self.current = self.current.exists() or self.card
                     after = self._snapshot()
                     self.assertEqual(after, before, f"a refused {operation} of {amount!r} changed the ledger")
                 before = self._check_invariants(before)
