@@ -1,4 +1,5 @@
 import base64
+import importlib.util
 import re
 from datetime import date
 
@@ -8,7 +9,7 @@ from psycopg2 import IntegrityError
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged, users
-from odoo.tools import mute_logger
+from odoo.tools import file_path, mute_logger
 
 from ..tools.gift_card_code import ALPHABET, CODE_LENGTH, check_symbol, format_code, generate_code, normalize_code
 from .common import LoyaltyClubCase
@@ -215,6 +216,25 @@ class TestGiftCard(LoyaltyClubCase):
             self.GiftCard._cron_expire_gift_cards()
         self.assertEqual(cards.mapped("state"), ["expired", "inactive"])
         self.assertEqual(floor.state, "active")
+
+    def test_upgrade_puts_shelf_cards_expired_by_the_job_back_on_the_shelf(self):
+        """The 18.0.1.2.0 migration: a card the job expired while it was never loaded is inactive
+        again; a card expired with money on it stays expired."""
+        shelf = self.GiftCard.create({"club_id": self.club.id})
+        sold = self.GiftCard.create({"club_id": self.club.id})
+        self.load(20, key="sold", card=sold)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE loyalty_club_gift_card SET state = 'expired', date_expiry = %s WHERE id = ANY(%s)",
+            [date(2024, 1, 1), [shelf.id, sold.id]],
+        )
+        path = file_path("loyalty_club/migrations/18.0.1.2.0/post-migration.py")
+        spec = importlib.util.spec_from_file_location("loyalty_club_migration_18_0_1_2_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.1.0")
+        self.GiftCard.invalidate_model(["state"])
+        self.assertEqual((shelf.state, sold.state), ("inactive", "expired"))
 
     def test_unblocking_a_shelf_card_puts_it_back_on_the_shelf(self):
         card = self.GiftCard.create({"club_id": self.club.id, "date_expiry": "2031-01-01"})
