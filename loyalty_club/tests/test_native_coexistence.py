@@ -52,3 +52,14 @@ class TestNativeCoexistence(LoyaltyClubCase):
         form = Form(self.member.with_context(allowed_company_ids=self.company.ids))
         self.assertEqual(form.loyalty_club_card_count, 2)
         self.assertEqual(form.loyalty_card_count, 1)
+
+    def test_contact_merge_with_both_apps(self):
+        """Odoo's Loyalty merges its own cards in the same wizard; both merges go through."""
+        self.Posting._post(self.card, 40, "earn", "test:coexistence:merge")
+        survivor = self.env["res.partner"].create({"name": "Sara (other contact)"})
+        self.env["base.partner.merge.automatic.wizard"]._merge((self.member | survivor).ids, dst_partner=survivor)
+        self.assertEqual(self.native_card.partner_id, survivor)
+        self.assertEqual((self.card | self.second_club_card).partner_id, survivor)
+        self.assertEqual(self.second_club_card.replaced_by_id, self.card, "one active club card is kept")
+        self.assertEqual(self.card.balance, 40)
+        self.assertFalse(self.Posting._audit_balances(self.card | self.second_club_card))
