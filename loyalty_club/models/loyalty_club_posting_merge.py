@@ -83,20 +83,26 @@ class LoyaltyClubPosting(models.AbstractModel):
             for field in model._fields.values():
                 if not (field.type == "many2one" and field.comodel_name == "res.partner" and field.store):
                     continue
+                update = SQL(
+                    "UPDATE %s SET %s = %s WHERE %s = ANY(%s)",
+                    SQL.identifier(model._table),
+                    SQL.identifier(field.name),
+                    dst_partner.id,
+                    SQL.identifier(field.name),
+                    src_partners.ids,
+                )
+                if model._name != "loyalty.club.entry":
+                    cr.execute(update)
+                    continue
+                # the ledger: how many entries of each card moved, counted in the database
                 cr.execute(
                     SQL(
-                        "UPDATE %s SET %s = %s WHERE %s = ANY(%s) RETURNING %s",
-                        SQL.identifier(model._table),
-                        SQL.identifier(field.name),
-                        dst_partner.id,
-                        SQL.identifier(field.name),
-                        src_partners.ids,
-                        SQL.identifier("card_id") if model._name == "loyalty.club.entry" else SQL("NULL"),
+                        "WITH moved AS (%s RETURNING card_id) SELECT card_id, count(*) FROM moved GROUP BY card_id",
+                        update,
                     )
                 )
-                if model._name == "loyalty.club.entry":
-                    for (card_id,) in cr.fetchall():
-                        moved_entries[card_id] = moved_entries.get(card_id, 0) + 1
+                for card_id, count in cr.fetchall():
+                    moved_entries[card_id] = moved_entries.get(card_id, 0) + count
         cr.execute(SQL("SELECT set_config(%s, '', true)", PARTNER_MERGE_SETTING))
         return moved_entries
 

@@ -58,7 +58,7 @@ class TestPartnerMerge(LoyaltyClubCase):
         self.assertEqual(self.card.tier_history_ids.partner_id, survivor)
         self.assertEqual(gift.partner_id, survivor)
         # the merge is logged on both cards
-        self.assertTrue(any("Contact merge" in body for body in self.card.message_ids.mapped("body")))
+        self.assertTrue(any("its 2 ledger entries" in body for body in self.card.message_ids.mapped("body")))
         self.assertTrue(any("replaced by this card" in body for body in survivor_card.message_ids.mapped("body")))
         self.assertEqual(survivor_card.partner_phone_sanitized, survivor.phone_sanitized)
 
