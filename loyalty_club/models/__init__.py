@@ -4,6 +4,7 @@ from . import loyalty_club_tier
 from . import loyalty_club_pin_mixin
 from . import loyalty_club_card
 from . import loyalty_club_entry
+from . import loyalty_club_lot_consumption
 from . import loyalty_club_qualifying_total
 from . import loyalty_club_tier_history
 from . import loyalty_club_posting
@@ -32,6 +33,7 @@ from . import loyalty_club_attempt
 from . import loyalty_club_posting_gift_card
 from . import loyalty_club_posting_opening
 from . import loyalty_club_posting_document
+from . import loyalty_club_posting_merge
 from . import pos_payment
 from . import loyalty_club_activity_report
 from . import loyalty_club_liability_report

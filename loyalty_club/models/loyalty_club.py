@@ -121,6 +121,12 @@ class LoyaltyClub(models.Model):
         default=12,
         help="Earned points expire this many months after they were earned; 0 = never.",
     )
+    pending_days = fields.Integer(
+        "Pending period (days)",
+        default=0,
+        help="Points earned by a purchase can be spent this many days after the purchase (a return "
+        "within the period cancels them without leaving a debt); 0 = at once.",
+    )
 
     # PIN policy
     pin_length = fields.Integer("PIN length", default=4, required=True)
@@ -173,6 +179,13 @@ class LoyaltyClub(models.Model):
     tier_weight_points = fields.Float("Weight of points", digits=(12, 4), default=1.0)
     tier_weight_amount = fields.Float("Weight of spend", digits=(12, 4), default=0.0)
     tier_weight_purchases = fields.Float("Weight of purchases", digits=(12, 4), default=0.0)
+    tier_weight_referrals = fields.Float(
+        "Weight of referrals",
+        digits=(12, 4),
+        default=0.0,
+        help="Value of each member the member brought in (a card referred by theirs, issued in the window, "
+        "whose member has made a purchase).",
+    )
     tier_window = fields.Selection(
         [
             ("lifetime", "Lifetime"),
@@ -242,6 +255,7 @@ class LoyaltyClub(models.Model):
         ("earn_points_positive", "CHECK(earn_points >= 0)", "Points earned cannot be negative."),
         ("point_value_positive", "CHECK(point_value >= 0)", "The value of a point cannot be negative."),
         ("expiry_positive", "CHECK(expiry_months >= 0)", "The expiry cannot be negative."),
+        ("pending_days_positive", "CHECK(pending_days >= 0)", "The pending period cannot be negative."),
         ("pin_length_range", "CHECK(pin_length BETWEEN 4 AND 6)", "The PIN length must be 4 to 6 digits."),
         ("pin_attempts_positive", "CHECK(pin_max_attempts >= 1)", "At least one PIN attempt is needed."),
         ("pin_lock_positive", "CHECK(pin_lock_minutes >= 0)", "The lock duration cannot be negative."),
@@ -274,12 +288,23 @@ class LoyaltyClub(models.Model):
             if not (prefix.isascii() and prefix.isdigit() and 1 <= len(prefix) <= 8):
                 raise ValidationError(self.env._("The card number prefix must be 1 to 8 digits."))
 
-    @api.constrains("tier_weight_points", "tier_weight_amount", "tier_weight_purchases")
+    @api.constrains("tier_weight_points", "tier_weight_amount", "tier_weight_purchases", "tier_weight_referrals")
     def _check_weights(self):
         for club in self:
-            weights = (club.tier_weight_points, club.tier_weight_amount, club.tier_weight_purchases)
+            weights = (
+                club.tier_weight_points,
+                club.tier_weight_amount,
+                club.tier_weight_purchases,
+                club.tier_weight_referrals,
+            )
             if any(weight < 0 for weight in weights):
                 raise ValidationError(self.env._("Tier weights cannot be negative."))
+
+    @api.constrains("pending_days")
+    def _check_pending_days(self):
+        for club in self:
+            if club.pending_days < 0:
+                raise ValidationError(self.env._("The pending period cannot be negative."))
 
     @api.constrains("discount_stacking_max")
     def _check_discount_stacking_max(self):
@@ -486,6 +511,14 @@ class LoyaltyClub(models.Model):
         if not self.expiry_months:
             return False
         return when + relativedelta(months=self.expiry_months)
+
+    def _pending_until_from(self, when):
+        """End of the pending period of points earned at ``when`` (a datetime), or False when
+        they can be spent at once."""
+        self.ensure_one()
+        if not self.pending_days:
+            return False
+        return when + relativedelta(days=self.pending_days)
 
     def _tier_window_start(self, today=None):
         """First date counted by the tier evaluation window, or None for lifetime."""

@@ -114,9 +114,17 @@ class LoyaltyClubCard(models.Model):
         help="Points set aside for payments added at a till whose orders have not reached the server yet.",
     )
     points_available = fields.Integer(
-        "Available points", compute="_compute_points_available", help="Balance less the points held at tills."
+        "Available points",
+        compute="_compute_points_available",
+        help="Points the member can spend now: the balance less the pending points and the points held at tills.",
     )
     hold_ids = fields.One2many("loyalty.club.hold", "card_id", "Holds", readonly=True)
+    points_pending = fields.Integer(
+        "Pending points",
+        compute="_compute_points_pending",
+        help="Points of recent purchases that cannot be spent yet (the club's pending period); they are in "
+        "the balance.",
+    )
     entry_ids = fields.One2many("loyalty.club.entry", "card_id", "Ledger entries", readonly=True)
     entry_count = fields.Integer(compute="_compute_entry_count")
 
@@ -169,9 +177,42 @@ class LoyaltyClubCard(models.Model):
     @api.depends("balance")
     def _compute_points_available(self):
         held = self.env["loyalty.club.hold"].sudo()._held("card_id", self._origin.ids)
+        pending = self._origin._loyalty_pending_points_by_card() if self._origin.ids else {}
         for card in self:
             card.points_held = held.get(card._origin.id, 0)
-            card.points_available = card.balance - card.points_held
+            card.points_available = card.balance - pending.get(card._origin.id, 0) - card.points_held
+
+    def _compute_points_pending(self):
+        pending = self._loyalty_pending_points_by_card() if self.ids else {}
+        for card in self:
+            card.points_pending = pending.get(card.id, 0)
+
+    def _loyalty_pending_points_by_card(self, when=None):
+        """``{card id: points}`` of the cards' lots still pending at ``when`` (default now), one
+        query on the pending-lots index (only lots of the last pending period are read)."""
+        self.env["loyalty.club.entry"].flush_model(["card_id", "points_remaining", "pending_until"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT card_id, SUM(points_remaining) FROM loyalty_club_entry
+                    WHERE card_id = ANY(%s) AND points_remaining > 0 AND pending_until > %s
+                 GROUP BY card_id""",
+                self.ids,
+                when or fields.Datetime.now(),
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _loyalty_pending_points(self, when=None):
+        """Points of the card that are in its balance but still pending at ``when`` (default now):
+        earned by a purchase less than the club's pending period ago and not yet spent or taken back."""
+        self.ensure_one()
+        return self._loyalty_pending_points_by_card(when).get(self.id, 0)
+
+    def _loyalty_spendable_points(self, when=None):
+        """Points the member can spend now: the balance less the pending points. The one check of
+        every redemption (the posting service refuses a redemption beyond it, whatever the channel)."""
+        self.ensure_one()
+        return self.balance - self._loyalty_pending_points(when)
 
     def _compute_entry_count(self):
         counts = dict(
@@ -587,18 +628,47 @@ class LoyaltyClubCard(models.Model):
     def _tier_metric_subquery(self, club, start, partners):
         """SQL of ``(partner_id, value)`` rows: the qualification value in ``club`` since
         ``start`` (None: lifetime) of the members matched by ``partners``, an SQL condition on
-        ``e.partner_id``; from the daily qualifying totals, one row per member and day at most."""
-        return SQL(
-            """(SELECT e.partner_id, %(expression)s AS value
+        ``e.partner_id``; from the daily qualifying totals, one row per member and day at most.
+
+        With a weight of referrals (weighted mix), each member the member brought in counts too:
+        a card of the club referred by one of the member's cards, issued since ``start``, whose
+        member has made a purchase (net of cancellations and refunds) in the club. Read through
+        the index of referred cards, per member: a few rows each.
+        """
+        totals = SQL(
+            """SELECT e.partner_id, %(expression)s AS value
                   FROM loyalty_club_qualifying_total e
                  WHERE e.club_id = %(club)s
                    AND %(partners)s
                    AND (%(start)s::date IS NULL OR e.day >= %(start)s::date)
-              GROUP BY e.partner_id)""",
+              GROUP BY e.partner_id""",
             expression=self._tier_metric_sql(club),
             club=club.id,
             partners=partners,
             start=start,
+        )
+        if club.tier_metric != "weighted" or not club.tier_weight_referrals:
+            return SQL("(%s)", totals)
+        referrals = SQL(
+            """SELECT e.partner_id, COUNT(DISTINCT referred.partner_id) * %(weight)s AS value
+                  FROM loyalty_club_card e
+                  JOIN loyalty_club_card referred ON referred.referred_by_card_id = e.id
+                 WHERE e.club_id = %(club)s
+                   AND %(partners)s
+                   AND referred.partner_id <> e.partner_id
+                   AND (%(start)s::date IS NULL OR referred.date_issued >= %(start)s::date)
+                   AND (SELECT SUM(t.purchase_count) FROM loyalty_club_qualifying_total t
+                         WHERE t.partner_id = referred.partner_id AND t.club_id = %(club)s) > 0
+              GROUP BY e.partner_id""",
+            weight=club.tier_weight_referrals,
+            club=club.id,
+            partners=partners,
+            start=start,
+        )
+        return SQL(
+            "(SELECT m.partner_id, SUM(m.value) AS value FROM (%s UNION ALL %s) m GROUP BY m.partner_id)",
+            totals,
+            referrals,
         )
 
     def _tier_qualifications(self):

@@ -15,7 +15,9 @@ ENTRY_KINDS = [
 ]
 
 # Columns the database refuses to change once an entry exists. Only points_remaining
-# (how much of an earned lot is still unspent) moves, and only within [0, points].
+# (how much of an earned lot is still unspent) moves, and only within [0, points], with
+# points_returned (how much was given back to the lot after being spent); partner_id moves only
+# in a contact merge (see tools/append_only.py).
 IMMUTABLE_COLUMNS = (
     "card_id",
     "partner_id",
@@ -33,6 +35,7 @@ IMMUTABLE_COLUMNS = (
     "reversed_entry_id",
     "lot_id",
     "expiry_date",
+    "pending_until",
     "amount",
     "purchase_count",
     "qualifying",
@@ -65,6 +68,16 @@ class LoyaltyClubEntry(models.Model):
         help="For a credit: the part not yet spent, expired or transferred (oldest first).",
     )
     expiry_date = fields.Date("Expires on", readonly=True)
+    pending_until = fields.Datetime(
+        "Pending until",
+        readonly=True,
+        help="For points earned by a purchase in a club with a pending period: they cannot be spent before this time.",
+    )
+    points_returned = fields.Integer(
+        "Points given back",
+        readonly=True,
+        help="For a lot: points spent from it and given back to it since (a cancelled or refunded redemption).",
+    )
     date = fields.Datetime(required=True, readonly=True, default=fields.Datetime.now, index=True)
     posting_key = fields.Char(
         required=True,
@@ -100,8 +113,8 @@ class LoyaltyClubEntry(models.Model):
     ]
 
     def init(self):
-        """Indexes for lots (per card, and due lots in the expiry cron's order) and tiers, and the
-        trigger that makes the ledger append-only."""
+        """Indexes for lots (per card, due lots in the expiry cron's order, pending lots) and tiers,
+        and the trigger that makes the ledger append-only."""
         cr = self.env.cr
         cr.execute("""
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_open_lots_idx
@@ -111,8 +124,11 @@ class LoyaltyClubEntry(models.Model):
                 ON loyalty_club_entry (expiry_date, id) WHERE points_remaining > 0;
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_tier_idx
                 ON loyalty_club_entry (partner_id, club_id, date) WHERE qualifying;
+            CREATE INDEX IF NOT EXISTS loyalty_club_entry_pending_lots_idx
+                ON loyalty_club_entry (card_id, pending_until)
+             WHERE points_remaining > 0 AND pending_until IS NOT NULL;
         """)
-        create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS)
+        create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS, merge_column="partner_id")
 
     @api.model
     def _selection_origin_reference(self):

@@ -56,7 +56,12 @@ class LoyaltyClubGiftCard(models.Model):
     partner_id = fields.Many2one("res.partner", "Owner", index="btree_not_null", tracking=True)
     state = fields.Selection(GIFT_CARD_STATES, default="inactive", required=True, readonly=True, tracking=True)
     date_issued = fields.Date(default=fields.Date.context_today, required=True, readonly=True)
-    date_expiry = fields.Date("Valid until", tracking=True)
+    date_expiry = fields.Date(
+        "Valid until",
+        tracking=True,
+        help="Set when the card is activated (sold or loaded): the club's gift card validity from that day, or "
+        "this date if it is later. An inactive card on the shelf never expires.",
+    )
     initial_amount = fields.Monetary("Face value", help="Printed value of a card issued in bulk (informative).")
     balance = fields.Monetary(readonly=True, copy=False, default=0.0)
     amount_held = fields.Monetary(
@@ -132,8 +137,8 @@ class LoyaltyClubGiftCard(models.Model):
                 vals["code"] = code
             else:
                 vals["code"] = self._new_code()
-            if not vals.get("date_expiry"):
-                vals["date_expiry"] = club._gift_card_default_expiry()
+            # a new card is inactive (on the shelf): its validity starts when it is sold or
+            # loaded (see _post_gift_card); a date given here is the least it will be valid until
         cards = super().create(vals_list)
         cards._check_minimum_validity()
         return cards
@@ -278,10 +283,10 @@ class LoyaltyClubGiftCard(models.Model):
         self.check_access("write")
         today = fields.Date.context_today(self)
         for card in self.filtered(lambda c: c.state == "blocked").sudo():
-            if card.date_expiry and card.date_expiry < today:
+            if not card.entry_ids:
+                state = "inactive"  # never sold: a shelf card does not expire
+            elif card.date_expiry and card.date_expiry < today:
                 state = "expired"
-            elif not card.entry_ids:
-                state = "inactive"
             else:
                 state = "active" if card.currency_id.compare_amounts(card.balance, 0) > 0 else "used"
             card.write({"state": state})
@@ -345,16 +350,17 @@ class LoyaltyClubGiftCard(models.Model):
 
     @api.model
     def _cron_expire_gift_cards(self, batch_size=5000):
-        """Expire cards past their validity date: an expiry entry takes the remaining balance out
-        (set-based, one batch per call, idempotent by its key), and old failed card checks
-        (``loyalty.club.attempt``) are cleaned up. A card with a live hold waits for its order."""
+        """Expire active and used-up cards past their validity date: an expiry entry takes the
+        remaining balance out (set-based, one batch per call, idempotent by its key), and old failed
+        card checks (``loyalty.club.attempt``) are cleaned up. Inactive cards (on the shelf, never
+        sold) never expire: their validity starts at activation. A card with a live hold waits for its order."""
         today = fields.Date.today()
         self.env.flush_all()
         cr = self.env.cr
         cr.execute(
             SQL(
                 """SELECT id FROM loyalty_club_gift_card
-                WHERE state IN ('inactive', 'active', 'used') AND date_expiry < %s AND %s
+                WHERE state IN ('active', 'used') AND date_expiry < %s AND %s
              ORDER BY id LIMIT %s FOR UPDATE""",
                 today,
                 self._no_live_hold_sql(),
@@ -396,7 +402,7 @@ class LoyaltyClubGiftCard(models.Model):
         cr.execute(
             SQL(
                 """SELECT count(*) FROM loyalty_club_gift_card
-                WHERE state IN ('inactive', 'active', 'used') AND date_expiry < %s AND %s""",
+                WHERE state IN ('active', 'used') AND date_expiry < %s AND %s""",
                 today,
                 self._no_live_hold_sql(),
             )

@@ -152,7 +152,7 @@ class LoyaltyClubHold(models.Model):
         else:
             if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
                 raise UserError(self.env._("Enter a whole, positive number of points."))
-            available = card.balance - held
+            available = card._loyalty_spendable_points() - held  # pending points cannot be held either
             if points > available:
                 raise UserError(
                     self.env._(

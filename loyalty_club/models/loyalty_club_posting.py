@@ -17,6 +17,9 @@ SIGNED_KINDS = {"adjust", "reverse", "transfer"}
 ACTIVE_CARD_KINDS = {"earn", "bonus", "redeem"}
 # An opening balance counts for tiers like points earned on the day it is booked.
 QUALIFYING_KINDS = {"earn", "bonus", "opening"}
+# Debits whose consumed lots are recorded (loyalty.club.lot.consumption), so that points given
+# back later return to those lots; expiries and transfers empty a lot they name themselves.
+CONSUMPTION_KINDS = {"redeem", "reverse", "adjust"}
 
 
 @contextmanager
@@ -131,6 +134,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         reversed_entry=None,
         lot=None,
         expiry_date=None,
+        pending_until=None,
         allow_negative=False,
         date=None,
         holds=None,
@@ -143,9 +147,13 @@ class LoyaltyClubPosting(models.AbstractModel):
         :param branch: company/branch where it happened (default: the current company)
         :param amount: qualifying spend behind the entry (signed), used by tier metrics
         :param purchase_count: +1 for a purchase, -1 when a purchase is undone
-        :param reversed_entry: the entry this one corrects
+        :param reversed_entry: the entry this one corrects; a credit correcting a debit (points
+            given back by a cancelled or refunded redemption) returns the points to the lots the
+            debit took them from, with their own expiry, and never gives back more than was taken
         :param lot: credit entry to consume first (a reversal takes back its own lot first)
         :param expiry_date: expiry of a credit (default: the club's rule; False = never)
+        :param pending_until: end of the pending period of a credit (default: the club's pending
+            period for an ``earn``, none otherwise; False = none)
         :param allow_negative: let the balance go below zero (reversals of spent points)
         :param holds: the ``loyalty.club.hold`` records this redemption captures: while they are
             live the points were set aside when the PIN was checked, so the capture neither
@@ -154,9 +162,11 @@ class LoyaltyClubPosting(models.AbstractModel):
         :param valid_at: datetime at which an earning or bonus judges the card (a POS order is
             judged at its order time: a card that expired since still earns; default now)
         :returns: the ``loyalty.club.entry``, the existing one when the key was posted before
-        :raises UserError: not enough points, card not usable
+        :raises UserError: not enough points (a redemption spends only the card's spendable
+            points: :meth:`loyalty.club.card._loyalty_spendable_points`), card not usable
         :raises ValidationError: malformed points, kind or key; a key already used for a
-            different movement
+            different movement; a correction going the same way as the entry it corrects; a
+            give-back beyond what the debit took
         """
         card.ensure_one()
         points = self._check_points(points, kind)
@@ -164,9 +174,16 @@ class LoyaltyClubPosting(models.AbstractModel):
             raise ValidationError(self.env._("A posting needs a key."))
         card = card.sudo()
         self._lock_cards(card)
-        # A debit consumes lots before its entry exists: its key is checked first. A credit
-        # changes nothing before its entry: the insert itself checks the key (ON CONFLICT).
-        existing = self._posted_before(card, points, kind, posting_key) if points < 0 else None
+        if reversed_entry and (points > 0) == (reversed_entry.sudo().points > 0):
+            existing = self._posted_before(card, points, kind, posting_key)
+            if existing:
+                return existing.sudo(self.env.su)
+            self._check_restoration(reversed_entry.sudo(), points)
+        give_back = bool(points > 0 and reversed_entry and reversed_entry.sudo().points < 0)
+        # A debit consumes lots before its entry exists, a give-back restores lots: their key is
+        # checked first. Another credit changes nothing before its entry: the insert itself
+        # checks the key (ON CONFLICT).
+        existing = self._posted_before(card, points, kind, posting_key) if points < 0 or give_back else None
         if existing:
             return existing.sudo(self.env.su)
         captures_live_holds = bool(holds) and kind == "redeem" and all(hold._is_live() for hold in holds)
@@ -183,17 +200,7 @@ class LoyaltyClubPosting(models.AbstractModel):
             held = 0
             if kind == "redeem":
                 held = self.env["loyalty.club.hold"]._held("card_id", [card.id], exclude=holds).get(card.id, 0)
-            if balance - held + points < 0:
-                raise UserError(
-                    self.env._(
-                        "Not enough points on card %(card)s: the balance is %(balance)s (%(held)s held for "
-                        "payments at a till), %(needed)s are needed.",
-                        card=card.number,
-                        balance=balance,
-                        held=held,
-                        needed=-points,
-                    )
-                )
+            self._check_debit(card, points, kind, now, held=held)
 
         values = {
             "card_id": card.id,
@@ -216,19 +223,23 @@ class LoyaltyClubPosting(models.AbstractModel):
             "qualifying": kind in QUALIFYING_KINDS or bool(reversed_entry and reversed_entry.qualifying),
             "user_id": self.env.uid,
         }
+        taken, restores = [], []
         if points > 0:
-            debt = max(0, -balance)
-            values["points_remaining"] = max(0, points - debt)
-            if expiry_date is None:
-                expiry_date = card.club_id._expiry_date_from(fields.Date.to_date(now))
-            values["expiry_date"] = expiry_date or False
+            lot_values, restores = self._credit_lot_values(
+                card, points, kind, balance, now, reversed_entry if give_back else None, expiry_date, pending_until
+            )
+            values.update(lot_values)
         else:
             values["points_remaining"] = 0
-            self._consume_lots(card, -points, first_lot=lot)
+            taken = self._consume_lots(card, -points, first_lot=lot, when=now, include_pending=kind != "redeem")
         entry = self._insert_entry(card, values)
         if not entry:
             # the key was posted before (a retried sync, a double click): nothing happens again
             return self._posted_before(card, points, kind, posting_key).sudo(self.env.su)
+        if taken and kind in CONSUMPTION_KINDS:
+            self._record_consumption(entry, taken)
+        if restores:
+            self._restore_lots(restores)
         if values["qualifying"] and points > 0 and kind != "opening":
             # an opening balance does not "upgrade" (nor message) a member: the import or
             # migration that books it sets the tier it brought or qualifies for
@@ -238,6 +249,94 @@ class LoyaltyClubPosting(models.AbstractModel):
         elif kind == "reverse" and purchase_count < 0 and reversed_entry and reversed_entry.kind == "earn":
             self._after_purchase_undone(reversed_entry)
         return entry.sudo(self.env.su)
+
+    @api.model
+    def _credit_lot_values(self, card, points, kind, balance, now, debit, expiry_date, pending_until):
+        """Lot columns of a credit of ``points`` on the locked ``card`` (``balance`` before it):
+        a debt is repaid first, the rest is a lot with its expiry and pending period. A give-back
+        (``debit``: the debit entry it corrects) returns its points to the debit's lots instead.
+
+        :returns: ``(values, restores)``: the entry's ``points_remaining``, ``expiry_date`` and
+            ``pending_until``, and the give-back plan (see :meth:`_give_back_plan`)
+        """
+        to_lots = max(0, points - max(0, -balance))
+        restores = {}
+        if debit:
+            restores, to_lots, expiry_date, pending_until = self._give_back_plan(
+                card, points, debit.sudo(), to_lots, expiry_date
+            )
+        if expiry_date is None:
+            expiry_date = card.club_id._expiry_date_from(fields.Date.to_date(now))
+        if pending_until is None:
+            pending_until = card.club_id._pending_until_from(now) if kind == "earn" else False
+        values = {
+            "points_remaining": to_lots,
+            "expiry_date": (expiry_date or False) if to_lots or not debit else False,
+            "pending_until": (pending_until or False) if to_lots else False,
+        }
+        return values, restores
+
+    @api.model
+    def _check_debit(self, card, points, kind, when, held=0):
+        """Refuse a debit of ``points`` (< 0) the locked ``card`` cannot pay: a redemption spends
+        only the card's spendable points (:meth:`loyalty.club.card._loyalty_spendable_points`)
+        less the ``held`` points of live till holds, other debits the balance."""
+        balance = card.balance
+        if kind == "redeem":
+            spendable = card._loyalty_spendable_points(when)
+            if spendable < balance and spendable - held + points < 0:
+                raise UserError(
+                    self.env._(
+                        "Not enough points on card %(card)s: %(spendable)s of its %(balance)s points can be "
+                        "spent now (points of recent purchases are pending for %(days)s days); %(needed)s are "
+                        "needed.",
+                        card=card.number,
+                        spendable=max(spendable - held, 0),
+                        balance=balance,
+                        days=card.club_id.pending_days,
+                        needed=-points,
+                    )
+                )
+        if held and balance - held + points < 0:
+            raise UserError(
+                self.env._(
+                    "Not enough points on card %(card)s: the balance is %(balance)s (%(held)s held for "
+                    "payments at a till), %(needed)s are needed.",
+                    card=card.number,
+                    balance=balance,
+                    held=held,
+                    needed=-points,
+                )
+            )
+        if balance + points < 0:
+            raise UserError(
+                self.env._(
+                    "Not enough points on card %(card)s: the balance is %(balance)s, %(needed)s are needed.",
+                    card=card.number,
+                    balance=balance,
+                    needed=-points,
+                )
+            )
+
+    @api.model
+    def _check_restoration(self, reversed_entry, points):
+        """Refuse a correction of ``reversed_entry`` that goes the same way as the entry (a
+        restoration: a credit note reset to draft gives back what it took) beyond what the earlier
+        corrections took the other way: the corrections of an entry, together, never go its way."""
+        self.env["loyalty.club.entry"].flush_model(["points", "reversed_entry_id"])
+        self.env.cr.execute(
+            "SELECT COALESCE(SUM(points), 0) FROM loyalty_club_entry WHERE reversed_entry_id = %s",
+            [reversed_entry.id],
+        )
+        corrected = self.env.cr.fetchone()[0]
+        if (corrected + points) * (1 if reversed_entry.points > 0 else -1) > 0:
+            raise ValidationError(
+                self.env._(
+                    "A correction must move points the other way than the entry it corrects, or give back "
+                    "at most what the earlier corrections took (%(taken)s points).",
+                    taken=abs(corrected),
+                )
+            )
 
     @api.model
     def _posted_before(self, card, points, kind, posting_key):
@@ -418,6 +517,19 @@ class LoyaltyClubPosting(models.AbstractModel):
         purchase, referral). Bonuses post with kind ``bonus`` and no purchase count (no recursion)."""
         self.env["loyalty.club.notification"]._notify(card, "earned", f"earned:{entry.id}", entry, entry=entry)
         self.env["loyalty.club.bonus.rule"]._on_purchase(card, entry)
+        self._upgrade_referrer(card)
+
+    @api.model
+    def _upgrade_referrer(self, card):
+        """A purchase of a referred member may qualify the member who referred them for a higher
+        tier at once (clubs that weigh referrals in the tier metric)."""
+        club = card.club_id
+        referrer = card.referred_by_card_id
+        if not referrer or club.tier_metric != "weighted" or not club.tier_weight_referrals:
+            return
+        self.env["loyalty.club.card"].sudo().search(
+            [("partner_id", "=", referrer.partner_id.id), ("club_id", "=", club.id), ("state", "=", "active")]
+        )._upgrade_tier_if_qualified()
 
     @api.model
     def _after_purchase_undone(self, earn_entry):
@@ -486,12 +598,30 @@ class LoyaltyClubPosting(models.AbstractModel):
         return entry, points - taken
 
     @api.model
-    def _consume_lots(self, card, points, first_lot=None):
-        """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first.
+    def _consume_lots(self, card, points, first_lot=None, when=None, include_pending=True):
+        """Take ``points`` from the card's open credit lots, ``first_lot`` first, then oldest first;
+        lots still pending at ``when`` (default now) last, or not at all (``include_pending``
+        False: a redemption spends only spendable points).
 
-        Reads at most ``points`` lots (each open lot holds at least one point) in the order of the
-        open-lots index, so a card with a million open lots costs what a small card costs.
+        Reads at most ``points`` lots per group (each open lot holds at least one point) in the
+        order of the open-lots index (skipping the few pending lots), so a card with a million open
+        lots costs what a small card costs.
+
+        :returns: ``[(lot id, points taken)]`` in the order they were taken
         """
+        when = when or fields.Datetime.now()
+        pending = SQL(
+            """UNION ALL
+                 (SELECT id, points_remaining, 2, expiry_date FROM loyalty_club_entry
+                     WHERE card_id = %(card)s AND points_remaining > 0 AND id <> %(first)s
+                       AND pending_until > %(when)s
+                  ORDER BY expiry_date ASC NULLS LAST, id ASC
+                     LIMIT %(limit)s)""",
+            card=card.id,
+            first=first_lot.id if first_lot else 0,
+            when=when,
+            limit=points,
+        )
         self.env.cr.execute(
             SQL(
                 """(SELECT id, points_remaining, 0 AS rank, expiry_date FROM loyalty_club_entry
@@ -499,12 +629,16 @@ class LoyaltyClubPosting(models.AbstractModel):
                  UNION ALL
                  (SELECT id, points_remaining, 1, expiry_date FROM loyalty_club_entry
                      WHERE card_id = %(card)s AND points_remaining > 0 AND id <> %(first)s
+                       AND (pending_until IS NULL OR pending_until <= %(when)s)
                   ORDER BY expiry_date ASC NULLS LAST, id ASC
                      LIMIT %(limit)s)
+                 %(pending)s
                  ORDER BY rank, expiry_date ASC NULLS LAST, id ASC""",
                 card=card.id,
                 first=first_lot.id if first_lot else 0,
+                when=when,
                 limit=points,
+                pending=pending if include_pending else SQL(""),
             )
         )
         taken = []
@@ -526,6 +660,147 @@ class LoyaltyClubPosting(models.AbstractModel):
                 )
             )
             self.env["loyalty.club.entry"].invalidate_model(["points_remaining"])
+        return taken
+
+    @api.model
+    def _record_consumption(self, debit, taken):
+        """Remember which lots the debit entry ``debit`` took its points from (``taken``:
+        ``[(lot id, points)]``), one set-based insert, so a give-back can return them there."""
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO loyalty_club_lot_consumption
+                          (debit_entry_id, lot_id, company_id, points, points_returned)
+                   SELECT %s, t.lot_id, %s, t.points, 0
+                     FROM unnest(%s::int[], %s::int[]) AS t(lot_id, points)""",
+                debit.id,
+                debit.company_id.id,
+                [lot_id for lot_id, _points in taken],
+                [points for _lot_id, points in taken],
+            )
+        )
+
+    @api.model
+    def _check_give_back(self, card, points, debit):
+        """A credit of ``points`` correcting the debit entry ``debit`` (points given back) goes to
+        the debit's card or a card that replaced it, and with the earlier give-backs of ``debit``
+        never gives back more than it took."""
+        chain, seen = debit.card_id, set()
+        while chain and chain != card and chain.id not in seen:
+            seen.add(chain.id)
+            chain = chain.replaced_by_id
+        if chain != card:
+            raise ValidationError(
+                self.env._(
+                    "Points taken from card %(debit_card)s go back to that card or the card that replaced it, "
+                    "not to card %(card)s.",
+                    debit_card=debit.card_id.number,
+                    card=card.number,
+                )
+            )
+        [(given,)] = (
+            self.env["loyalty.club.entry"]
+            .sudo()
+            ._read_group([("reversed_entry_id", "=", debit.id), ("points", ">", 0)], aggregates=["points:sum"])
+        )
+        given = given or 0
+        if points > -debit.points - given:
+            raise ValidationError(
+                self.env._(
+                    "Cannot give back %(points)s points: the entry took %(taken)s and %(given)s were already "
+                    "given back.",
+                    points=points,
+                    taken=-debit.points,
+                    given=given,
+                )
+            )
+
+    @api.model
+    def _give_back_plan(self, card, points, debit, to_lots, expiry_date):
+        """Where the points given back by a credit correcting the debit entry ``debit`` go: back to
+        the lots the debit took them from (last taken, first given back), with their own expiry
+        and pending period. Of ``points``, ``to_lots`` are left after repaying a debt.
+
+        A lot of another card (the debit happened on a card since replaced) cannot take them back:
+        those points become a new lot, the credit itself, with the earliest expiry and the latest
+        pending period of the lots they came from. Points the debit took from no recorded lot (a
+        debit booked before lots were recorded, or one that drove the balance negative) become a
+        new lot with ``expiry_date`` (None: the club's rule from today), as before.
+
+        :returns: ``(restores, new lot points, expiry date, pending until)``: ``restores`` is
+            ``{"consumptions": [(consumption id, points)], "lots": [(lot id, points)]}``, empty
+            when nothing goes back to a recorded lot
+        """
+        self._check_give_back(card, points, debit)
+        self.env.cr.execute(
+            SQL(
+                """SELECT c.id, c.lot_id, c.points - COALESCE(c.points_returned, 0),
+                          l.card_id, l.expiry_date, l.pending_until
+                     FROM loyalty_club_lot_consumption c
+                     JOIN loyalty_club_entry l ON l.id = c.lot_id
+                    WHERE c.debit_entry_id = %s AND c.points > COALESCE(c.points_returned, 0)
+                 ORDER BY c.id DESC
+                      FOR UPDATE OF c""",
+                debit.id,
+            )
+        )
+        consumptions, lots, moved = [], [], []
+        left = to_lots
+        for consumption_id, lot_id, open_points, lot_card_id, lot_expiry, lot_pending in self.env.cr.fetchall():
+            if left <= 0:
+                break
+            take = min(left, open_points)
+            left -= take
+            consumptions.append((consumption_id, take))
+            if lot_card_id == card.id:
+                lots.append((lot_id, take))
+            else:
+                moved.append((lot_expiry, lot_pending))
+        pending_until = None
+        if moved:
+            expiries = [expiry for expiry, _pending in moved if expiry]
+            expiry_date = min(expiries) if expiries else False
+            pendings = [pending for _expiry, pending in moved if pending]
+            pending_until = max(pendings) if pendings else False
+        new_lot = to_lots - sum(take for _lot_id, take in lots)
+        restores = {"consumptions": consumptions, "lots": lots} if consumptions else {}
+        return restores, new_lot, expiry_date, pending_until
+
+    @api.model
+    def _restore_lots(self, restores):
+        """Apply a give-back plan of :meth:`_give_back_plan`: mark the consumptions given back and
+        put the points back into their lots of this card (set-based)."""
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """UPDATE loyalty_club_lot_consumption c
+                      SET points_returned = COALESCE(c.points_returned, 0) + t.take
+                     FROM unnest(%s::int[], %s::int[]) AS t(id, take)
+                    WHERE c.id = t.id""",
+                [consumption_id for consumption_id, _take in restores["consumptions"]],
+                [take for _consumption_id, take in restores["consumptions"]],
+            )
+        )
+        if restores["lots"]:
+            cr.execute(
+                SQL(
+                    """UPDATE loyalty_club_entry e
+                          SET points_remaining = e.points_remaining + t.take,
+                              points_returned = COALESCE(e.points_returned, 0) + t.take
+                         FROM (SELECT lot_id, SUM(take) AS take
+                                 FROM unnest(%s::int[], %s::int[]) AS u(lot_id, take) GROUP BY lot_id) t
+                        WHERE e.id = t.lot_id""",
+                    [lot_id for lot_id, _take in restores["lots"]],
+                    [take for _lot_id, take in restores["lots"]],
+                )
+            )
+            self.env["loyalty.club.entry"].invalidate_model(["points_remaining", "points_returned"])
+        self.env["loyalty.club.lot.consumption"].invalidate_model(["points_returned"])
+
+    @api.model
+    def _expiry_key(self, lot):
+        """Posting key of the expiry of what is left of ``lot``. A lot expires once, and once more
+        after each give-back put points back into it (the points given back so far tell them apart)."""
+        return f"loyalty.club.entry:{lot.id}:{lot.points_returned or 0}:expire"
 
     @api.model
     def _expire_card_lots(self, card, when):
@@ -547,7 +822,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                 card,
                 -lot.points_remaining,
                 "expire",
-                f"loyalty.club.entry:{lot.id}:0:expire",
+                self._expiry_key(lot),
                 lot=lot,
                 reason=self.env._("Points earned on %s expired", lot.date.date()),
                 origin=lot,
@@ -579,7 +854,13 @@ class LoyaltyClubPosting(models.AbstractModel):
             moved = lot.points_remaining
             self._post(source, -moved, "transfer", f"{prefix}:{lot.id}:out", lot=lot, **common)
             self._post(
-                target, moved, "transfer", f"{prefix}:{lot.id}:in", expiry_date=lot.expiry_date or False, **common
+                target,
+                moved,
+                "transfer",
+                f"{prefix}:{lot.id}:in",
+                expiry_date=lot.expiry_date or False,
+                pending_until=lot.pending_until or False,
+                **common,
             )
         # what the till held on the old card is held on the new one (the capture follows the chain)
         Hold = self.env["loyalty.club.hold"].sudo()
@@ -619,7 +900,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         cr.execute(
             SQL(
                 """WITH due AS (
-                   SELECT id, card_id, partner_id, club_id, company_id, points_remaining, date
+                   SELECT id, card_id, partner_id, club_id, company_id, points_remaining, points_returned, date
                      FROM loyalty_club_entry
                     WHERE card_id = ANY(%(cards)s) AND points_remaining > 0 AND expiry_date <= %(today)s),
                inserted AS (
@@ -628,7 +909,8 @@ class LoyaltyClubPosting(models.AbstractModel):
                           date, posting_key, origin_model, origin_id, reason, lot_id, amount, purchase_count,
                           qualifying, user_id, create_uid, create_date, write_uid, write_date)
                    SELECT card_id, partner_id, club_id, company_id, company_id, 'expire', -points_remaining, 0,
-                          %(now)s, 'loyalty.club.entry:' || id || ':0:expire', 'loyalty.club.entry', id,
+                          %(now)s, 'loyalty.club.entry:' || id || ':' || COALESCE(points_returned, 0) || ':expire',
+                          'loyalty.club.entry', id,
                           %(reason)s, id, 0, 0, FALSE, %(uid)s, %(uid)s, %(now)s, %(uid)s, %(now)s
                      FROM due
                    ON CONFLICT (posting_key) DO NOTHING

@@ -106,10 +106,11 @@ class LoyaltyClubPosting(models.AbstractModel):
         """Post ``amount`` (signed, in the card's currency) of ``kind`` on gift card ``card``
         exactly once per ``posting_key``, under the card's row lock.
 
-        ``load`` activates an inactive or used-up card (and extends its validity to the club's
-        default when shorter); ``redeem`` needs an active, unexpired card and never takes the
-        balance below zero; ``refund`` credits money back; ``expire`` and ``adjust`` are
-        corrections. A card whose balance reaches zero is *used up*. A movement with a
+        ``load`` activates an inactive or used-up card (an inactive card's validity starts then:
+        the club's default from today, or the date it had if later); ``redeem`` needs an active,
+        unexpired card and never takes the balance below zero; ``refund`` credits money back;
+        ``expire`` and ``adjust`` are corrections (an adjustment that activates an inactive card
+        starts its validity too). A card whose balance reaches zero is *used up*. A movement with a
         ``reversed_entry`` (a refund of a redemption, a correcting adjustment) must stay on the
         card, go the other way and, with the earlier corrections of that entry, move no more
         than it did. A redemption that captures live ``holds`` (``loyalty.club.hold``, money set
@@ -191,7 +192,8 @@ class LoyaltyClubPosting(models.AbstractModel):
         else:
             new_state = state
         values = {"balance": balance, "state": new_state}
-        if kind == "load" and state == "inactive":
+        if state == "inactive" and new_state == "active":
+            # activation (a sale, a load, a correcting adjustment): the validity starts today
             activation_expiry = card.club_id._gift_card_default_expiry(today)
             if not card.date_expiry or card.date_expiry < activation_expiry:
                 values["date_expiry"] = activation_expiry

@@ -21,6 +21,7 @@ class LoyaltyClubTierHistory(models.Model):
             ("downgrade", "Downgrade"),
             ("replacement", "Card replacement"),
             ("import", "Import"),
+            ("merge", "Contact merge"),
         ],
         required=True,
         readonly=True,

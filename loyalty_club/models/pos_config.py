@@ -291,6 +291,7 @@ class PosConfig(models.Model):
             "balance": card.balance,
             "points_held": card.points_held,
             "points_available": card.points_available,
+            "points_pending": card._loyalty_pending_points(),
             "pin_set": card.pin_set,
             "partner_category_ids": (
                 card.partner_id.category_id | card.partner_id.commercial_partner_id.category_id

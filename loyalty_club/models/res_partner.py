@@ -6,15 +6,17 @@ class ResPartner(models.Model):
     _inherit = "res.partner"
 
     loyalty_card_ids = fields.One2many("loyalty.club.card", "partner_id", "Club cards")
-    loyalty_card_count = fields.Integer(
-        "Club cards count", compute="_compute_loyalty_card_count", groups="loyalty_club.group_loyalty_club_user"
+    # Named after the club: Odoo's Loyalty app defines loyalty_card_count and
+    # action_view_loyalty_cards for its own cards, and both apps may be installed together.
+    loyalty_club_card_count = fields.Integer(
+        "Club cards count", compute="_compute_loyalty_club_card_count", groups="loyalty_club.group_loyalty_club_user"
     )
     loyalty_balance = fields.Integer(
-        "Club points", compute="_compute_loyalty_card_count", groups="loyalty_club.group_loyalty_club_user"
+        "Club points", compute="_compute_loyalty_club_card_count", groups="loyalty_club.group_loyalty_club_user"
     )
 
     @api.depends("loyalty_card_ids.balance", "loyalty_card_ids.state")
-    def _compute_loyalty_card_count(self):
+    def _compute_loyalty_club_card_count(self):
         groups = self.env["loyalty.club.card"]._read_group(
             [("partner_id", "in", self.ids)], ["partner_id", "state"], ["__count", "balance:sum"]
         )
@@ -24,10 +26,10 @@ class ResPartner(models.Model):
             if state == "active":
                 balances[partner] = balances.get(partner, 0) + balance
         for partner in self:
-            partner.loyalty_card_count = counts.get(partner, 0)
+            partner.loyalty_club_card_count = counts.get(partner, 0)
             partner.loyalty_balance = balances.get(partner, 0)
 
-    def action_view_loyalty_cards(self):
+    def action_view_loyalty_club_cards(self):
         """Open the club cards of this member."""
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_club.loyalty_club_card_action")
@@ -106,8 +108,9 @@ class ResPartner(models.Model):
         if "loyalty_birthday_changed_on" in vals and not self.env.su:
             vals = {key: value for key, value in vals.items() if key != "loyalty_birthday_changed_on"}
         result = super().write(vals)
-        # An import fills in profiles completed elsewhere: no profile bonus for that.
-        importing = self.env.context.get("loyalty_club_import")
+        # An import fills in profiles completed elsewhere, a contact merge copies them from the
+        # merged contacts: no profile bonus for that.
+        importing = self.env.context.get("loyalty_club_import") or self.env.context.get("loyalty_club_partner_merge")
         if {"loyalty_birthday", "phone", "mobile", "email"} & set(vals) and not importing:
             members = self.sudo().filtered(lambda p: p.loyalty_card_ids)
             if members:

@@ -180,6 +180,8 @@ class SaleOrderLine(models.Model):
         if self.env.context.get("loyalty_club_no_member_discount"):
             return result
         for order, lines in self.grouped("order_id").items():
+            if not order:
+                continue  # lines without an order yet (e.g. the combo configurator's new lines)
             discounts, club = order._loyalty_member_discounts(lines)
             if club.tier_discount_mode != "line":
                 continue

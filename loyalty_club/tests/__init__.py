@@ -34,3 +34,9 @@ from . import test_engagement
 from . import test_import
 from . import test_native_migration
 from . import test_pos_till
+from . import test_sale_combo
+from . import test_native_coexistence
+from . import test_give_back
+from . import test_pending
+from . import test_tier_referrals
+from . import test_partner_merge

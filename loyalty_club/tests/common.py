@@ -201,6 +201,11 @@ class CommittedClubMixin:
             cr.execute("SET LOCAL session_replication_role = replica")
             cr.execute("DELETE FROM loyalty_club_hold WHERE card_id = %s", [ids["card"]])
             cr.execute("DELETE FROM loyalty_club_tier_history WHERE card_id = %s", [ids["card"]])
+            cr.execute(
+                """DELETE FROM loyalty_club_lot_consumption
+                    WHERE debit_entry_id IN (SELECT id FROM loyalty_club_entry WHERE card_id = %s)""",
+                [ids["card"]],
+            )
             cr.execute("DELETE FROM loyalty_club_entry WHERE card_id = %s", [ids["card"]])
             cr.execute("DELETE FROM loyalty_club_qualifying_total WHERE card_id = %s", [ids["card"]])
             cr.execute("DELETE FROM loyalty_club_card WHERE id = %s", [ids["card"]])

@@ -30,6 +30,7 @@ MATRIX = {
     "loyalty.club.entry": "-     -     -     r     r     r     r     -",
     "loyalty.club.tier.history": "-     -     -     r     r     r     -     -",
     "loyalty.club.qualifying.total": "-     -     -     r     r     r     -     -",
+    "loyalty.club.lot.consumption": "-     -     -     r     r     r     -     -",
     "loyalty.club.reward": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.discount.window": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.discount.window.report": "-     -     -     r     r     r     -     -",

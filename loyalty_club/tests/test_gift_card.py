@@ -1,12 +1,15 @@
 import base64
+import importlib.util
 import re
+from datetime import date
 
+from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged, users
-from odoo.tools import mute_logger
+from odoo.tools import file_path, mute_logger
 
 from ..tools.gift_card_code import ALPHABET, CODE_LENGTH, check_symbol, format_code, generate_code, normalize_code
 from .common import LoyaltyClubCase
@@ -188,7 +191,57 @@ class TestGiftCard(LoyaltyClubCase):
         with self.assertRaises(ValidationError):
             self.GiftCard.create({"club_id": self.club.id, "date_expiry": fields.Date.today()})
         card = self.GiftCard.create({"club_id": self.club.id})
-        self.assertEqual(card.date_expiry, self.club._gift_card_default_expiry(card.date_issued))
+        self.assertFalse(card.date_expiry, "a card on the shelf has no expiry until it is activated")
+        self.load(10, key="activate", card=card)
+        self.assertEqual(card.date_expiry, self.club._gift_card_default_expiry(fields.Date.today()))
+
+    def test_shelf_cards_never_expire_and_validity_counts_from_activation(self):
+        """Issue 22, item 8: pre-printed cards wait on the shelf for years; the daily job leaves
+        them alone, and their validity starts the day they are sold."""
+        with freeze_time("2025-01-10"):
+            cards, _pins = self.GiftCard._issue(self.club, count=2, amount=50.0)
+            floor = self.GiftCard.create({"club_id": self.club.id, "date_expiry": "2032-01-01"})
+        self.assertEqual(cards.mapped("date_expiry"), [False, False])
+        with freeze_time("2028-06-01"):
+            self.GiftCard._cron_expire_gift_cards()
+            self.assertEqual(cards.mapped("state"), ["inactive", "inactive"])
+            self.assertEqual(floor.state, "inactive")
+            self.load(50, key="sold", card=cards[0])
+            self.Posting._post_gift_card(floor, 20, "adjust", "test:floor-adjust")
+        self.assertEqual(cards[0].state, "active")
+        self.assertEqual(floor.state, "active", "an adjustment activates the card too")
+        self.assertEqual(cards[0].date_expiry, date(2031, 6, 1))
+        self.assertEqual(floor.date_expiry, date(2032, 1, 1), "a date given at issue is the least it is valid until")
+        with freeze_time("2031-06-02"):
+            self.GiftCard._cron_expire_gift_cards()
+        self.assertEqual(cards.mapped("state"), ["expired", "inactive"])
+        self.assertEqual(floor.state, "active")
+
+    def test_upgrade_puts_shelf_cards_expired_by_the_job_back_on_the_shelf(self):
+        """The 18.0.1.2.0 migration: a card the job expired while it was never loaded is inactive
+        again; a card expired with money on it stays expired."""
+        shelf = self.GiftCard.create({"club_id": self.club.id})
+        sold = self.GiftCard.create({"club_id": self.club.id})
+        self.load(20, key="sold", card=sold)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE loyalty_club_gift_card SET state = 'expired', date_expiry = %s WHERE id = ANY(%s)",
+            [date(2024, 1, 1), [shelf.id, sold.id]],
+        )
+        path = file_path("loyalty_club/migrations/18.0.1.2.0/post-migration.py")
+        spec = importlib.util.spec_from_file_location("loyalty_club_migration_18_0_1_2_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.1.0")
+        self.GiftCard.invalidate_model(["state"])
+        self.assertEqual((shelf.state, sold.state), ("inactive", "expired"))
+
+    def test_unblocking_a_shelf_card_puts_it_back_on_the_shelf(self):
+        card = self.GiftCard.create({"club_id": self.club.id, "date_expiry": "2031-01-01"})
+        card.action_block()
+        with freeze_time("2032-01-01"):
+            card.action_unblock()
+        self.assertEqual(card.state, "inactive")
 
     def test_expiry_cron_is_batched_and_idempotent(self):
         self.load(25)
@@ -204,9 +257,10 @@ class TestGiftCard(LoyaltyClubCase):
         self.assertEqual(self.GiftCard._cron_expire_gift_cards(batch_size=2), 2)
         self.GiftCard._cron_expire_gift_cards(batch_size=2)
         self.GiftCard._cron_expire_gift_cards(batch_size=2)
-        for card in self.gift | other | unsold:
+        for card in self.gift | other:
             self.assertEqual((card.state, card.balance), ("expired", 0))
             self.assertLedgerSum(card)
+        self.assertEqual(unsold.state, "inactive", "an unsold card on the shelf never expires")
         expiries = self.env["loyalty.club.gift.card.entry"].search([("kind", "=", "expire")])
         self.assertEqual(sorted(expiries.mapped("amount")), [-25, -10])
         with self.assertRaisesRegex(UserError, "expired"):

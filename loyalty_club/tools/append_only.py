@@ -2,14 +2,43 @@
 
 from odoo.tools import SQL
 
+# Transaction-local PostgreSQL setting through which the contact merge (and nothing else) may
+# move ledger rows from merged contacts to the surviving one: "<destination id>:<source id>,...".
+# Set with set_config(..., true) (SET LOCAL) by loyalty.club.posting._merge_partners only; the
+# trigger below names it literally (a parameter cannot go into a function body).
+PARTNER_MERGE_SETTING = "loyalty_club.partner_merge"
 
-def create_append_only_trigger(cr, table, immutable_columns):
+
+def create_append_only_trigger(cr, table, immutable_columns, merge_column=None):
     """Refuse ``DELETE``, ``TRUNCATE`` and any ``UPDATE`` of ``immutable_columns`` of ``table``
-    in PostgreSQL itself (even for the superuser), with a trigger named after the table."""
+    in PostgreSQL itself (even for the superuser), with a trigger named after the table.
+
+    ``merge_column`` (one of ``immutable_columns``, a contact column) may change in exactly one
+    case: from one of the merged contacts to the surviving one named by the transaction-local
+    setting :data:`PARTNER_MERGE_SETTING`, which only the contact merge sets.
+    """
     changed = SQL(" OR ").join(
         SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
         for column in immutable_columns
+        if column != merge_column
     )
+    merge_check = SQL("")
+    if merge_column:
+        merge_identifier = SQL.identifier(merge_column)
+        # positional arguments: the code keeps a literal "%" for the RAISE placeholder
+        merge_check = SQL(
+            """
+            IF NEW.%s IS DISTINCT FROM OLD.%s THEN
+                merge := COALESCE(current_setting('loyalty_club.partner_merge', true), '');
+                IF merge = '' OR NEW.%s IS NULL OR OLD.%s IS NULL
+                   OR NEW.%s::text <> split_part(merge, ':', 1)
+                   OR NOT (OLD.%s::text = ANY (string_to_array(split_part(merge, ':', 2), ','))) THEN
+                    RAISE EXCEPTION 'loyalty_club: ledger entry %% cannot be modified; post a correction', OLD.id
+                        USING ERRCODE = 'integrity_constraint_violation';
+                END IF;
+            END IF;""",
+            *([merge_identifier] * 6),
+        )
     function = SQL.identifier(f"{table}_append_only")
     table_id = SQL.identifier(table)
     row_trigger = SQL.identifier(f"{table}_append_only_row")
@@ -18,6 +47,8 @@ def create_append_only_trigger(cr, table, immutable_columns):
         SQL(
             """
         CREATE OR REPLACE FUNCTION %s() RETURNS trigger AS $$
+        DECLARE
+            merge text;
         BEGIN
             IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
                 RAISE EXCEPTION 'loyalty_club: ledger entries are append-only; %% refused', TG_OP
@@ -26,7 +57,7 @@ def create_append_only_trigger(cr, table, immutable_columns):
             IF %s THEN
                 RAISE EXCEPTION 'loyalty_club: ledger entry %% cannot be modified; post a correction', OLD.id
                     USING ERRCODE = 'integrity_constraint_violation';
-            END IF;
+            END IF;%s
             RETURN NEW;
         END;
         $$ LANGUAGE plpgsql;
@@ -37,6 +68,7 @@ def create_append_only_trigger(cr, table, immutable_columns):
         """,
             function,
             changed,
+            merge_check,
             row_trigger,
             table_id,
             row_trigger,

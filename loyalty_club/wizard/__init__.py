@@ -12,3 +12,4 @@ from . import loyalty_club_import_wizard
 from . import loyalty_club_native_migration_line
 from . import loyalty_club_native_migration_wizard
 from . import sale_order_cancel
+from . import base_partner_merge_automatic_wizard

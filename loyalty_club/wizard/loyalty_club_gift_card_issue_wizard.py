@@ -27,7 +27,11 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
         "inactive until they are sold, and then hold what the customer paid.",
     )
     partner_id = fields.Many2one("res.partner", "Owner")
-    date_expiry = fields.Date("Valid until", help="Default: the club's gift card validity.")
+    date_expiry = fields.Date(
+        "Valid until",
+        help="Default: the club's gift card validity, counted from the day a card is sold or loaded (inactive "
+        "cards never expire on the shelf); a date set here is the least the cards are valid until.",
+    )
     state = fields.Selection([("draft", "Draft"), ("done", "Done")], default="draft")
     line_ids = fields.One2many("loyalty.club.gift.card.issue.line", "wizard_id", readonly=True)
     csv_file = fields.Binary("CSV for the printer", readonly=True, attachment=False)
