@@ -14,7 +14,7 @@ class LoyaltyClub(models.Model):
     """Club configuration of one company; its branches share it."""
 
     _name = "loyalty.club"
-    _inherit = ["pos.load.mixin"]
+    _inherit = ["loyalty.club.protected.mixin", "pos.load.mixin"]
     _description = "Customer Club"
     _check_company_auto = True
 

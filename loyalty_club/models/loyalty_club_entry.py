@@ -47,6 +47,7 @@ class LoyaltyClubEntry(models.Model):
 
     _name = "loyalty.club.entry"
     _description = "Club Ledger Entry"
+    _inherit = ["loyalty.club.protected.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 

@@ -37,6 +37,7 @@ class LoyaltyClubGiftCardEntry(models.Model):
 
     _name = "loyalty.club.gift.card.entry"
     _description = "Gift Card Ledger Entry"
+    _inherit = ["loyalty.club.protected.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 

@@ -31,3 +31,5 @@ from . import test_reports
 from . import test_engagement
 from . import test_import
 from . import test_native_migration
+from . import test_server_decides
+from . import test_guessing

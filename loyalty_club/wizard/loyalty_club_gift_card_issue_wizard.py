@@ -12,6 +12,8 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
     the card printer; *Done* deletes them (the cards keep only the PIN hashes)."""
 
     _name = "loyalty.club.gift.card.issue.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
+    _loyalty_protected_fields = frozenset({"state"})
     _description = "Issue Gift Cards"
 
     club_id = fields.Many2one(
@@ -39,6 +41,7 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
             raise UserError(self.env._("Only club managers can issue gift cards in bulk."))
         if self.state != "draft":
             raise UserError(self.env._("These cards were issued already."))
+        self.club_id.check_access("read")  # a club of the user's companies only
         if self.currency_id.compare_amounts(self.amount, 0) < 0 or (
             self.activate and not self.currency_id.compare_amounts(self.amount, 0) > 0
         ):
@@ -62,14 +65,15 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
                     origin=card,
                     reason=self.env._("Issued loaded"),
                 )
-        self.state = "done"
+        self.sudo().state = "done"
         self._show_pins(cards, pins)
         return self._reopen()
 
     def _show_pins(self, cards, pins):
         """Put the codes and PINs on the wizard (once) with a CSV export."""
-        self.line_ids = [Command.clear()] + [
-            Command.create({"gift_card_id": card.id, "code": card.code_display, "pin": pins.get(card.id, "")})
+        wizard = self.sudo()
+        wizard.line_ids = [Command.clear()] + [
+            Command.create({"gift_card_id": card.id, "code": card.sudo().code_display, "pin": pins.get(card.id, "")})
             for card in cards
         ]
         stream = io.StringIO()
@@ -86,8 +90,7 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
                     card.code,
                 ]
             )
-        self.csv_file = base64.b64encode(stream.getvalue().encode())
-        self.csv_filename = "gift_cards.csv"
+        wizard.write({"csv_file": base64.b64encode(stream.getvalue().encode()), "csv_filename": "gift_cards.csv"})
 
     def _reopen(self):
         return {
@@ -102,7 +105,7 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
     def action_done(self):
         """Forget the PINs: delete the lines and the CSV."""
         self.line_ids.unlink()
-        self.csv_file = False
+        self.sudo().csv_file = False
         return {"type": "ir.actions.act_window_close"}
 
     @api.autovacuum
@@ -121,3 +124,4 @@ class LoyaltyClubGiftCardIssueLine(models.TransientModel):
     gift_card_id = fields.Many2one("loyalty.club.gift.card", readonly=True)
     code = fields.Char(readonly=True)
     pin = fields.Char("PIN", readonly=True)
+    _inherit = ["loyalty.club.protected.mixin"]
