@@ -39,3 +39,4 @@ from . import loyalty_club_kpi_report
 from . import loyalty_club_bonus_rule
 from . import loyalty_club_notification
 from . import loyalty_club_segment
+from . import loyalty_club_phone_verification
