@@ -1,7 +1,7 @@
 {
     "name": "Customer Club",
     "summary": "Member cards with PINs, tiers and an append-only point ledger",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/Loyalty",
     "author": "loyalty_club developers",
     "license": "LGPL-3",

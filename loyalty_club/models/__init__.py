@@ -40,3 +40,4 @@ from . import loyalty_club_bonus_rule
 from . import loyalty_club_notification
 from . import loyalty_club_segment
 from . import loyalty_club_phone_verification
+from . import loyalty_club_ledger_audit

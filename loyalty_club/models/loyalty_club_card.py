@@ -420,6 +420,19 @@ class LoyaltyClubCard(models.Model):
         """Open the wizard setting a new PIN."""
         return self._open_card_wizard("loyalty.club.pin.wizard", self.env._("Set PIN"))
 
+    def action_audit_chain(self):
+        """Audit chain: check this card's entries against their chain hash and its balance."""
+        self.ensure_one()
+        self.check_access("read")
+        Posting = self.env["loyalty.club.posting"]
+        result = {
+            "chains": Posting._audit_chains(self),
+            "gift_chains": {},
+            "balances": Posting._audit_balances(self),
+            "gift_balances": {},
+        }
+        return self.env["loyalty.club"]._loyalty_audit_notification(result, Posting._ledger_audit_summary(result))
+
     def action_view_entries(self):
         """Open the ledger of this card."""
         self.ensure_one()

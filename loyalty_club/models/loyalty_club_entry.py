@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools.append_only import create_append_only_trigger
+from ..tools.ledger_chain import create_chain_trigger
 
 ENTRY_KINDS = [
     ("earn", "Earned"),
@@ -46,8 +47,8 @@ class LoyaltyClubEntry(models.Model):
     """One append-only movement of points on a card; a card's balance is the sum of these."""
 
     _name = "loyalty.club.entry"
-    _description = "Club Ledger Entry"
     _inherit = ["loyalty.club.protected.mixin"]
+    _description = "Club Ledger Entry"
     _order = "date desc, id desc"
     _check_company_auto = True
 
@@ -89,6 +90,12 @@ class LoyaltyClubEntry(models.Model):
     purchase_count = fields.Integer("Purchases", readonly=True)
     qualifying = fields.Boolean("Counts for tiers", readonly=True)
     user_id = fields.Many2one("res.users", "Author", readonly=True, default=lambda self: self.env.user)
+    chain_digest = fields.Char(
+        "Chain hash",
+        readonly=True,
+        copy=False,
+        help="SHA-256 of the booked columns chained to the card's previous entry, set by the database.",
+    )
 
     _sql_constraints = [
         ("posting_key_unique", "unique(posting_key)", "This movement was already posted."),
@@ -113,7 +120,8 @@ class LoyaltyClubEntry(models.Model):
             CREATE INDEX IF NOT EXISTS loyalty_club_entry_tier_idx
                 ON loyalty_club_entry (partner_id, club_id, date) WHERE qualifying;
         """)
-        create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS)
+        create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS, fill_once_columns=("chain_digest",))
+        create_chain_trigger(cr, self._table, "card_id", IMMUTABLE_COLUMNS)
 
     @api.model
     def _selection_origin_reference(self):

@@ -33,3 +33,4 @@ from . import test_import
 from . import test_native_migration
 from . import test_server_decides
 from . import test_guessing
+from . import test_ledger_chain

@@ -3,12 +3,26 @@
 from odoo.tools import SQL
 
 
-def create_append_only_trigger(cr, table, immutable_columns):
+def create_append_only_trigger(cr, table, immutable_columns, fill_once_columns=()):
     """Refuse ``DELETE``, ``TRUNCATE`` and any ``UPDATE`` of ``immutable_columns`` of ``table``
-    in PostgreSQL itself (even for the superuser), with a trigger named after the table."""
+    in PostgreSQL itself (even for the superuser), with a trigger named after the table.
+    ``fill_once_columns`` may go from NULL to a value (a backfill), never change afterwards."""
     changed = SQL(" OR ").join(
-        SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
-        for column in immutable_columns
+        [
+            *(
+                SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
+                for column in immutable_columns
+            ),
+            *(
+                SQL(
+                    "(OLD.%s IS NOT NULL AND NEW.%s IS DISTINCT FROM OLD.%s)",
+                    SQL.identifier(column),
+                    SQL.identifier(column),
+                    SQL.identifier(column),
+                )
+                for column in fill_once_columns
+            ),
+        ]
     )
     function = SQL.identifier(f"{table}_append_only")
     table_id = SQL.identifier(table)
