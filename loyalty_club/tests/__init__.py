@@ -34,3 +34,4 @@ from . import test_native_migration
 from . import test_server_decides
 from . import test_guessing
 from . import test_ledger_chain
+from . import test_gift_card_codes

@@ -11,3 +11,4 @@ from . import loyalty_club_import_line
 from . import loyalty_club_import_wizard
 from . import loyalty_club_native_migration_line
 from . import loyalty_club_native_migration_wizard
+from . import loyalty_club_gift_card_reveal_wizard

@@ -79,7 +79,7 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
         stream = io.StringIO()
         writer = csv.writer(stream)
         writer.writerow(["code", "pin", "amount", "currency", "valid_until", "qr"])
-        for card in cards:
+        for card in cards.sudo():
             writer.writerow(
                 [
                     card.code_display,
@@ -102,6 +102,14 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
             "name": self.env._("Gift cards issued"),
         }
 
+    def action_print(self):
+        """Print the issued cards with their codes (shown to the issuer while the lines exist)."""
+        self.ensure_one()
+        cards = self.line_ids.gift_card_id
+        if not cards:
+            raise UserError(self.env._("These cards were printed and forgotten already; reveal a code if needed."))
+        return self.env.ref("loyalty_club.action_report_gift_card").report_action(cards)
+
     def action_done(self):
         """Forget the PINs: delete the lines and the CSV."""
         self.line_ids.unlink()
@@ -118,10 +126,10 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
 
 class LoyaltyClubGiftCardIssueLine(models.TransientModel):
     _name = "loyalty.club.gift.card.issue.line"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Issued Gift Card (shown once)"
 
     wizard_id = fields.Many2one("loyalty.club.gift.card.issue.wizard", required=True, ondelete="cascade")
     gift_card_id = fields.Many2one("loyalty.club.gift.card", readonly=True)
     code = fields.Char(readonly=True)
     pin = fields.Char("PIN", readonly=True)
-    _inherit = ["loyalty.club.protected.mixin"]

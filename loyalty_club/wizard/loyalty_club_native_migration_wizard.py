@@ -374,6 +374,7 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
             amount=entry.amount,
             currency_id=gift_card.currency_id.id,
             reason=self.env._(
-                "New code %s: give the customer a new PIN (New PIN on the card).", gift_card.code_display
+                "New card %s: New PIN on the card shows its code and a PIN to give the customer.",
+                gift_card._masked(),
             ),
         )
