@@ -21,6 +21,7 @@ from . import test_reliability
 from . import test_retry_messages
 from . import test_fault_injection_gift_card
 from . import test_access_matrix
+from . import test_bypass_matrix
 from . import test_gift_card
 from . import test_gift_card_sales
 from . import test_gift_card_concurrency
@@ -33,5 +34,5 @@ from . import test_import
 from . import test_native_migration
 from . import test_server_decides
 from . import test_guessing
-from . import test_ledger_chain
 from . import test_gift_card_codes
+from . import test_ledger_chain
