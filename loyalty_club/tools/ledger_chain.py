@@ -50,7 +50,7 @@ def create_chain_trigger(cr, table, group_column, columns):
             """
         CREATE INDEX IF NOT EXISTS %(index)s ON %(table)s (%(group)s, id);
         CREATE OR REPLACE FUNCTION %(payload)s(e %(table)s) RETURNS text AS $$
-            SELECT jsonb_build_array(e.id, %(columns)s)::text
+            SELECT json_build_array(e.id, %(columns)s)::text
         $$ LANGUAGE sql STABLE;
         CREATE OR REPLACE FUNCTION %(function)s() RETURNS trigger AS $$
         BEGIN
