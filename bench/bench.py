@@ -2,7 +2,7 @@
 
 Run through ``bench/run.sh``, which finds Odoo and PostgreSQL (scripts/lib.sh) and calls::
 
-    python bench/bench.py load|measure|crons|report [options] -- <odoo options>
+    python bench/bench.py load|measure|crons|chain|report [options] -- <odoo options>
 
 Everything after ``--`` goes to Odoo's configuration parser (config file, addons path,
 database connection), exactly as the scripts pass it to ``odoo-bin``.
@@ -547,6 +547,13 @@ def cmd_load(odoo, args, raw):
         time.perf_counter() - start
     )
 
+    # the load ran without triggers (or row by row with them): chain the entries that have no
+    # hash, as the 18.0.1.2.0 upgrade does (one UPDATE per ledger, a running aggregate per card)
+    start = time.perf_counter()
+    with environment(odoo, args.db, uid=1, commit=True) as env:
+        hashed = env["loyalty.club.posting"]._backfill_chains()
+    timings[f"hash chains of the {hashed:,} loaded entries (one UPDATE per ledger)"] = time.perf_counter() - start
+
     start = time.perf_counter()
     run_parallel([lambda db=db: analyze(odoo, db) for db in (args.db, args.native_db)])
     timings["ANALYZE"] = time.perf_counter() - start
@@ -567,7 +574,14 @@ def analyze(odoo, db):
         env.cr.execute("ANALYZE")
 
 
-CHECKS_MUST_BE_ZERO = ("balance_mismatches", "lot_mismatches", "total_mismatches", "orphans", "bad_numbers")
+CHECKS_MUST_BE_ZERO = (
+    "balance_mismatches",
+    "lot_mismatches",
+    "total_mismatches",
+    "orphans",
+    "bad_numbers",
+    "broken_chains",
+)
 
 
 def check_load(odoo, db, members):
@@ -576,6 +590,7 @@ def check_load(odoo, db, members):
     the per-row foreign-key checks), card numbers valid and found by the ORM lookup."""
     with environment(odoo, db) as env:
         mismatches = env["loyalty.club.posting"]._audit_balances()
+        broken_chains = env["loyalty.club.posting"]._audit_chains()
         env.cr.execute(
             """SELECT count(*) FROM loyalty_club_card c
                  LEFT JOIN (SELECT card_id, SUM(points_remaining) AS open FROM loyalty_club_entry
@@ -608,6 +623,7 @@ def check_load(odoo, db, members):
         "total_mismatches": total_mismatches,
         "orphans": orphans,
         "bad_numbers": len(bad),
+        "broken_chains": len(broken_chains),
     }
 
 
@@ -1063,7 +1079,35 @@ def cmd_crons(odoo, args, raw):
         "detail": f"{len(mismatches)} cards whose balance differs from the sum of their entries",
     }
     out(f"      {results['balance audit']}")
+
+    out("    ledger chain audit (every entry's hash against its columns and its predecessor's, both ledgers)")
+    results["ledger chain audit"] = measure_chain_audit(odoo, args.db)
+    out(f"      {results['ledger chain audit']}")
     save(raw, "crons", results)
+
+
+def measure_chain_audit(odoo, db):
+    """The nightly audit of the hash chains over the whole ledger (set-based, ranges of cards),
+    then once more with one entry altered behind the triggers' back: it must be found."""
+    with environment(odoo, db, uid=1) as env:
+        env.cr.execute("SELECT count(*) FROM loyalty_club_entry")
+        entries = env.cr.fetchone()[0]
+        Posting = env["loyalty.club.posting"]
+        start = time.perf_counter()
+        broken = Posting._audit_chains()
+        gift_broken = Posting._audit_gift_card_chains()
+        seconds = time.perf_counter() - start
+        env.cr.execute("SELECT id, card_id FROM loyalty_club_entry ORDER BY id DESC LIMIT 1 OFFSET 1000")
+        altered, card_id = env.cr.fetchone()
+        env.cr.execute("ALTER TABLE loyalty_club_entry DISABLE TRIGGER loyalty_club_entry_append_only_row")
+        env.cr.execute("UPDATE loyalty_club_entry SET points = points + 1 WHERE id = %s", [altered])
+        found = Posting._audit_chains().get(card_id) == altered
+    return {
+        "seconds": seconds,
+        "detail": f"{entries:,} point entries ({entries / seconds:,.0f}/s): {len(broken)} cards and "
+        f"{len(gift_broken)} gift cards with an altered entry; an entry altered with the triggers off: "
+        f"{'found' if found else 'NOT FOUND'} (rolled back)",
+    }
 
 
 # ----------------------------------------------------------------------
@@ -1520,6 +1564,85 @@ def cmd_import(odoo, args, raw):
     out(f"import: check {result['check_seconds']} s, import {result['import_seconds']} s")
 
 
+def cmd_chain(odoo, args, raw):
+    """Tamper-evident ledger at scale, on any database with loyalty_club, in one transaction rolled
+    back at the end: bulk-load ``--members`` members with ``--entries-per-member`` entries each
+    (and a card with ``--big-card-entries``) in a club of their own, hash them as the upgrade does
+    (one UPDATE per ledger), audit every chain, alter one entry and audit again."""
+    with environment(odoo, args.db, uid=1) as env:
+        company = env["res.company"].create({"name": f"Chain bench {time.time():.0f}"})
+        club = env["loyalty.club"].create({"name": "Chain bench", "company_id": company.id, "card_prefix": PREFIX})
+        bronze, gold = env["loyalty.club.tier"].create(
+            [
+                {"name": "Bronze", "club_id": club.id, "threshold": 0},
+                {"name": "Gold", "club_id": club.id, "threshold": 10**9},
+            ]
+        )
+        ids = {"club": club.id, "company": company.id, "bronze": bronze.id, "gold": gold.id}
+        env.flush_all()
+        cr = env.cr
+        fast = fast_load_mode(cr)
+        cr.execute(LUHN_SQL)
+        start = time.perf_counter()
+        bulk_partners(cr, 1, args.members, ADMIN)
+        bulk_cards_and_entries(cr, ids, args.entries_per_member, ADMIN)
+        if args.big_card_entries:
+            bulk_heavy_card(cr, ids, args.members + 1, args.big_card_entries, ADMIN)
+        load = time.perf_counter() - start
+        cr.execute("SELECT count(*) FROM loyalty_club_entry WHERE club_id = %s", [club.id])
+        entries = cr.fetchone()[0]
+        cr.execute("ANALYZE loyalty_club_entry")
+        Posting = env["loyalty.club.posting"]
+        start = time.perf_counter()
+        hashed = Posting._backfill_chains()
+        backfill = time.perf_counter() - start
+        start = time.perf_counter()
+        broken = Posting._audit_chains()
+        audit = time.perf_counter() - start
+        cr.execute(
+            "SELECT id, card_id FROM loyalty_club_entry WHERE club_id = %s ORDER BY id LIMIT 1 OFFSET %s",
+            [club.id, entries // 2],
+        )
+        altered, card_id = cr.fetchone()
+        cr.execute("ALTER TABLE loyalty_club_entry DISABLE TRIGGER loyalty_club_entry_append_only_row")
+        cr.execute("UPDATE loyalty_club_entry SET reason = 'altered' WHERE id = %s", [altered])
+        start = time.perf_counter()
+        found = Posting._audit_chains()
+        audit_again = time.perf_counter() - start
+    measures = [
+        {
+            "measure": "bulk load (triggers " + ("off" if fast else "on: hashed row by row") + ")",
+            "value": round(load, 1),
+            "unit": "s",
+            "detail": f"{args.members:,} members x {args.entries_per_member} entries and a card of "
+            f"{args.big_card_entries:,}: {entries:,} entries",
+        },
+        {
+            "measure": "hash the chains (the upgrade's backfill, one UPDATE)",
+            "value": round(backfill, 1),
+            "unit": "s",
+            "detail": f"{hashed:,} entries hashed ({hashed / backfill:,.0f}/s)" if hashed else "nothing left to hash",
+        },
+        {
+            "measure": "audit every chain (set-based, ranges of 100,000 cards)",
+            "value": round(audit, 1),
+            "unit": "s",
+            "detail": f"{entries / audit:,.0f} entries/s; {len(broken)} cards with an altered entry",
+        },
+        {
+            "measure": "audit after altering one entry with the triggers off",
+            "value": round(audit_again, 1),
+            "unit": "s",
+            "detail": "found: first altered entry of its card"
+            if found == {card_id: altered}
+            else f"NOT FOUND: {found}",
+        },
+    ]
+    save_extra(raw, "chain", f"Tamper-evident ledger: {entries:,} entries (in-process, rolled back)", measures)
+    for measure in measures:
+        out(f"    {measure['measure']}: {measure['value']} {measure['unit']} ({measure['detail']})")
+
+
 def cmd_report(args, raw):
     load = load_json(raw, "load")
     crons = load_json(raw, "crons")
@@ -1644,13 +1767,17 @@ def main():
     profile.add_argument("--show", action="store_true")
     profile.add_argument("--width", type=int, default=160)
     liability = sub.add_parser("liability")
+    chain = sub.add_parser("chain")
+    chain.add_argument("--members", type=int, default=100_000)
+    chain.add_argument("--entries-per-member", type=int, default=10)
+    chain.add_argument("--big-card-entries", type=int, default=1_000_000)
     member_import = sub.add_parser("import")
     member_import.add_argument("--rows", type=int, default=100_000)
     member_import.add_argument("--batch-size", type=int, default=1000)
     member_import.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
     member_import.add_argument("--no-recheck", action="store_true", help="skip the second check of the same file")
     member_import.add_argument("--commit", action="store_true", help="keep the imported members")
-    for command in (load, measure, crons, engagement, liability, member_import):
+    for command in (load, measure, crons, engagement, liability, member_import, chain):
         command.add_argument("--db", required=True)
     engagement.add_argument("--members", type=int, default=10_000)
     engagement.add_argument("--batch-size", type=int, default=1000)
@@ -1685,6 +1812,7 @@ def main():
         "liability": cmd_liability,
         "import": cmd_import,
         "profile": cmd_profile,
+        "chain": cmd_chain,
     }[args.command](odoo, args, raw)
 
 

@@ -18,15 +18,18 @@ class GiftCardBalance(http.Controller):
     def balance_check(self, code="", pin="", **kwargs):
         env = request.env
         Attempt = env["loyalty.club.attempt"].sudo()
-        scope = Attempt._scope("balance_page", code=code)
-        if Attempt._is_limited(scope):
-            return self._render({"error": "limited"}, status=429)
         Card = env["loyalty.club.gift.card"].sudo()
+        scope = Attempt._scope("balance_page", code=Card._code_key(code))
+        try:
+            Attempt._check_limit(scope)
+        except UserError:
+            return self._render({"error": "limited"}, status=429)
         try:
             card = Card._authenticate(code, pin)
         except UserError:
             Attempt._record_failure(scope)
             return self._render({"error": "invalid"})
+        Attempt._record_success(scope)
         return self._render(
             {
                 "card": {

@@ -77,6 +77,7 @@ class LoyaltyClubPortal(CustomerPortal):
             ),
             "joined": env._("Welcome to the club! Your card is ready."),
             "already_member": env._("You already have a club card."),
+            "phone_changed": env._("Your mobile number was changed."),
         }
 
     def _loyalty_club_values(self, **kwargs):
@@ -84,6 +85,8 @@ class LoyaltyClubPortal(CustomerPortal):
         club = request.env.company._loyalty_club_get().sudo()
         can_join = bool(club) and not self._loyalty_member_cards(club)
         partner = self._loyalty_partner()
+        Verification = request.env["loyalty.club.phone.verification"]
+        join_verification = Verification._pending("join") if can_join and not kwargs.get("new_number") else False
         values = self._prepare_portal_layout_values()
         values.update(
             {
@@ -98,15 +101,18 @@ class LoyaltyClubPortal(CustomerPortal):
                 "gift_cards": request.env["loyalty.club.gift.card"]._portal_gift_cards(partner).sudo(),
                 "join_phone": kwargs.get("phone", partner.mobile or partner.phone or ""),
                 "join_error": kwargs.get("join_error"),
+                "join_verification": join_verification,
+                "join_verification_phone": join_verification.phone if join_verification else "",
                 "message": self._loyalty_messages().get(kwargs.get("message")),
             }
         )
         return values
 
     @http.route("/my/club", type="http", auth="user", website=True)
-    def portal_my_club(self, message=None, **kwargs):
+    def portal_my_club(self, message=None, new_number=None, **kwargs):
         """The user's club cards: QR code, state, tier, balance, progress, expiring points."""
-        return request.render("loyalty_club.portal_my_club", self._loyalty_club_values(message=message))
+        values = self._loyalty_club_values(message=message, new_number=new_number)
+        return request.render("loyalty_club.portal_my_club", values)
 
     # ------------------------------------------------------------------
     # History
@@ -292,12 +298,26 @@ class LoyaltyClubPortal(CustomerPortal):
     # ------------------------------------------------------------------
     # Join
     # ------------------------------------------------------------------
-    @http.route("/my/club/join", type="http", auth="user", website=True, methods=["POST"])
-    def portal_my_club_join(self, phone="", pin="", pin_confirm="", **kwargs):
-        """Issue a card of the company's club to the user's commercial partner.
+    def _loyalty_phone_taken(self, club, normalized, partner, email=True):
+        """Whether a card of another customer of ``club`` has the phone (or ``partner``'s e-mail)."""
+        domain = [("partner_phone_sanitized", "=", normalized)]
+        if email and partner.email_normalized:
+            domain = ["|", ("partner_id.email_normalized", "=", partner.email_normalized), *domain]
+        return bool(
+            request.env["loyalty.club.card"]
+            .sudo()
+            .search_count(
+                [("club_id", "=", club.id), ("partner_id.commercial_partner_id", "!=", partner.id), *domain],
+                limit=1,
+            )
+        )
 
-        Idempotent: a member who already has an active card is sent back to it. Refused
-        when another member's card has the same phone number or e-mail address.
+    @http.route("/my/club/join", type="http", auth="user", website=True, methods=["POST"])
+    def portal_my_club_join(self, phone="", **kwargs):
+        """First step of joining: check the mobile number and send a code to it by SMS. Nothing is
+        written on the customer until the code comes back (:meth:`portal_my_club_join_confirm`).
+
+        Refused when another member's card has the same phone number or e-mail address.
         """
         env = request.env
         club = env.company._loyalty_club_get().sudo()
@@ -306,38 +326,73 @@ class LoyaltyClubPortal(CustomerPortal):
             self._loyalty_not_found()
 
         def refuse(message):
-            values = self._loyalty_club_values(phone=phone, join_error=message)
+            values = self._loyalty_club_values(phone=phone, join_error=message, new_number=True)
             return request.render("loyalty_club.portal_my_club", values)
 
-        Card = env["loyalty.club.card"].sudo()
         if self._loyalty_member_cards(club):
             return request.redirect("/my/club?message=already_member")
         try:
-            normalized = Card._normalize_phone(phone, club.company_id)
-            Card.new({"club_id": club.id})._check_pin_format(pin or "")
+            normalized = env["loyalty.club.card"].sudo()._normalize_phone(phone, club.company_id)
         except ValidationError as error:
             return refuse(error.args[0])
-        if (pin or "") != (pin_confirm or ""):
-            return refuse(env._("The two PINs are different."))
-        duplicate_domain = [("partner_phone_sanitized", "=", normalized)]
-        if partner.email_normalized:
-            duplicate_domain = ["|", ("partner_id.email_normalized", "=", partner.email_normalized), *duplicate_domain]
-        duplicate = Card.search_count(
-            [("club_id", "=", club.id), ("partner_id.commercial_partner_id", "!=", partner.id), *duplicate_domain],
-            limit=1,
-        )
-        if duplicate:
+        if self._loyalty_phone_taken(club, normalized, partner):
             return refuse(
                 env._(
                     "A club card already exists for this phone number or e-mail address. "
                     "Please contact us so we can link it to your account."
                 )
             )
-        # The mobile number is what the card is found by at the till (it comes first in
-        # the partner's sanitized phone). Writing the partner also serialises two
-        # submissions of the same member: the second waits for the first, then fails to
-        # serialise and is retried by Odoo, finding the card created by the first.
-        partner.write({"mobile": normalized})
+        try:
+            env["loyalty.club.phone.verification"]._send(partner, normalized, "join")
+        except UserError as error:
+            return refuse(error.args[0])
+        return request.redirect("/my/club")
+
+    @http.route("/my/club/join/confirm", type="http", auth="user", website=True, methods=["POST"])
+    def portal_my_club_join_confirm(self, code="", pin="", pin_confirm="", **kwargs):
+        """Second step: the code from the SMS and the chosen PIN. Issues a card of the company's club
+        to the user's commercial partner with the verified mobile number.
+
+        Idempotent: a member who already has an active card is sent back to it.
+        """
+        env = request.env
+        club = env.company._loyalty_club_get().sudo()
+        partner = self._loyalty_partner().sudo()
+        if not club:
+            self._loyalty_not_found()
+
+        def refuse(message):
+            values = self._loyalty_club_values(join_error=message)
+            return request.render("loyalty_club.portal_my_club", values)
+
+        Card = env["loyalty.club.card"].sudo()
+        if self._loyalty_member_cards(club):
+            return request.redirect("/my/club?message=already_member")
+        Verification = env["loyalty.club.phone.verification"]
+        if not Verification._pending("join"):
+            return request.redirect("/my/club?new_number=1")
+        try:
+            Card.new({"club_id": club.id})._check_pin_format(pin or "")
+        except ValidationError as error:
+            return refuse(error.args[0])
+        if (pin or "") != (pin_confirm or ""):
+            return refuse(env._("The two PINs are different."))
+        # Not raised: the request must commit so the try is counted.
+        verification = Verification._check("join", code)
+        if not verification:
+            return refuse(env._("This code is wrong or has expired. Ask for a new code."))
+        if self._loyalty_phone_taken(club, verification.phone, partner):
+            return refuse(
+                env._(
+                    "A club card already exists for this phone number or e-mail address. "
+                    "Please contact us so we can link it to your account."
+                )
+            )
+        # The mobile number is what the card is found by at the till (it comes first in the
+        # partner's sanitized phone); it is written only now that the customer proved it is theirs.
+        # Writing the partner also serialises two submissions of the same member: the second waits
+        # for the first, then fails to serialise and is retried by Odoo, finding the first's card.
+        verification._apply()
         partner.flush_recordset()
         if self._loyalty_member_cards(club):
             return request.redirect("/my/club?message=already_member")
@@ -349,3 +404,103 @@ class LoyaltyClubPortal(CustomerPortal):
             return refuse(error.args[0])
         _logger.info("loyalty_club: card id %s issued from the portal to partner id %s", card.id, partner.id)
         return request.redirect("/my/club?message=joined")
+
+    # ------------------------------------------------------------------
+    # Mobile number
+    # ------------------------------------------------------------------
+    def _loyalty_is_member(self):
+        return bool(self._loyalty_cards())
+
+    def _loyalty_render_phone(self, phone="", error=None, new_number=False):
+        Verification = request.env["loyalty.club.phone.verification"]
+        verification = False if new_number else Verification._pending("phone")
+        values = self._prepare_portal_layout_values()
+        values.update(
+            {
+                "page_name": "loyalty_club_phone",
+                "phone": phone,
+                "error": error,
+                "verification": verification,
+                "verification_phone": verification.phone if verification else "",
+            }
+        )
+        return request.render("loyalty_club.portal_my_club_phone", values)
+
+    def _loyalty_send_phone_code(self, partner, phone, target_field):
+        """Check ``phone`` and send it a code to write it on ``partner``'s ``target_field``; returns
+        an error message or None."""
+        env = request.env
+        club = env.company._loyalty_club_get().sudo() or self._loyalty_cards()[:1].club_id
+        try:
+            normalized = env["loyalty.club.card"].sudo()._normalize_phone(phone, club.company_id or env.company)
+        except ValidationError as error:
+            return error.args[0]
+        if club and self._loyalty_phone_taken(club, normalized, self._loyalty_partner(), email=False):
+            return env._("This number belongs to another member's card. Please contact us.")
+        try:
+            env["loyalty.club.phone.verification"]._send(partner, normalized, "phone", target_field)
+        except UserError as error:
+            return error.args[0]
+        return None
+
+    @http.route("/my/club/phone", type="http", auth="user", website=True, methods=["GET", "POST"])
+    def portal_my_club_phone(self, phone="", new_number=None, **kwargs):
+        """A member changes the mobile number of their card: a code is sent to the new number."""
+        if not self._loyalty_is_member():
+            self._loyalty_not_found()
+        if request.httprequest.method != "POST":
+            return self._loyalty_render_phone(phone=phone, new_number=new_number)
+        error = self._loyalty_send_phone_code(self._loyalty_partner().sudo(), phone, "mobile")
+        if error:
+            return self._loyalty_render_phone(phone=phone, error=error, new_number=True)
+        return request.redirect("/my/club/phone")
+
+    @http.route("/my/club/phone/confirm", type="http", auth="user", website=True, methods=["POST"])
+    def portal_my_club_phone_confirm(self, code="", **kwargs):
+        """The code from the SMS: the new number is recorded."""
+        if not self._loyalty_is_member():
+            self._loyalty_not_found()
+        # Not raised: the request must commit so the try is counted.
+        verification = request.env["loyalty.club.phone.verification"]._check("phone", code)
+        if not verification:
+            return self._loyalty_render_phone(
+                error=request.env._("This code is wrong or has expired. Ask for a new code.")
+            )
+        verification._apply()
+        return request.redirect("/my/club?message=phone_changed")
+
+    def _loyalty_same_phone(self, first, second):
+        """Whether two typed phone numbers are the same number (E.164 when they read as one)."""
+        Card = request.env["loyalty.club.card"].sudo()
+
+        def read(text):
+            try:
+                return Card._normalize_phone(text, request.env.company)
+            except ValidationError:
+                return text.strip()
+
+        return read(first) == read(second)
+
+    def on_account_update(self, values, partner):
+        """A member's phone changed on *My account* is not written: a code goes to the new number,
+        which is recorded once it is typed back (see :meth:`account`)."""
+        result = super().on_account_update(values, partner)
+        if "phone" not in values or not self._loyalty_is_member():
+            return result
+        new_phone = values.get("phone") or ""
+        if self._loyalty_same_phone(new_phone, partner.sudo().phone or ""):
+            return result
+        values.pop("phone")
+        error = self._loyalty_send_phone_code(partner.sudo(), new_phone, "phone")
+        request.update_context(loyalty_club_phone_pending=error or True)
+        return result
+
+    @http.route()
+    def account(self, redirect=None, **post):
+        response = super().account(redirect=redirect, **post)
+        pending = request.env.context.get("loyalty_club_phone_pending")
+        if pending is True:
+            return request.redirect("/my/club/phone")
+        if pending:
+            return self._loyalty_render_phone(phone=post.get("phone", ""), error=pending, new_number=True)
+        return response

@@ -1,7 +1,9 @@
+from . import loyalty_club_protected_mixin
 from . import loyalty_club_cached_settings_mixin
 from . import loyalty_club
 from . import loyalty_club_tier
 from . import loyalty_club_pin_mixin
+from . import loyalty_club_pin_check
 from . import loyalty_club_card
 from . import loyalty_club_entry
 from . import loyalty_club_lot_consumption
@@ -9,7 +11,7 @@ from . import loyalty_club_qualifying_total
 from . import loyalty_club_tier_history
 from . import loyalty_club_posting
 from . import loyalty_club_hold
-from . import loyalty_club_pin_check
+from . import loyalty_club_till_token
 from . import loyalty_club_reward
 from . import product_template
 from . import res_company
@@ -42,3 +44,5 @@ from . import loyalty_club_kpi_report
 from . import loyalty_club_bonus_rule
 from . import loyalty_club_notification
 from . import loyalty_club_segment
+from . import loyalty_club_phone_verification
+from . import loyalty_club_ledger_audit

@@ -6,7 +6,10 @@ from odoo.exceptions import UserError
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _name = "account.move"
+    # loyalty_post_count keys the club postings of each posting of a credit note: only the server
+    # counts (see loyalty.club.protected.mixin)
+    _inherit = ["account.move", "loyalty.club.protected.mixin"]
 
     loyalty_post_count = fields.Integer(
         "Club posting cycle",

@@ -14,7 +14,7 @@ class LoyaltyClub(models.Model):
     """Club configuration of one company; its branches share it."""
 
     _name = "loyalty.club"
-    _inherit = ["pos.load.mixin"]
+    _inherit = ["loyalty.club.protected.mixin", "pos.load.mixin"]
     _description = "Customer Club"
     _check_company_auto = True
 
@@ -141,6 +141,13 @@ class LoyaltyClub(models.Model):
         default="7700",
         required=True,
         help="Digits every generated card number starts with (also used by barcode scanners).",
+    )
+    ledger_audit_date = fields.Datetime("Last ledger audit", readonly=True, copy=False)
+    ledger_audit_result = fields.Text(
+        "Ledger audit result",
+        readonly=True,
+        copy=False,
+        help="What the last audit of the chained ledgers and the balances found (nightly or Audit chain).",
     )
     has_legacy_numbers = fields.Boolean(
         "Has legacy card numbers",
@@ -690,6 +697,32 @@ class LoyaltyClub(models.Model):
         result = super().unlink()
         self.env.registry.clear_cache()
         return result
+
+    def action_audit_ledgers(self):
+        """Audit chain: check every entry of the club's point and gift card ledgers against its chain
+        hash, and every balance against its entries (set-based); the result stays on the club."""
+        self.ensure_one()
+        self.check_access("read")
+        Posting = self.env["loyalty.club.posting"]
+        result = Posting._ledger_audit(self)
+        summary = Posting._ledger_audit_summary(result)
+        self.sudo().write({"ledger_audit_date": fields.Datetime.now(), "ledger_audit_result": summary})
+        return self._loyalty_audit_notification(result, summary)
+
+    @api.model
+    def _loyalty_audit_notification(self, result, summary):
+        broken = any(result.values())
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Audit chain"),
+                "message": summary,
+                "type": "danger" if broken else "success",
+                "sticky": broken,
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
 
     def action_open_cards(self):
         """Open the cards of this club."""

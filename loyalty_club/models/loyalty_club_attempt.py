@@ -3,6 +3,8 @@ import hmac
 import logging
 from datetime import timedelta
 
+from psycopg2.extensions import ISOLATION_LEVEL_READ_COMMITTED, TRANSACTION_STATUS_IDLE
+
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 from odoo.http import request
@@ -26,8 +28,20 @@ LIMITS = [
 ]
 WINDOW_PARAM = "loyalty_club.attempt_window_seconds"
 WINDOW_DEFAULT = 60
+# Set on a transaction that counts its caller's failures itself (see _check_limit).
+HERE_KEY = "loyalty_club.attempts_in_request"
 # Failures are kept at least this long (the cleanup runs with the daily gift card job).
 KEEP_SECONDS = 3600
+
+
+def _read_committed(cr):
+    """Let each statement of the fresh cursor ``cr`` see what is committed when it runs (READ
+    COMMITTED): the count made after waiting for the lock of a code must include the tries
+    committed meanwhile (Odoo's cursors otherwise keep the snapshot of their first statement).
+    Left alone when ``cr`` is inside a transaction already (the tests' shared cursor)."""
+    connection = getattr(cr, "_cnx", None)
+    if connection is not None and connection.info.transaction_status == TRANSACTION_STATUS_IDLE:
+        connection.set_isolation_level(ISOLATION_LEVEL_READ_COMMITTED)
 
 
 class LoyaltyClubAttempt(models.Model):
@@ -41,6 +55,7 @@ class LoyaltyClubAttempt(models.Model):
     """
 
     _name = "loyalty.club.attempt"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Failed Card Check"
     _order = "date desc, id desc"
     _log_access = False
@@ -58,12 +73,17 @@ class LoyaltyClubAttempt(models.Model):
     # Caller and limits
     # ------------------------------------------------------------------
     @api.model
-    def _code_hash(self, code):
-        """Keyed hash of a typed code (case, spaces and hyphens ignored): counted, never stored."""
+    def _code_hash(self, key):
+        """Keyed hash of a code as its lookup reads it (see :meth:`_card_key`, the cards'
+        ``_lookup_key`` and the gift cards' ``_code_key``): counted, never stored."""
         secret = self.env["loyalty.club.card"]._pin_secret()
-        text = code if isinstance(code, str) else str(code or "")
-        text = text.strip().upper().replace("-", "").replace(" ", "")[:64]
-        return hmac.new(secret, f"giftcard-attempt:{text}".encode(), hashlib.sha256).hexdigest()
+        text = key if isinstance(key, str) else str(key or "")
+        return hmac.new(secret, f"giftcard-attempt:{text[:128]}".encode(), hashlib.sha256).hexdigest()
+
+    @api.model
+    def _card_key(self, card):
+        """Limiter key of PIN checks of one card (member card or gift card), however it is named."""
+        return f"{card._name}:{card.id}"
 
     @api.model
     def _request_ip(self):
@@ -75,10 +95,14 @@ class LoyaltyClubAttempt(models.Model):
 
     @api.model
     def _scope(self, channel, code=None, user=None, pos_session=None, ip=None):
-        """Who is asking: {column: value} of the scopes that apply to ``channel``."""
+        """Who is asking: {column: value} of the scopes that apply to ``channel``. ``code`` is the
+        code as its lookup reads it (the cards' ``_lookup_key``, the gift cards' ``_code_key``,
+        :meth:`_card_key` for PIN checks), so every spelling of one code is one scope."""
         scope = {"channel": channel, "ip": ip if ip is not None else self._request_ip()}
         if channel in STAFF_CHANNELS:
-            scope["user_id"] = (user or self.env.user).id
+            # the system user (scheduled jobs, server code) is nobody typing codes: not limited per user
+            user_id = (user or self.env.user).id
+            scope["user_id"] = user_id if user_id != SUPERUSER_ID else None
         if channel == "pos":
             scope["pos_session_id"] = pos_session.id if pos_session else None
         if code is not None:
@@ -114,12 +138,8 @@ class LoyaltyClubAttempt(models.Model):
         return limits
 
     @api.model
-    def _is_limited(self, scope):
-        """Whether any scope of the caller had its limit of failures in the window."""
-        limits = self._limits(scope)
-        if not limits:
-            return False
-        self.flush_model()
+    def _count_condition(self, limits):
+        """(SQL of the failure counts per limited scope, SQL matching any of them)."""
         counts = []
         matches = []
         for column, value, _limit, channels in limits:
@@ -128,16 +148,32 @@ class LoyaltyClubAttempt(models.Model):
                 condition = SQL("%s AND channel IN %s", condition, tuple(channels))
             counts.append(SQL("count(*) FILTER (WHERE %s)", condition))
             matches.append(condition)
-        self.env.cr.execute(
+        return SQL(", ").join(counts), SQL(" OR ").join(matches)
+
+    @api.model
+    def _limited_in(self, cr, limits):
+        """Whether any scope had its limit of failures in the window, read through ``cr``."""
+        counts, matches = self._count_condition(limits)
+        cr.execute(
             SQL(
                 "SELECT %s FROM loyalty_club_attempt WHERE date > %s AND (%s)",
-                SQL(", ").join(counts),
+                counts,
                 self._window_start(),
-                SQL(" OR ").join(matches),
+                matches,
             )
         )
-        row = self.env.cr.fetchone()
+        row = cr.fetchone()
         return any(count >= limit for count, (_column, _value, limit, _channels) in zip(row, limits, strict=True))
+
+    @api.model
+    def _is_limited(self, scope):
+        """Whether any scope of the caller had its limit of failures in the window (a read only:
+        :meth:`_check_limit` is the atomic check before a lookup)."""
+        limits = self._limits(scope)
+        if not limits:
+            return False
+        self.flush_model()
+        return self._limited_in(self.env.cr, limits)
 
     @api.model
     def _limited_error(self):
@@ -145,23 +181,8 @@ class LoyaltyClubAttempt(models.Model):
         return UserError(self.env._("Too many failed card or PIN checks. Please wait a moment and try again."))
 
     @api.model
-    def _check_limit(self, scope):
-        """Raise the uniform error when the caller is limited (before anything is looked up)."""
-        if self._is_limited(scope):
-            raise self._limited_error()
-
-    # ------------------------------------------------------------------
-    # Recording
-    # ------------------------------------------------------------------
-    @api.model
-    def _record_failure(self, scope):
-        """Count a failure of the caller, also when its request is then rolled back.
-
-        The row is inserted in the request's transaction (kept if the request commits, as the
-        balance page does) and, should that transaction roll back (an RPC that raises the
-        uniform error), inserted again in a transaction of its own right after the rollback.
-        """
-        values = {
+    def _row_values(self, scope):
+        return {
             "date": fields.Datetime.now(),
             "channel": scope["channel"],
             "ip": scope.get("ip"),
@@ -169,24 +190,129 @@ class LoyaltyClubAttempt(models.Model):
             "pos_session_id": scope.get("pos_session_id"),
             "code_hash": scope.get("code_hash"),
         }
-        self._insert(self.env.cr, values)
+
+    @api.model
+    def _caller_visible(self, cr, values):
+        """Whether ``cr`` sees the caller's user and POS session (committed)."""
+        cr.execute(
+            SQL(
+                """SELECT (%(user)s::int IS NULL OR EXISTS (SELECT 1 FROM res_users WHERE id = %(user)s))
+                      AND (%(session)s::int IS NULL OR EXISTS (SELECT 1 FROM pos_session WHERE id = %(session)s))""",
+                user=values["user_id"],
+                session=values["pos_session_id"],
+            )
+        )
+        return cr.fetchone()[0]
+
+    @api.model
+    def _reserve_in(self, cr, limits, values):
+        """Under a lock per scope value: count the failures, and when the caller is not limited
+        insert a failure row ahead of the lookup. Returns its id, or None when limited."""
+        keys = sorted({f"loyalty_club.attempt:{column}:{value}" for column, value, _limit, _channels in limits})
+        if keys:
+            cr.execute(
+                SQL(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest(%s::text[]) key ORDER BY key",
+                    keys,
+                )
+            )
+            if self._limited_in(cr, limits):
+                return None
+        return self._insert(cr, values)
+
+    @api.model
+    def _check_limit(self, scope):
+        """Call before any lookup or PIN check. Raises the uniform error when the caller is limited;
+        otherwise counts this attempt as a failure at once, atomically with the check (in its own
+        committed transaction, under a lock per scope value), so concurrent callers can never get
+        more tries than the limit. :meth:`_record_success` takes it back when the check succeeds.
+        """
+        limits = self._limits(scope)
+        values = self._row_values(scope)
+        if limits:
+            self.flush_model()
+        attempt_id, own = None, False
+        here = self.env.cr.precommit.data
+        if not here.get(HERE_KEY):
+            with self.env.registry.cursor() as cr:
+                _read_committed(cr)
+                if self._caller_visible(cr, values):
+                    attempt_id, own = self._reserve_in(cr, limits, values), True
+                    if attempt_id is None:
+                        raise self._limited_error()
+        if not own:
+            # The caller's user or POS session is not committed yet (created by this very
+            # transaction): count in the request's transaction, and keep doing so until it ends
+            # (its locks would make a transaction of its own wait for it).
+            here[HERE_KEY] = True
+            attempt_id = self._reserve_in(self.env.cr, limits, values)
+            if attempt_id is None:
+                raise self._limited_error()
+        reservation = {"id": attempt_id, "own": own, "released": False}
+        if own:
+            self._keep_after_rollback(values, reservation)
+        scope["_reservation"] = reservation
+
+    @api.model
+    def _keep_after_rollback(self, values, reservation):
+        """Should the request's rollback take the counted failure with it (a database where
+        "transactions of their own" are savepoints of one transaction, as in tests), count it again."""
         registry = self.env.registry
 
-        def keep_after_rollback():
+        def keep():
+            if reservation["released"]:
+                return
             try:
                 with registry.cursor() as cr:
-                    self.with_env(api.Environment(cr, SUPERUSER_ID, {}))._insert(cr, values)
+                    cr.execute(SQL("SELECT 1 FROM loyalty_club_attempt WHERE id = %s", reservation["id"]))
+                    if not cr.fetchone() and self._caller_visible(cr, values):
+                        self._insert(cr, values)
             except Exception:
                 _logger.warning("loyalty_club: could not record a failed card check", exc_info=True)
 
-        self.env.cr.postrollback.add(keep_after_rollback)
+        self.env.cr.postrollback.add(keep)
+
+    @api.model
+    def _record_success(self, scope):
+        """The lookup or PIN check succeeded: it does not count (undo its reservation)."""
+        reservation = scope.pop("_reservation", None)
+        if not reservation:
+            return
+        reservation["released"] = True
+        query = SQL("DELETE FROM loyalty_club_attempt WHERE id = %s", reservation["id"])
+        if not reservation["own"]:
+            self.env.cr.execute(query)
+            return
+        try:
+            with self.env.registry.cursor() as cr:
+                cr.execute(query)
+        except Exception:
+            _logger.warning("loyalty_club: could not forget a successful card check", exc_info=True)
+
+    @api.model
+    def _record_failure(self, scope):
+        """Count a failure of the caller, also when its request is then rolled back.
+
+        After :meth:`_check_limit` the failure is already counted (committed with the check);
+        otherwise it is inserted in a transaction of its own, or in the request's when that one
+        alone sees the caller's user or session.
+        """
+        if scope.pop("_reservation", None):
+            return
+        values = self._row_values(scope)
+        with self.env.registry.cursor() as cr:
+            if self._caller_visible(cr, values):
+                attempt_id = self._insert(cr, values)
+                self._keep_after_rollback(values, {"id": attempt_id, "released": False})
+                return
+        self._insert(self.env.cr, values)
 
     @api.model
     def _insert(self, cr, values):
         cr.execute(
             SQL(
                 """INSERT INTO loyalty_club_attempt (date, channel, ip, user_id, pos_session_id, code_hash)
-                   VALUES (%s, %s, %s, %s, %s, %s)""",
+                   VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
                 values["date"],
                 values["channel"],
                 values["ip"],
@@ -195,6 +321,7 @@ class LoyaltyClubAttempt(models.Model):
                 values["code_hash"],
             )
         )
+        return cr.fetchone()[0]
 
     @api.model
     def _clean_old(self):

@@ -25,7 +25,7 @@ class LoyaltyClubBonusRule(models.Model):
     """A configurable bonus: points posted through the posting service, exactly once per key."""
 
     _name = "loyalty.club.bonus.rule"
-    _inherit = ["loyalty.club.cached.settings.mixin"]
+    _inherit = ["loyalty.club.protected.mixin", "loyalty.club.cached.settings.mixin"]
     _description = "Club Bonus Rule"
     _order = "club_id, sequence, id"
     _check_company_auto = True

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from odoo import api, fields, models, modules, tools
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from odoo.addons.phone_validation.tools import phone_validation
@@ -28,8 +28,9 @@ except ImportError:  # pragma: no cover - declared in external_dependencies
     qrcode = None
 
 CARD_NUMBER_LENGTH = 16
-# Fields only the posting service or the PIN methods change (through SQL or sudo).
-PROTECTED_FIELDS = {
+# Kept by the posting service and the PIN methods in SQL: no create or write sets them, not even
+# server code in superuser mode (a balance comes from the ledger, a PIN from its hash).
+LEDGER_FIELDS = {
     "balance",
     "pin_set",
     "pin_failed_attempts",
@@ -45,10 +46,28 @@ class LoyaltyClubCard(models.Model):
 
     _name = "loyalty.club.card"
     _description = "Club Member Card"
-    _inherit = ["loyalty.club.pin.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = ["loyalty.club.protected.mixin", "loyalty.club.pin.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "id desc"
     _rec_name = "number"
     _check_company_auto = True
+    # Changed only by the posting service, the PIN methods, tier evaluation, the replacement
+    # wizard and the state actions (see loyalty.club.protected.mixin).
+    _loyalty_protected_fields = frozenset(
+        {
+            "balance",
+            "state",
+            "pin_set",
+            "pin_failed_attempts",
+            "pin_locked",
+            "pin_locked_until",
+            "tier_id",
+            "tier_since",
+            "tier_grace_until",
+            "replaced_by_id",
+            "replaces_id",
+        }
+    )
+    _loyalty_create_only_fields = frozenset({"number", "legacy_number"})
 
     number = fields.Char(
         "Card number",
@@ -275,7 +294,7 @@ class LoyaltyClubCard(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            if PROTECTED_FIELDS & set(vals) or "tier_id" in vals:
+            if (LEDGER_FIELDS | {"tier_id"}) & set(vals):
                 raise UserError(self.env._("Balance, PIN state and tier are set by the club, not on creation."))
             number = vals.get("number")
             if vals.get("legacy_number"):
@@ -328,16 +347,10 @@ class LoyaltyClubCard(models.Model):
                 current = current.sudo().referred_by_card_id
 
     def write(self, vals):
-        if PROTECTED_FIELDS & set(vals):
+        if LEDGER_FIELDS & set(vals):
             raise UserError(self.env._("Balances and PIN states change only through the club's own operations."))
-        if {"replaced_by_id", "replaces_id"} & set(vals) and not self.env.su:
-            raise UserError(self.env._("Cards are linked to their replacements by the replacement wizard only."))
         if vals.get("state") and vals["state"] != "lost" and self.filtered(lambda c: c.state == "lost"):
             raise UserError(self.env._("A lost card stays lost; its points were moved to the replacement card."))
-        if "tier_id" in vals and not self.env.su:
-            raise AccessError(self.env._("Tiers change by evaluation; use the tier history actions."))
-        if {"number", "legacy_number"} & set(vals) and not self.env.su:
-            raise UserError(self.env._("A card number cannot be changed; replace the card instead."))
         if {"partner_id", "club_id"} & set(vals) and self.filtered("entry_ids"):
             raise UserError(self.env._("The member or club of a card with ledger entries cannot be changed."))
         if "referred_by_card_id" in vals and self.filtered(
@@ -419,11 +432,13 @@ class LoyaltyClubCard(models.Model):
     # ------------------------------------------------------------------
     def action_block(self):
         """Block the cards: no earning or spending until unblocked."""
-        self.filtered(lambda c: c.state == "active").write({"state": "blocked"})
+        self.check_access("write")
+        self.filtered(lambda c: c.state == "active").sudo().write({"state": "blocked"})
 
     def action_unblock(self):
         """Re-activate blocked cards."""
-        self.filtered(lambda c: c.state == "blocked").write({"state": "active"})
+        self.check_access("write")
+        self.filtered(lambda c: c.state == "blocked").sudo().write({"state": "active"})
 
     @api.model
     def _cron_expire_cards(self):
@@ -461,6 +476,19 @@ class LoyaltyClubCard(models.Model):
     def action_open_pin_wizard(self):
         """Open the wizard setting a new PIN."""
         return self._open_card_wizard("loyalty.club.pin.wizard", self.env._("Set PIN"))
+
+    def action_audit_chain(self):
+        """Audit chain: check this card's entries against their chain hash and its balance."""
+        self.ensure_one()
+        self.check_access("read")
+        Posting = self.env["loyalty.club.posting"]
+        result = {
+            "chains": Posting._audit_chains(self),
+            "gift_chains": {},
+            "balances": Posting._audit_balances(self),
+            "gift_balances": {},
+        }
+        return self.env["loyalty.club"]._loyalty_audit_notification(result, Posting._ledger_audit_summary(result))
 
     def action_view_entries(self):
         """Open the ledger of this card."""
@@ -511,6 +539,26 @@ class LoyaltyClubCard(models.Model):
         return normalized
 
     @api.model
+    def _lookup_text(self, query):
+        """``(text, compact)`` of a typed or scanned card number or phone, as the lookups read it:
+        Persian and Arabic-Indic digits made ASCII, every run of whitespace (spaces, tabs,
+        non-breaking spaces) one space, none at the ends; ``compact`` without any."""
+        text = " ".join(normalize_digits(query).split()) if isinstance(query, str) else ""
+        return text, text.replace(" ", "")
+
+    @api.model
+    def _lookup_key(self, query, company=None):
+        """What a card lookup of ``query`` finds a card by: the phone in E.164 (read in the
+        company's country) when it reads as one, else the compact number. Every spelling of one
+        code gives one key, so the limiter counts them as one (see ``loyalty.club.attempt``)."""
+        text, compact = self._lookup_text(query)
+        try:
+            phone = self._normalize_phone(text, (company or self.env.company).sudo()) if text else None
+        except ValidationError:
+            phone = None
+        return f"phone:{phone}" if phone else f"number:{compact}"
+
+    @api.model
     def _find_by_phone(self, phone, company=None):
         """Active cards of the company's club whose member's phone is ``phone`` (any local or
         international form, read in the company's country)."""
@@ -540,7 +588,7 @@ class LoyaltyClubCard(models.Model):
         except ValidationError:
             card = self.browse()
         if not card:
-            self._pin_crypt_context().dummy_verify()
+            self._pin_dummy_verify()
             raise self._uniform_auth_error()
         if not card._verify_pin(pin):
             raise self._uniform_auth_error()

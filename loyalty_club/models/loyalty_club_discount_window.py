@@ -22,7 +22,7 @@ class LoyaltyClubDiscountWindow(models.Model):
     """
 
     _name = "loyalty.club.discount.window"
-    _inherit = ["loyalty.club.cached.settings.mixin"]
+    _inherit = ["loyalty.club.protected.mixin", "loyalty.club.cached.settings.mixin"]
     _description = "Club Discount Window"
     _order = "club_id, sequence, id"
     _check_company_auto = True

@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools.append_only import create_append_only_trigger
+from ..tools.ledger_chain import create_chain_trigger
 
 ENTRY_KINDS = [
     ("earn", "Earned"),
@@ -43,12 +44,16 @@ IMMUTABLE_COLUMNS = (
     "create_uid",
     "create_date",
 )
+# Columns each entry's hash chains (tools/ledger_chain.py): the booked columns but the contact,
+# which a contact merge moves to the surviving contact (the card stays, and is chained).
+CHAINED_COLUMNS = tuple(column for column in IMMUTABLE_COLUMNS if column != "partner_id")
 
 
 class LoyaltyClubEntry(models.Model):
     """One append-only movement of points on a card; a card's balance is the sum of these."""
 
     _name = "loyalty.club.entry"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Ledger Entry"
     _order = "date desc, id desc"
     _check_company_auto = True
@@ -101,6 +106,12 @@ class LoyaltyClubEntry(models.Model):
     purchase_count = fields.Integer("Purchases", readonly=True)
     qualifying = fields.Boolean("Counts for tiers", readonly=True)
     user_id = fields.Many2one("res.users", "Author", readonly=True, default=lambda self: self.env.user)
+    chain_digest = fields.Char(
+        "Chain hash",
+        readonly=True,
+        copy=False,
+        help="SHA-256 of the booked columns chained to the card's previous entry, set by the database.",
+    )
 
     _sql_constraints = [
         ("posting_key_unique", "unique(posting_key)", "This movement was already posted."),
@@ -128,7 +139,10 @@ class LoyaltyClubEntry(models.Model):
                 ON loyalty_club_entry (card_id, pending_until)
              WHERE points_remaining > 0 AND pending_until IS NOT NULL;
         """)
-        create_append_only_trigger(cr, self._table, IMMUTABLE_COLUMNS, merge_column="partner_id")
+        create_append_only_trigger(
+            cr, self._table, IMMUTABLE_COLUMNS, merge_column="partner_id", fill_once_columns=("chain_digest",)
+        )
+        create_chain_trigger(cr, self._table, "card_id", CHAINED_COLUMNS)
 
     @api.model
     def _selection_origin_reference(self):

@@ -1,13 +1,18 @@
 import base64
 import secrets
+from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
-from ..tools.gift_card_code import format_code, generate_code, mask_code, normalize_code
+from ..tools.gift_card_code import format_code, generate_code, mask_code, normalize_code, read_code
 
 GIFT_CARD_PIN_LENGTH = 6
+# The full code of an issued card is shown again only to the user who issued it (while the issue
+# wizard keeps its lines, an hour at most) or who revealed it with a reason, for a few minutes.
+REVEAL_MINUTES = 10
+ISSUE_DISPLAY_HOURS = 1
 GIFT_CARD_STATES = [
     ("inactive", "Inactive"),
     ("active", "Active"),
@@ -15,16 +20,6 @@ GIFT_CARD_STATES = [
     ("expired", "Expired"),
     ("blocked", "Blocked"),
 ]
-# Changed only by the posting service, the PIN methods and the state actions.
-GIFT_CARD_PROTECTED_FIELDS = {
-    "code",
-    "balance",
-    "state",
-    "pin_set",
-    "pin_failed_attempts",
-    "pin_locked",
-    "pin_locked_until",
-}
 
 
 class LoyaltyClubGiftCard(models.Model):
@@ -32,13 +27,21 @@ class LoyaltyClubGiftCard(models.Model):
 
     _name = "loyalty.club.gift.card"
     _description = "Gift Card"
-    _inherit = ["loyalty.club.pin.mixin", "mail.thread"]
+    _inherit = ["loyalty.club.protected.mixin", "loyalty.club.pin.mixin", "mail.thread"]
     _order = "id desc"
-    _rec_name = "code_display"
+    _rec_name = "code_masked"
     _check_company_auto = True
+    # Changed only by the posting service, the PIN methods and the state actions.
+    _loyalty_protected_fields = frozenset(
+        {"balance", "state", "pin_set", "pin_failed_attempts", "pin_locked", "pin_locked_until"}
+    )
+    _loyalty_create_only_fields = frozenset({"code"})
 
-    code = fields.Char(required=True, copy=False, readonly=True, index=True)
-    code_display = fields.Char("Printed code", compute="_compute_code_display", store=True)
+    # Nobody reads the code through the ORM (groups "."), so no list, form, export, search, group
+    # or RPC shows it: screens show code_masked; server code reads it in sudo.
+    code = fields.Char(required=True, copy=False, readonly=True, index=True, groups=".")
+    code_display = fields.Char("Printed code", compute="_compute_code_display", store=True, groups=".")
+    code_masked = fields.Char("Code", compute="_compute_code_masked", search="_search_code_masked")
     club_id = fields.Many2one(
         "loyalty.club",
         required=True,
@@ -109,13 +112,83 @@ class LoyaltyClubGiftCard(models.Model):
     @api.depends("code")
     def _compute_code_display(self):
         for card in self:
-            card.code_display = format_code(card.code)
+            card.code_display = format_code(card.sudo().code)
+
+    def _compute_code_masked(self):
+        for card in self:
+            card.code_masked = card._masked() if card.id else False
+
+    @api.model
+    def _search_code_masked(self, operator, value):
+        """Find cards by their whole code (any spelling) or by the symbols shown (the last group),
+        never by a part of the hidden symbols."""
+        if operator not in ("=", "ilike", "like", "=ilike", "=like") or not isinstance(value, str):
+            return [("id", "in", [])]
+        text = read_code(value.replace("•", ""))
+        code = normalize_code(value)
+        if code:
+            self.env.cr.execute("SELECT id FROM loyalty_club_gift_card WHERE code = %s", [code])
+        elif 1 <= len(text) <= 4:
+            self.env.cr.execute(
+                "SELECT id FROM loyalty_club_gift_card WHERE right(code, 4) LIKE %s",
+                [f"%{text}" if operator != "=" else text],
+            )
+        else:
+            return [("id", "in", [])]
+        return [("id", "in", [row[0] for row in self.env.cr.fetchall()])]
+
+    @api.depends("code_masked")
+    def _compute_display_name(self):
+        for card in self:
+            card.display_name = card._masked() if card.id else ""
 
     @api.depends("code")
+    @api.depends_context("uid")
     def _compute_qr_code(self):
         Card = self.env["loyalty.club.card"]
         for card in self:
-            card.qr_code = base64.b64encode(Card._qr_png(card.code)) if card.code else False
+            card.qr_code = (
+                base64.b64encode(Card._qr_png(card.sudo().code)) if card.id and card._code_visible() else False
+            )
+
+    def _code_visible(self):
+        """Whether the current user may see this card's whole code now: server code, the user who
+        issued it (while the issue wizard shows it) or a manager who revealed it with a reason."""
+        self.ensure_one()
+        if self.env.su:
+            return True
+        now = fields.Datetime.now()
+        if (
+            self.env["loyalty.club.gift.card.issue.line"]
+            .sudo()
+            .search_count(
+                [
+                    ("gift_card_id", "=", self.id),
+                    ("create_uid", "=", self.env.uid),
+                    ("create_date", ">", now - timedelta(hours=ISSUE_DISPLAY_HOURS)),
+                ],
+                limit=1,
+            )
+        ):
+            return True
+        return bool(
+            self.env["loyalty.club.gift.card.reveal.wizard"]
+            .sudo()
+            .search_count(
+                [
+                    ("gift_card_id", "=", self.id),
+                    ("create_uid", "=", self.env.uid),
+                    ("revealed", "=", True),
+                    ("create_date", ">", now - timedelta(minutes=REVEAL_MINUTES)),
+                ],
+                limit=1,
+            )
+        )
+
+    def _printed_code(self):
+        """The code for a printout (grouped by four): whole when :meth:`_code_visible`, else masked."""
+        self.ensure_one()
+        return format_code(self.sudo().code) if self._code_visible() else self._masked()
 
     # ------------------------------------------------------------------
     # CRUD
@@ -123,7 +196,7 @@ class LoyaltyClubGiftCard(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
-            if (GIFT_CARD_PROTECTED_FIELDS - {"code"}) & set(vals):
+            if {"balance", "state", "pin_set", "pin_failed_attempts", "pin_locked", "pin_locked_until"} & set(vals):
                 raise UserError(self.env._("Balance, state and PIN of a gift card are set by the club."))
             club = self.env["loyalty.club"].browse(vals["club_id"]) if vals.get("club_id") else None
             club = club or self.env.company.root_id._loyalty_club_get()
@@ -144,8 +217,6 @@ class LoyaltyClubGiftCard(models.Model):
         return cards
 
     def write(self, vals):
-        if GIFT_CARD_PROTECTED_FIELDS & set(vals) and not self.env.su:
-            raise UserError(self.env._("Balance, state, code and PIN of a gift card change only through the club."))
         if {"club_id", "currency_id"} & set(vals) and self.filtered("entry_ids"):
             raise UserError(self.env._("The club or currency of a gift card with ledger entries cannot change."))
         result = super().write(vals)
@@ -219,7 +290,16 @@ class LoyaltyClubGiftCard(models.Model):
         normalized = normalize_code(code)
         if not normalized:
             raise ValidationError(self.env._("This is not a valid gift card code."))
-        return self.search([("code", "=", normalized)], limit=1)
+        # the code is no readable field (not even in a domain): match it in sudo, then read the
+        # card as the caller (its record rules apply)
+        card = self.sudo().search([("code", "=", normalized)], limit=1)
+        return card if self.env.su else self.search([("id", "in", card.ids)])
+
+    @api.model
+    def _code_key(self, code):
+        """What a lookup of ``code`` finds a card by (its canonical code; text that is no code, read
+        the same way), so the limiter counts every spelling of one code as one."""
+        return normalize_code(code) or read_code(code)
 
     @api.model
     def _authenticate(self, code, pin, club=None):
@@ -230,7 +310,7 @@ class LoyaltyClubGiftCard(models.Model):
         except ValidationError:
             card = self.browse()
         if not card or (club is not None and card.club_id != club):
-            self._pin_crypt_context().dummy_verify()
+            self._pin_dummy_verify()
             raise self._uniform_auth_error()
         if not card._verify_pin(pin):
             raise self._uniform_auth_error()
@@ -254,7 +334,7 @@ class LoyaltyClubGiftCard(models.Model):
 
     def _masked(self):
         self.ensure_one()
-        return mask_code(self.code)
+        return mask_code(self.sudo().code)
 
     def _summary(self):
         """What a till or a page may know of a card (no PIN data)."""
@@ -292,18 +372,50 @@ class LoyaltyClubGiftCard(models.Model):
             card.write({"state": state})
 
     def action_new_pin(self):
-        """Give the card a new random PIN, shown once."""
+        """Give the card a new random PIN, shown once with its code (the card's issue). A card that
+        has a PIN already gets a new one from a manager only: it shows the code again."""
         self.ensure_one()
         self.check_access("write")
+        if self.pin_set and not self.env.user.has_group("loyalty_club.group_loyalty_club_manager"):
+            raise AccessError(self.env._("Only club managers can replace the PIN of a gift card."))
         pin = self._new_pin()
         self._set_pin(pin)
-        wizard = self.env["loyalty.club.gift.card.issue.wizard"].create(
-            {"club_id": self.club_id.id, "count": 1, "amount": 0.0, "state": "done"}
+        wizard = (
+            self.env["loyalty.club.gift.card.issue.wizard"]
+            .sudo()
+            .create({"club_id": self.club_id.id, "count": 1, "amount": 0.0, "state": "done"})
+            .sudo(False)
         )
         wizard._show_pins(self, {self.id: pin})
         return wizard._reopen()
 
+    def action_reveal_code(self):
+        """Open the wizard that shows a manager the whole code, for a reason logged on the card."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reveal the code"),
+            "res_model": "loyalty.club.gift.card.reveal.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_gift_card_id": self.id},
+        }
+
+    def action_audit_chain(self):
+        """Audit chain: check this gift card's entries against their chain hash and its balance."""
+        self.ensure_one()
+        self.check_access("read")
+        Posting = self.env["loyalty.club.posting"]
+        result = {
+            "chains": {},
+            "gift_chains": Posting._audit_gift_card_chains(self),
+            "balances": {},
+            "gift_balances": Posting._audit_gift_cards(self),
+        }
+        return self.env["loyalty.club"]._loyalty_audit_notification(result, Posting._ledger_audit_summary(result))
+
     def action_view_entries(self):
+        """Open the ledger of this gift card."""
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_club.loyalty_club_gift_card_entry_action")
         action["domain"] = [("gift_card_id", "=", self.id)]
@@ -312,11 +424,10 @@ class LoyaltyClubGiftCard(models.Model):
     # ------------------------------------------------------------------
     # Portal, reports, crons
     # ------------------------------------------------------------------
-    @api.model
     def _masked_code(self):
         """Code safe to show on a screen: only its last group."""
         self.ensure_one()
-        return mask_code(self.code)
+        return mask_code(self.sudo().code)
 
     def _portal_gift_cards(self, partner):
         """Gift cards owned by ``partner``'s commercial entity (for the member portal)."""
@@ -415,7 +526,7 @@ class LoyaltyClubGiftCard(models.Model):
     def _demo_issue(self, club_id, code, pin, amount, key):
         """Demo data helper: a gift card with a known code and PIN, loaded with ``amount``."""
         club = self.env["loyalty.club"].browse(club_id)
-        card = self.search([("code", "=", normalize_code(code))], limit=1) or self.create(
+        card = self.sudo().search([("code", "=", normalize_code(code))], limit=1) or self.create(
             {"club_id": club.id, "code": code, "initial_amount": amount}
         )
         if not card.pin_set:

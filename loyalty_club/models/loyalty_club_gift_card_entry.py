@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools.append_only import create_append_only_trigger
+from ..tools.ledger_chain import create_chain_trigger
 
 GIFT_ENTRY_KINDS = [
     ("load", "Activation / load"),
@@ -36,6 +37,7 @@ class LoyaltyClubGiftCardEntry(models.Model):
     """One append-only movement of money on a gift card; its balance is the sum of these."""
 
     _name = "loyalty.club.gift.card.entry"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Gift Card Ledger Entry"
     _order = "date desc, id desc"
     _check_company_auto = True
@@ -62,6 +64,12 @@ class LoyaltyClubGiftCardEntry(models.Model):
         "loyalty.club.gift.card.entry", "Reverses", readonly=True, index="btree_not_null"
     )
     user_id = fields.Many2one("res.users", "Author", readonly=True, default=lambda self: self.env.user)
+    chain_digest = fields.Char(
+        "Chain hash",
+        readonly=True,
+        copy=False,
+        help="SHA-256 of the booked columns chained to the card's previous entry, set by the database.",
+    )
 
     _sql_constraints = [
         ("posting_key_unique", "unique(posting_key)", "This gift card movement was already posted."),
@@ -70,7 +78,9 @@ class LoyaltyClubGiftCardEntry(models.Model):
     ]
 
     def init(self):
-        create_append_only_trigger(self.env.cr, self._table, GIFT_ENTRY_COLUMNS)
+        """The triggers that make the ledger append-only and chain its entries (tamper-evident)."""
+        create_append_only_trigger(self.env.cr, self._table, GIFT_ENTRY_COLUMNS, fill_once_columns=("chain_digest",))
+        create_chain_trigger(self.env.cr, self._table, "gift_card_id", GIFT_ENTRY_COLUMNS)
 
     @api.model
     def _selection_origin_reference(self):

@@ -215,5 +215,5 @@ class LoyaltyClubHold(models.Model):
         done = self.env.cr.rowcount
         self.invalidate_model(["state", "date_done"])
         self._invalidate_available()
-        self.env["loyalty.club.pin.check"].sudo()._clean_old()
+        self.env["loyalty.club.till.token"].sudo()._clean_old()
         return done

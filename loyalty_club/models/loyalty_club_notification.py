@@ -33,6 +33,7 @@ class LoyaltyClubNotification(models.Model):
     """
 
     _name = "loyalty.club.notification"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Message"
     _order = "date desc, id desc"
     _check_company_auto = True

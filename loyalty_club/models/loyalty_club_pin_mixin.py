@@ -1,6 +1,7 @@
 import hashlib
 import hmac
 import logging
+import secrets
 from datetime import timedelta
 
 from passlib.context import CryptContext
@@ -17,6 +18,11 @@ PIN_ROUNDS_PARAM = "loyalty_club.pin_hash_rounds"
 PIN_ROUNDS_DEFAULT = 200_000
 PIN_SECRET_CONFIG_KEY = "loyalty_club_pin_secret"
 _warned_no_secret = False
+# One passlib context and one dummy hash per number of rounds, for the life of the process: a
+# check of an unknown, locked or blocked card verifies against the cached dummy hash, so it costs
+# exactly one PBKDF2 run, like a wrong PIN (building them per call cost a second run).
+_CRYPT_CONTEXTS = {}
+_DUMMY_HASHES = {}
 
 
 class LoyaltyClubPinMixin(models.AbstractModel):
@@ -77,9 +83,34 @@ class LoyaltyClubPinMixin(models.AbstractModel):
         return secret.encode()
 
     @api.model
+    def _pin_rounds(self):
+        try:
+            rounds = int(self.env["ir.config_parameter"].sudo().get_param(PIN_ROUNDS_PARAM, PIN_ROUNDS_DEFAULT))
+        except (TypeError, ValueError):
+            rounds = PIN_ROUNDS_DEFAULT
+        return max(rounds, 10_000)
+
+    @api.model
     def _pin_crypt_context(self):
-        rounds = int(self.env["ir.config_parameter"].sudo().get_param(PIN_ROUNDS_PARAM, PIN_ROUNDS_DEFAULT))
-        return CryptContext(["pbkdf2_sha512"], pbkdf2_sha512__rounds=max(rounds, 10_000))
+        """The passlib context of the configured rounds (built once per process)."""
+        rounds = self._pin_rounds()
+        context = _CRYPT_CONTEXTS.get(rounds)
+        if context is None:
+            context = _CRYPT_CONTEXTS[rounds] = CryptContext(["pbkdf2_sha512"], pbkdf2_sha512__rounds=rounds)
+        return context
+
+    @api.model
+    def _pin_dummy_verify(self):
+        """Spend what a real PIN check spends (the keyed digest and one PBKDF2 verification, against
+        a dummy hash computed once per process), for a card that is unknown, locked or blocked."""
+        rounds = self._pin_rounds()
+        context = self._pin_crypt_context()
+        dummy = _DUMMY_HASHES.get(rounds)
+        if dummy is None:
+            dummy = _DUMMY_HASHES[rounds] = context.hash(secrets.token_hex(32))
+        digest = hmac.new(self._pin_secret(), b"dummy:0000", hashlib.sha256).hexdigest()
+        context.verify(digest, dummy)
+        return False
 
     def _pin_digest(self, pin):
         """Key the PIN with the server secret and the card id before the slow hash."""
@@ -133,12 +164,12 @@ class LoyaltyClubPinMixin(models.AbstractModel):
         self.env.cr.execute(SQL("SELECT pin_hash FROM %s WHERE id = %s", SQL.identifier(self._table), self.id))
         row = self.env.cr.fetchone()
         pin_hash = row and row[0]
-        context = self._pin_crypt_context()
         if self._pin_is_locked() or not pin_hash or not self._pin_usable():
-            context.dummy_verify()
-            return False
+            return self._pin_dummy_verify()
         pin = normalize_digits(pin)
-        pin_ok = isinstance(pin, str) and context.verify(self._pin_digest(pin), pin_hash)
+        # the same work whatever was sent: a PIN that is no text is checked as an empty one
+        verified = self._pin_crypt_context().verify(self._pin_digest(pin if isinstance(pin, str) else ""), pin_hash)
+        pin_ok = isinstance(pin, str) and verified
         if pin_ok:
             if self.pin_failed_attempts or self.pin_locked:
                 self.env.cr.execute(

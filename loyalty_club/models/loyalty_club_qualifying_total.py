@@ -20,6 +20,7 @@ class LoyaltyClubQualifyingTotal(models.Model):
     """
 
     _name = "loyalty.club.qualifying.total"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Qualifying Totals per Card and Day"
     _order = "day desc, card_id"
     _log_access = False

@@ -6,6 +6,7 @@ class LoyaltyClubReward(models.Model):
     """What members can get for their points: a % discount, a fixed credit or a free product."""
 
     _name = "loyalty.club.reward"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Reward"
     _order = "club_id, sequence, points_cost, id"
     _check_company_auto = True

@@ -11,6 +11,7 @@ class LoyaltyClubSegment(models.Model):
     """A saved filter of club members, computed in SQL, for mass mail/SMS campaigns."""
 
     _name = "loyalty.club.segment"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Member Segment"
     _order = "name, id"
     _check_company_auto = True

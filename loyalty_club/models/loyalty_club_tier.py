@@ -6,7 +6,7 @@ class LoyaltyClubTier(models.Model):
     """A membership level reached by qualifying over the club's evaluation window."""
 
     _name = "loyalty.club.tier"
-    _inherit = ["pos.load.mixin"]
+    _inherit = ["loyalty.club.protected.mixin", "pos.load.mixin"]
     _description = "Club Tier"
     _order = "club_id, threshold, sequence, id"
     _check_company_auto = True

@@ -5,6 +5,7 @@ class LoyaltyClubTierHistory(models.Model):
     """One change of a card's tier, with why it happened."""
 
     _name = "loyalty.club.tier.history"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Tier Change"
     _order = "date desc, id desc"
 

@@ -2,7 +2,7 @@ from odoo import models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
-from ..tools.card_number import is_valid_card_number, normalize_digits
+from ..tools.card_number import is_valid_card_number
 
 PHONE_MATCHES_SHOWN = 10
 
@@ -24,15 +24,14 @@ class PosConfig(models.Model):
             too many failures
         """
         self._loyalty_club_check_cashier()
-        scope = self._loyalty_club_check_attempts(code=query)
+        Card = self.env["loyalty.club.card"].sudo().with_company(self.company_id)
+        scope = self._loyalty_club_check_attempts(code=Card._lookup_key(query, self.company_id))
         club = self.company_id._loyalty_club_get()
         if not club:
             raise UserError(self.env._("This shop's company has no customer club."))
         if not isinstance(query, str) or not query.strip():
             raise UserError(self.env._("Scan a card or type a card number or phone number."))
-        Card = self.env["loyalty.club.card"].sudo().with_company(self.company_id)
-        text = normalize_digits(query).strip()
-        compact = "".join(text.split())
+        text, compact = Card._lookup_text(query)
         cards = Card.browse()
         is_number = compact.isascii() and compact.isdigit()
         if is_number and (is_valid_card_number(compact) or club._has_legacy_numbers_of(club.id)):
@@ -52,6 +51,7 @@ class PosConfig(models.Model):
             raise self._loyalty_club_failed(
                 scope, UserError(self.env._("No active club card found for this number or phone."))
             )
+        self.env["loyalty.club.attempt"].sudo()._record_success(scope)
         return [self._loyalty_club_card_summary(card) for card in cards]
 
     def loyalty_club_verify_pin(self, card_id, pin, order_uuid=None):
@@ -63,14 +63,15 @@ class PosConfig(models.Model):
         count as failures of the till (see :meth:`loyalty_club_find_card`).
         """
         self._loyalty_club_check_cashier()
-        scope = self._loyalty_club_check_attempts()
+        scope = self._loyalty_club_check_attempts(code=f"loyalty.club.card:{card_id}")
         card = self._loyalty_club_card(card_id)
         Card = self.env["loyalty.club.card"]
         if not card:
-            Card._pin_crypt_context().dummy_verify()
+            Card._pin_dummy_verify()
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         if not card._verify_pin(pin):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
+        self.env["loyalty.club.attempt"].sudo()._record_success(scope)
         return {
             "token": self._loyalty_club_pin_token(card, order_uuid),
             "card": self._loyalty_club_card_summary(card),
@@ -168,8 +169,8 @@ class PosConfig(models.Model):
         :returns: card summary (masked code, state, balance, currency, validity; no PIN data)
         """
         self._loyalty_club_check_cashier()
-        scope = self._loyalty_club_check_attempts(code=code)
         Card = self.env["loyalty.club.gift.card"].sudo()
+        scope = self._loyalty_club_check_attempts(code=Card._code_key(code))
         try:
             card = Card._find_by_code(code)
         except ValidationError:
@@ -177,6 +178,7 @@ class PosConfig(models.Model):
         allowed = ("inactive", "active", "used") if for_sale else ("active",)
         if not card or card.club_id != self.company_id._loyalty_club_get() or card.state not in allowed:
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
+        self.env["loyalty.club.attempt"].sudo()._record_success(scope)
         return card._summary()
 
     def loyalty_gift_card_verify_pin(self, card_id, pin, order_uuid=None):
@@ -185,14 +187,15 @@ class PosConfig(models.Model):
         summary (with its available balance). Uniform error for anything wrong, counted as a
         failure of the till (see :meth:`loyalty_club_find_card`)."""
         self._loyalty_club_check_cashier()
-        scope = self._loyalty_club_check_attempts()
+        scope = self._loyalty_club_check_attempts(code=f"loyalty.club.gift.card:{card_id}")
         card = self._loyalty_gift_card(card_id)
         Card = self.env["loyalty.club.gift.card"]
         if not card:
-            Card._pin_crypt_context().dummy_verify()
+            Card._pin_dummy_verify()
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         if not card._verify_pin(pin):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
+        self.env["loyalty.club.attempt"].sudo()._record_success(scope)
         return {"token": self._loyalty_club_pin_token(card, order_uuid), "card": card._summary()}
 
     def _loyalty_gift_card(self, card_id):
@@ -220,8 +223,9 @@ class PosConfig(models.Model):
         self.check_access("read")
 
     def _loyalty_club_check_attempts(self, code=None):
-        """The limiter scope of this till (IP, user, open session, typed code); raises the
-        uniform "too many failures" error, before anything is looked up, when it is limited."""
+        """The limiter scope of this till (IP, user, open session, the code as its lookup reads it);
+        raises the uniform "too many failures" error, before anything is looked up, when it is
+        limited, and otherwise counts the attempt until ``_record_success`` takes it back."""
         Attempt = self.env["loyalty.club.attempt"].sudo()
         scope = Attempt._scope("pos", code=code, user=self.env.user, pos_session=self.sudo().current_session_id)
         Attempt._check_limit(scope)
@@ -304,10 +308,10 @@ class PosConfig(models.Model):
         self.ensure_one()
         if not isinstance(order_uuid, str) or not order_uuid:
             return False
-        return self.env["loyalty.club.pin.check"].sudo()._issue(self, card, order_uuid)
+        return self.env["loyalty.club.till.token"].sudo()._issue(self, card, order_uuid)
 
     def _loyalty_club_check_pin_token(self, card, token, order_uuid):
         """Spend ``token``: whether it proves ``card``'s current PIN was checked at this till by
         this cashier for the order ``order_uuid``, recently, and was never spent before."""
         self.ensure_one()
-        return self.env["loyalty.club.pin.check"].sudo()._consume(self, card, order_uuid, token)
+        return self.env["loyalty.club.till.token"].sudo()._consume(self, card, order_uuid, token)

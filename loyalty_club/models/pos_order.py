@@ -38,8 +38,23 @@ class _OrderSavedMeanwhile(pg_errors.LockNotAvailable):
 
 
 class PosOrder(models.Model):
-    _inherit = ["pos.order", "mail.activity.mixin"]
     _name = "pos.order"
+    _inherit = ["pos.order", "mail.activity.mixin", "loyalty.club.protected.mixin"]
+    _loyalty_protected_fields = frozenset(
+        {
+            "loyalty_card_id",
+            "loyalty_card_display",
+            "loyalty_tier_name",
+            "loyalty_points_earned",
+            "loyalty_points_redeemed",
+            "loyalty_points_returned",
+            "loyalty_points_reversed",
+            "loyalty_shortfall",
+            "loyalty_balance_after",
+        }
+    )
+    # the till sends back what it loaded: dropped, never written (the server computes them)
+    _loyalty_protected_drop = True
 
     loyalty_card_id = fields.Many2one(
         "loyalty.club.card",

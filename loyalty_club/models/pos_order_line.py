@@ -2,7 +2,21 @@ from odoo import api, fields, models
 
 
 class PosOrderLine(models.Model):
-    _inherit = "pos.order.line"
+    _name = "pos.order.line"
+    _inherit = ["pos.order.line", "loyalty.club.protected.mixin"]
+    _loyalty_protected_fields = frozenset(
+        {
+            "loyalty_points",
+            "loyalty_points_reversed",
+            "loyalty_member_discount",
+            "loyalty_discount_window_id",
+            "loyalty_window_discount_amount",
+            "loyalty_gift_card_ids",
+            "loyalty_gift_card_codes",
+        }
+    )
+    # the till sends back what it loaded: dropped, never written (the server computes them)
+    _loyalty_protected_drop = True
 
     loyalty_points = fields.Integer(
         "Club points earned",

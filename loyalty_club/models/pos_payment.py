@@ -2,7 +2,13 @@ from odoo import api, fields, models
 
 
 class PosPayment(models.Model):
-    _inherit = "pos.payment"
+    _name = "pos.payment"
+    _inherit = ["pos.payment", "loyalty.club.protected.mixin"]
+    _loyalty_protected_fields = frozenset(
+        {"loyalty_gift_card_id", "loyalty_gift_card_balance", "loyalty_gift_card_new_code"}
+    )
+    # the till sends back what it loaded: dropped, never written (the server computes them)
+    _loyalty_protected_drop = True
 
     loyalty_gift_card_id = fields.Many2one(
         "loyalty.club.gift.card", "Gift card", readonly=True, copy=False, index="btree_not_null"

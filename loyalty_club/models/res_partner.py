@@ -3,7 +3,9 @@ from odoo.tools import SQL
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
+    _name = "res.partner"
+    _inherit = ["res.partner", "loyalty.club.protected.mixin"]
+    _loyalty_protected_fields = frozenset({"loyalty_birthday_changed_on"})
 
     loyalty_card_ids = fields.One2many("loyalty.club.card", "partner_id", "Club cards")
     # Named after the club: Odoo's Loyalty app defines loyalty_card_count and
@@ -105,8 +107,6 @@ class ResPartner(models.Model):
                     [fields.Date.context_today(self), changed.ids],
                 )
                 changed.invalidate_recordset(["loyalty_birthday_changed_on"])
-        if "loyalty_birthday_changed_on" in vals and not self.env.su:
-            vals = {key: value for key, value in vals.items() if key != "loyalty_birthday_changed_on"}
         result = super().write(vals)
         # An import fills in profiles completed elsewhere, a contact merge copies them from the
         # merged contacts: no profile bonus for that.

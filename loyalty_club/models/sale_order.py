@@ -7,7 +7,9 @@ from odoo.tools import float_compare
 
 
 class SaleOrder(models.Model):
-    _inherit = "sale.order"
+    _name = "sale.order"
+    _inherit = ["sale.order", "loyalty.club.protected.mixin"]
+    _loyalty_protected_fields = frozenset({"loyalty_confirmations", "loyalty_shortfall", "commercial_partner_id"})
 
     loyalty_card_id = fields.Many2one(
         "loyalty.club.card",
@@ -94,6 +96,25 @@ class SaleOrder(models.Model):
                     limit=1,
                 )
             ) or False
+
+    @api.constrains("loyalty_card_id", "partner_id", "order_line")
+    def _check_loyalty_card(self):
+        """The order's card is a card of its customer, and reward lines are paid by the card whose
+        PIN was checked for them (a card cannot be swapped under reward lines)."""
+        for order in self.sudo():
+            card = order.loyalty_card_id
+            if card and card.partner_id.commercial_partner_id != order.partner_id.commercial_partner_id:
+                raise ValidationError(self.env._("The club card of order %s must belong to its customer.", order.name))
+            if order.state in ("draft", "sent") and any(
+                line.loyalty_reward_points and line.loyalty_reward_card_id != card for line in order.order_line
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Order %s has reward lines paid with another club card: remove them before changing "
+                        "the customer or the card.",
+                        order.name,
+                    )
+                )
 
     @api.depends("loyalty_card_id", "order_line.price_subtotal", "order_line.price_total", "order_line.product_id")
     def _compute_loyalty_points_estimate(self):
@@ -473,7 +494,7 @@ class SaleOrder(models.Model):
             points, spend, bases = order._loyalty_points_for_lines()
             allocation = card.club_id._allocate_points(points, bases)
             for line in order.order_line:
-                line.write(
+                line.sudo().write(
                     {
                         "loyalty_points": allocation.get(line, 0),
                         "loyalty_points_reversed": 0,
@@ -527,7 +548,7 @@ class SaleOrder(models.Model):
             target = max(0, min(int(wanted), line.loyalty_points))
             if target != line.loyalty_points_reversed:
                 delta += target - line.loyalty_points_reversed
-                line.loyalty_points_reversed = target
+                line.sudo().loyalty_points_reversed = target
         if not delta:
             return self.env["loyalty.club.entry"]
         is_whole = all(line.loyalty_points_reversed >= line.loyalty_points for line in lines)
@@ -546,11 +567,11 @@ class SaleOrder(models.Model):
             forgiven = -delta - given
             if forgiven and self.loyalty_shortfall:
                 # points the member never gave back (club policy) are not given back either
-                self.loyalty_shortfall = max(0, self.loyalty_shortfall - forgiven)
+                self.sudo().loyalty_shortfall = max(0, self.loyalty_shortfall - forgiven)
             return entry
         entry, shortfall = Posting._post_document_reversal(earned, delta, posting_key, **common)
         if shortfall:
-            self.loyalty_shortfall += shortfall
+            self.sudo().loyalty_shortfall += shortfall
             self.message_post(
                 body=self.env._(
                     "%(shortfall)s points could not be taken back from card %(card)s: the member "
@@ -637,7 +658,7 @@ class SaleOrder(models.Model):
                         card, loaded, "load", key, origin=order, branch=order.company_id, reason=order.name
                     )
                     cards |= card
-                line.loyalty_gift_card_ids = [Command.set(cards.ids)]
+                line.sudo().loyalty_gift_card_ids = [Command.set(cards.ids)]
 
     def action_view_gift_cards(self):
         self.ensure_one()

@@ -4,7 +4,25 @@ from odoo.tools import float_compare
 
 
 class SaleOrderLine(models.Model):
-    _inherit = "sale.order.line"
+    _name = "sale.order.line"
+    _inherit = ["sale.order.line", "loyalty.club.protected.mixin"]
+    # What the club computed (points, rewards paid with points, member discounts, cards loaded):
+    # only the server writes them (see loyalty.club.protected.mixin).
+    _loyalty_protected_fields = frozenset(
+        {
+            "loyalty_gift_card_ids",
+            "loyalty_points",
+            "loyalty_points_reversed",
+            "loyalty_reward_id",
+            "loyalty_reward_points",
+            "loyalty_reward_card_id",
+            "loyalty_tier_discount_line",
+            "loyalty_member_discount",
+            "loyalty_discount_window_id",
+            "loyalty_window_percent",
+            "loyalty_window_discount_amount",
+        }
+    )
 
     loyalty_gift_card_code = fields.Char(
         "Gift card code",
@@ -53,6 +71,14 @@ class SaleOrderLine(models.Model):
         copy=False,
         groups="loyalty_club.group_loyalty_club_user",
         help="Points this reward line costs; reserved while the order is a quotation, spent when it is confirmed.",
+    )
+    loyalty_reward_card_id = fields.Many2one(
+        "loyalty.club.card",
+        "Club card of the reward",
+        readonly=True,
+        copy=False,
+        groups="loyalty_club.group_loyalty_club_user",
+        help="Card whose points pay this reward line (the card whose PIN was checked).",
     )
 
     loyalty_tier_discount_line = fields.Boolean(readonly=True, copy=False)

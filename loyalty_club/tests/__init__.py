@@ -23,6 +23,7 @@ from . import test_reliability
 from . import test_retry_messages
 from . import test_fault_injection_gift_card
 from . import test_access_matrix
+from . import test_bypass_matrix
 from . import test_gift_card
 from . import test_gift_card_sales
 from . import test_gift_card_concurrency
@@ -40,3 +41,7 @@ from . import test_give_back
 from . import test_pending
 from . import test_tier_referrals
 from . import test_partner_merge
+from . import test_server_decides
+from . import test_guessing
+from . import test_gift_card_codes
+from . import test_ledger_chain

@@ -112,7 +112,7 @@ class TestAttemptLimits(PosClubCase):
             "card by number": lambda: self.config.loyalty_club_find_card(self.card.number),
             "card by phone": lambda: self.config.loyalty_club_find_card("09121112233"),
             "right PIN": lambda: self.config.loyalty_club_verify_pin(self.card.id, PIN),
-            "gift card": lambda: self.config.loyalty_gift_card_find(self.gift.code),
+            "gift card": lambda: self.config.loyalty_gift_card_find(self.gift.sudo().code),
             "gift card PIN": lambda: self.config.loyalty_gift_card_verify_pin(self.gift.id, GIFT_PIN),
             "empty query": lambda: self.config.loyalty_club_find_card(""),
         }
@@ -170,7 +170,7 @@ class TestAttemptLimits(PosClubCase):
         for _round in range(10):
             self.config.loyalty_club_find_card(self.card.number)
             self.config.loyalty_club_verify_pin(self.card.id, PIN)
-            self.config.loyalty_gift_card_find(self.gift.code_display.lower())
+            self.config.loyalty_gift_card_find(self.gift.sudo().code_display.lower())
             self.config.loyalty_gift_card_verify_pin(self.gift.id, GIFT_PIN)
         self.assertFalse(self.env["loyalty.club.attempt"].search_count([]))
         self.fail_lookup()
@@ -232,9 +232,11 @@ class TestAttemptLimits(PosClubCase):
             "loyalty_gift_card_find": {
                 "unknown code": lambda: config.loyalty_gift_card_find(generate_code()),
                 "garbage": lambda: config.loyalty_gift_card_find("not a code"),
-                "blocked card": lambda: config.loyalty_gift_card_find(self.blocked_gift.code),
-                "inactive card (to pay)": lambda: config.loyalty_gift_card_find(self.inactive_gift.code),
-                "card of another club": lambda: config.loyalty_gift_card_find(self.other_gift.code, for_sale=True),
+                "blocked card": lambda: config.loyalty_gift_card_find(self.blocked_gift.sudo().code),
+                "inactive card (to pay)": lambda: config.loyalty_gift_card_find(self.inactive_gift.sudo().code),
+                "card of another club": lambda: config.loyalty_gift_card_find(
+                    self.other_gift.sudo().code, for_sale=True
+                ),
             },
             "loyalty_gift_card_verify_pin": {
                 "unknown card": lambda: config.loyalty_gift_card_verify_pin(999_999_999, GIFT_PIN),
@@ -262,7 +264,7 @@ class TestAttemptLimits(PosClubCase):
                 lambda: self.config.loyalty_club_find_card("0000000000000000"),
                 lambda: self.config.loyalty_club_verify_pin(self.card.id, PIN),
                 lambda: self.config.loyalty_club_verify_pin(999_999_999, PIN),
-                lambda: self.config.loyalty_gift_card_find(self.gift.code),
+                lambda: self.config.loyalty_gift_card_find(self.gift.sudo().code),
                 lambda: self.config.loyalty_gift_card_find(generate_code()),
                 lambda: self.config.loyalty_gift_card_verify_pin(self.gift.id, GIFT_PIN),
                 lambda: self.config.loyalty_gift_card_verify_pin(999_999_999, GIFT_PIN),
@@ -410,7 +412,9 @@ class TestAttemptLimitsHttp(TestPointOfSaleHttpCommon):
             self.assertEqual(self.find("pos_user", self.main_pos_config, self.card.number)[0], "ok")
             status, _result = self.call("pos_user", self.main_pos_config, "loyalty_club_verify_pin", self.card.id, PIN)
             self.assertEqual(status, "ok")
-            status, _result = self.call("pos_user", self.main_pos_config, "loyalty_gift_card_find", self.gift.code)
+            status, _result = self.call(
+                "pos_user", self.main_pos_config, "loyalty_gift_card_find", self.gift.sudo().code
+            )
             self.assertEqual(status, "ok")
         self.assertEqual(self.attempts(), 0)
         self.fail_times(4, "pos_user", self.main_pos_config)
@@ -477,15 +481,15 @@ class TestAttemptLimitsBackOffice(SaleClubCase):
 
     def test_wrong_pins_in_the_back_office_limit_the_user(self):
         self.assertTrue(self.redeem_wizard(PIN).pin_verified, "the right PIN is not counted")
-        self.assertTrue(self.pay_wizard(self.gift.code, GIFT_PIN).gift_card_id)
+        self.assertTrue(self.pay_wizard(self.gift.sudo().code, GIFT_PIN).gift_card_id)
         self.assertFalse(self.env["loyalty.club.attempt"].search_count([]))
         self.assertFalse(self.redeem_wizard("0000").pin_verified)
-        self.assertNotEqual(self.refusal(lambda: self.pay_wizard(self.gift.code, "000000")), self.limited())
+        self.assertNotEqual(self.refusal(lambda: self.pay_wizard(self.gift.sudo().code, "000000")), self.limited())
         self.assertNotEqual(self.refusal(lambda: self.pay_wizard(generate_code(), GIFT_PIN)), self.limited())
         attempts = self.env["loyalty.club.attempt"].search([])
         self.assertEqual((len(attempts), set(attempts.mapped("channel"))), (3, {"backoffice"}))
         self.assertEqual(attempts.user_id, self.env.user)
-        self.assertEqual(self.refusal(lambda: self.pay_wizard(self.gift.code, GIFT_PIN)), self.limited())
+        self.assertEqual(self.refusal(lambda: self.pay_wizard(self.gift.sudo().code, GIFT_PIN)), self.limited())
         self.assertEqual(self.refusal(lambda: self.redeem_wizard(PIN)), self.limited())
         self.gift.invalidate_recordset()
         self.assertEqual(self.gift.pin_failed_attempts, 1, "a limited user's PIN is not even checked")

@@ -98,6 +98,7 @@ class TestConcurrentPostings(CommittedClubMixin, TransactionCase):
                                         "price_unit": -5,
                                         "loyalty_reward_id": reward.id,
                                         "loyalty_reward_points": 80,
+                                        "loyalty_reward_card_id": card.id,
                                     }
                                 ),
                             ],

@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from odoo.addons.mail.tests.common import MailCase
@@ -246,7 +246,8 @@ class TestEngagementBonusRules(EngagementCase):
         with freeze_time("2027-03-20 10:00:00"):
             self.assertEqual(self.Rule._cron_date_bonuses(), 1)
         # the field cannot be forged by users
-        self.member.with_user(self.env.ref("base.user_admin")).write({"loyalty_birthday_changed_on": "2000-01-01"})
+        with self.assertRaises(AccessError):
+            self.member.with_user(self.env.ref("base.user_admin")).write({"loyalty_birthday_changed_on": "2000-01-01"})
         self.assertEqual(self.member.loyalty_birthday_changed_on, date(2026, 3, 1))
 
     def test_birthday_on_29_february(self):

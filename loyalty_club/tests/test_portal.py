@@ -8,6 +8,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.mail.tests.common import MockEmail
+from odoo.addons.sms.tests.common import SMSCase
 
 from .common import LoyaltyClubCase
 
@@ -328,17 +329,44 @@ class TestPortalPin(LoyaltyPortalCase):
 
 
 @tagged("post_install", "-at_install")
-class TestPortalJoin(LoyaltyPortalCase):
-    """Joining from the portal: phone normalised, duplicates refused, double submit harmless."""
+class TestPortalJoin(LoyaltyPortalCase, SMSCase):
+    """Joining from the portal: the mobile number is verified by a code sent by SMS before anything
+    is written (issue 20, item 6); phone normalised, duplicates refused, double submit harmless."""
 
-    def join(self, phone="0912 777 8899", pin="2468", confirm=None):
-        return self.post_form("/my/club/join", phone=phone, pin=pin, pin_confirm=pin if confirm is None else confirm)
+    def send_code(self, phone="0912 777 8899"):
+        with self.mockSMSGateway():
+            return self.post_form("/my/club/join", phone=phone)
 
-    def test_join_creates_one_card(self):
+    def confirm(self, code, pin="2468", confirm=None):
+        return self.post_form(
+            "/my/club/join/confirm", code=code, pin=pin, pin_confirm=pin if confirm is None else confirm
+        )
+
+    def sent_code(self, partner, number):
+        """The code of the SMS queued for ``number`` (through Odoo's SMS queue)."""
+        sms = self._find_sms_sms(partner, number, "outgoing")
+        return re.search(r"\b(\d{6})\b", sms.body).group(1)
+
+    def join(self, newcomer, phone="0912 777 8899", pin="2468", confirm=None):
+        self.send_code(phone)
+        code = self.sent_code(newcomer.partner_id, self.env["loyalty.club.card"]._normalize_phone(phone))
+        return self.confirm(code, pin=pin, confirm=confirm)
+
+    def test_join_creates_one_card_once_the_number_is_verified(self):
         newcomer = self._portal_user("club_portal_new", "new@example.com", False)
         self.authenticate("club_portal_new", "club_portal_new")
-        self.assertIn("o_loyalty_portal_join", self.url_open("/my/club").text)
-        response = self.join()
+        self.assertIn("o_loyalty_portal_join_phone", self.url_open("/my/club").text)
+        response = self.send_code()
+        self.assertIn("/my/club", response.headers["Location"])
+        self.assertSMSOutgoing(newcomer.partner_id, "+989127778899", content="verification code")
+        self.assertFalse(newcomer.partner_id.mobile, "nothing is written before the code comes back")
+        self.assertIn("o_loyalty_portal_join_confirm", self.url_open("/my/club").text)
+        code = self.sent_code(newcomer.partner_id, "+989127778899")
+        # the queue delivers it through whichever gateway is configured
+        with self.mockSMSGateway():
+            self.env["sms.sms"].sudo()._process_queue()
+        self.assertSMSIapSent(["+989127778899"], content=code)
+        response = self.confirm(code)
         self.assertIn("/my/club?message=joined", response.headers["Location"])
         cards = self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)])
         self.assertEqual(len(cards), 1)
@@ -346,27 +374,128 @@ class TestPortalJoin(LoyaltyPortalCase):
         self.assertEqual(newcomer.partner_id.mobile, "+989127778899")
         self.assertEqual(cards.partner_phone_sanitized, "+989127778899")
         self.assertTrue(cards._verify_pin("2468"))
-        again = self.join()
+        again = self.confirm(code)
         self.assertIn("message=already_member", again.headers["Location"])
+        self.assertIn("message=already_member", self.send_code().headers["Location"])
         self.assertEqual(self.env["loyalty.club.card"].search_count([("partner_id", "=", newcomer.partner_id.id)]), 1)
         self.assertNotIn("o_loyalty_portal_join", self.url_open("/my/club").text)
+
+    def test_a_shops_number_is_never_overwritten_unverified(self):
+        newcomer = self._portal_user("club_portal_shop", "shop@example.com", False)
+        newcomer.partner_id.mobile = "+98 935 111 2222"  # the number the shop has
+        self.authenticate("club_portal_shop", "club_portal_shop")
+        self.send_code("0912 777 6655")
+        code = self.sent_code(newcomer.partner_id, "+989127776655")
+        wrong = "000000" if code != "000000" else "111111"
+        for _try in range(5):
+            self.assertIn("This code is wrong or has expired.", self.confirm(wrong).text)
+        verification = self.env["loyalty.club.phone.verification"].sudo().search([("user_id", "=", newcomer.id)])
+        self.assertEqual((verification.tries, verification.state), (5, "failed"))
+        self.confirm(code)  # too late: five wrong tries spent the code
+        self.assertEqual(newcomer.partner_id.mobile, "+98 935 111 2222")
+        self.assertFalse(self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)]))
+        self.assertFalse(verification.sudo().code_hash == code, "only a keyed hash of the code is kept")
+
+    def test_codes_expire_and_are_limited(self):
+        newcomer = self._portal_user("club_portal_late", "late@example.com", False)
+        self.authenticate("club_portal_late", "club_portal_late")
+        self.send_code()
+        code = self.sent_code(newcomer.partner_id, "+989127778899")
+        with freeze_time(fields.Datetime.now() + timedelta(minutes=11)):
+            self.assertIn("This code is wrong or has expired.", self.confirm(code).text)
+        self.assertFalse(newcomer.partner_id.mobile)
+        for _index in range(4):
+            self.send_code()
+        self.assertIn("Too many codes were sent to you.", self.send_code().text)
 
     def test_join_refuses_duplicates(self):
         message = "A club card already exists for this phone number or e-mail address."
         newcomer = self._portal_user("club_portal_dup", "dup@example.com", False)
         self.authenticate("club_portal_dup", "club_portal_dup")
-        self.assertIn(message, self.join(phone="0912 555 0101").text, "phone of X's card")
+        self.assertIn(message, self.send_code(phone="0912 555 0101").text, "phone of X's card")
         newcomer.partner_id.email = "X@example.com"
-        self.assertIn(message, self.join(phone="0912 000 0000").text, "e-mail of X's card")
+        self.assertIn(message, self.send_code(phone="0912 000 0000").text, "e-mail of X's card")
         self.assertFalse(self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)]))
 
     def test_join_bad_input(self):
         newcomer = self._portal_user("club_portal_bad", "bad@example.com", False)
         self.authenticate("club_portal_bad", "club_portal_bad")
-        self.assertIn("is not a valid phone number", self.join(phone="12").text)
-        self.assertIn("The PIN must be exactly 4 digits.", self.join(pin="12").text)
-        self.assertIn("The two PINs are different.", self.join(confirm="1357").text)
+        self.assertIn("is not a valid phone number", self.send_code(phone="12").text)
+        self.send_code()
+        code = self.sent_code(newcomer.partner_id, "+989127778899")
+        self.assertIn("The PIN must be exactly 4 digits.", self.confirm(code, pin="12").text)
+        self.assertIn("The two PINs are different.", self.confirm(code, confirm="1357").text)
+        verification = self.env["loyalty.club.phone.verification"].sudo().search([("user_id", "=", newcomer.id)])
+        self.assertEqual(verification.tries, 0, "a refused PIN costs no try of the code")
         self.assertFalse(self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)]))
+
+
+@tagged("post_install", "-at_install")
+class TestPortalPhoneChange(LoyaltyPortalCase, SMSCase):
+    """A member's new mobile number is recorded only once the code sent to it comes back, from the
+    club page or from *My account* (issue 20, item 6)."""
+
+    def code_for(self, partner, number):
+        sms = self._find_sms_sms(partner, number, "outgoing")
+        return re.search(r"\b(\d{6})\b", sms.body).group(1)
+
+    def test_member_changes_the_mobile_number_with_a_code(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        partner = self.portal_x.partner_id
+        self.assertIn('name="phone"', self.url_open("/my/club/phone").text)
+        with self.mockSMSGateway():
+            self.post_form("/my/club/phone", phone="0935 444 5566")
+        self.assertSMSOutgoing(partner, "+989354445566")
+        self.assertFalse(partner.mobile)
+        self.assertEqual(self.card_x.partner_phone_sanitized, "+989125550101", "the till still finds the old one")
+        self.assertIn("This code is wrong or has expired.", self.post_form("/my/club/phone/confirm", code="x").text)
+        response = self.post_form("/my/club/phone/confirm", code=self.code_for(partner, "+989354445566"))
+        self.assertIn("message=phone_changed", response.headers["Location"])
+        self.assertEqual(partner.mobile, "+989354445566")
+        self.card_x.invalidate_recordset()
+        self.assertEqual(self.card_x.partner_phone_sanitized, "+989354445566")
+        self.assertIn("verified by an SMS code", partner.message_ids[:1].body)
+
+    def test_my_account_phone_of_a_member_waits_for_the_code(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        partner = self.portal_x.partner_id
+        details = {
+            "name": partner.name,
+            "phone": "0935 777 8899",
+            "email": partner.email,
+            "street": "Valiasr 1",
+            "city": "Tehran",
+            "country_id": str(self.env.ref("base.ir").id),
+        }
+        with self.mockSMSGateway():
+            response = self.post_form("/my/account", **details)
+        self.assertIn("/my/club/phone", response.headers["Location"])
+        self.assertEqual(partner.phone, "+98 912 555 0101", "not written before the code comes back")
+        self.assertEqual(partner.street, "Valiasr 1", "the rest of the form is saved")
+        self.assertSMSOutgoing(partner, "+989357778899")
+        self.post_form("/my/club/phone/confirm", code=self.code_for(partner, "+989357778899"))
+        self.assertEqual(partner.phone, "+989357778899")
+
+    def test_non_members_and_unchanged_numbers_are_left_alone(self):
+        self.authenticate("club_portal_x", "club_portal_x")
+        partner = self.portal_x.partner_id
+        details = {
+            "name": partner.name,
+            "phone": "0912 555 0101",  # the same number, typed differently
+            "email": partner.email,
+            "street": "Valiasr 2",
+            "city": "Tehran",
+            "country_id": str(self.env.ref("base.ir").id),
+        }
+        with self.mockSMSGateway():
+            response = self.post_form("/my/account", **details)
+        self.assertNotIn("/my/club/phone", response.headers.get("Location", ""))
+        self.assertFalse(self._new_sms)
+        outsider = self._portal_user("club_portal_out", "out@example.com", "+98 912 000 1111")
+        self.authenticate("club_portal_out", "club_portal_out")
+        self.assertEqual(self.url_open("/my/club/phone", allow_redirects=False).status_code, 404)
+        response = self.post_form("/my/account", **dict(details, name="Out", email="out@example.com"))
+        self.assertEqual(outsider.partner_id.phone, "0912 555 0101", "a non-member's phone is Odoo's business")
 
 
 @tagged("post_install", "-at_install")
@@ -397,6 +526,6 @@ class TestPortalGiftCards(LoyaltyPortalCase):
         page = self.url_open("/my/club").text
         self.assertIn(own._masked_code(), page)
         self.assertIn("35.00", page)
-        self.assertNotIn(own.code, page, "the full code stays off the screen")
+        self.assertNotIn(own.sudo().code, page, "the full code stays off the screen")
         self.assertNotIn(foreign._masked_code(), page)
         self.assertNotIn("99.00", page)

@@ -87,7 +87,7 @@ class TestPosConcurrentSync(CommittedClubMixin, TransactionCase):
             cr.execute("DELETE FROM pos_order_line WHERE order_id = ANY(%s)", [order_ids])
             cr.execute("DELETE FROM pos_order WHERE id = ANY(%s)", [order_ids])
             cr.execute("DELETE FROM loyalty_club_hold WHERE pos_config_id = %s", [self.pos["config"]])
-            cr.execute("DELETE FROM loyalty_club_pin_check WHERE pos_config_id = %s", [self.pos["config"]])
+            cr.execute("DELETE FROM loyalty_club_till_token WHERE pos_config_id = %s", [self.pos["config"]])
             cr.execute(
                 """DELETE FROM loyalty_club_gift_card_entry
                     WHERE gift_card_id IN (SELECT id FROM loyalty_club_gift_card WHERE club_id = %s)""",

@@ -336,9 +336,10 @@ class TestSaleRedemption(SaleClubCase):
             order.action_confirm()
 
     def test_verified_flag_cannot_be_forged(self):
-        wizard = self.env["loyalty.club.redeem.wizard"].create(
-            {"order_id": self._order().id, "card_id": self.card.id, "reward_id": self.seven.id, "pin_verified": True}
-        )
+        values = {"order_id": self._order().id, "card_id": self.card.id, "reward_id": self.seven.id}
+        with self.assertRaises(AccessError):
+            self.env["loyalty.club.redeem.wizard"].create({**values, "pin_verified": True})
+        wizard = self.env["loyalty.club.redeem.wizard"].create(values)
         self.assertFalse(wizard.pin_verified)
         with self.assertRaises(UserError):
             wizard.action_apply()

@@ -9,18 +9,32 @@ from odoo.tools import SQL
 PARTNER_MERGE_SETTING = "loyalty_club.partner_merge"
 
 
-def create_append_only_trigger(cr, table, immutable_columns, merge_column=None):
+def create_append_only_trigger(cr, table, immutable_columns, merge_column=None, fill_once_columns=()):
     """Refuse ``DELETE``, ``TRUNCATE`` and any ``UPDATE`` of ``immutable_columns`` of ``table``
     in PostgreSQL itself (even for the superuser), with a trigger named after the table.
 
     ``merge_column`` (one of ``immutable_columns``, a contact column) may change in exactly one
     case: from one of the merged contacts to the surviving one named by the transaction-local
     setting :data:`PARTNER_MERGE_SETTING`, which only the contact merge sets.
+    ``fill_once_columns`` may go from NULL to a value (a backfill), never change afterwards.
     """
     changed = SQL(" OR ").join(
-        SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
-        for column in immutable_columns
-        if column != merge_column
+        [
+            *(
+                SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
+                for column in immutable_columns
+                if column != merge_column
+            ),
+            *(
+                SQL(
+                    "(OLD.%s IS NOT NULL AND NEW.%s IS DISTINCT FROM OLD.%s)",
+                    SQL.identifier(column),
+                    SQL.identifier(column),
+                    SQL.identifier(column),
+                )
+                for column in fill_once_columns
+            ),
+        ]
     )
     merge_check = SQL("")
     if merge_column:

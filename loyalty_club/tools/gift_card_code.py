@@ -37,11 +37,19 @@ def generate_code():
     return body + check_symbol(body)
 
 
+def read_code(text):
+    """``text`` read as a code is read: Persian digits made ASCII, case, spaces (also tabs and
+    non-breaking spaces) and hyphens ignored, ``O`` as ``0`` and ``I``/``L`` as ``1``."""
+    if not isinstance(text, str):
+        return ""
+    return normalize_digits(text[:64]).strip().upper().translate(_READ_AS)
+
+
 def normalize_code(text):
     """The canonical form of a typed or scanned code, or None when it is not a valid code."""
     if not isinstance(text, str) or len(text) > 64:
         return None
-    code = normalize_digits(text).strip().upper().translate(_READ_AS)
+    code = read_code(text)
     if len(code) != CODE_LENGTH or any(char not in _INDEX for char in code):
         return None
     if check_symbol(code[:-1]) != code[-1]:

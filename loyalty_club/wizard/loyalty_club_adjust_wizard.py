@@ -6,6 +6,8 @@ class LoyaltyClubAdjustWizard(models.TransientModel):
     """Manual correction of a card's points by a club manager, with a reason."""
 
     _name = "loyalty.club.adjust.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
+    _loyalty_create_only_fields = frozenset({"card_id"})
     _description = "Adjust Club Points"
 
     card_id = fields.Many2one("loyalty.club.card", required=True, ondelete="cascade")
@@ -23,6 +25,8 @@ class LoyaltyClubAdjustWizard(models.TransientModel):
         self.ensure_one()
         if not self.env.user.has_group("loyalty_club.group_loyalty_club_manager"):
             raise AccessError(self.env._("Only club managers can adjust points."))
+        # a card of the user's companies only (the posting service works in sudo)
+        self.card_id.check_access("write")
         if not self.delta:
             raise ValidationError(self.env._("Enter a number of points other than zero."))
         if not (self.reason or "").strip():

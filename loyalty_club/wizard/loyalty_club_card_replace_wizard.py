@@ -6,6 +6,8 @@ class LoyaltyClubCardReplaceWizard(models.TransientModel):
     """Issue a new card for a lost or damaged one and move its balance."""
 
     _name = "loyalty.club.card.replace.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
+    _loyalty_create_only_fields = frozenset({"card_id"})
     _description = "Replace Club Card"
 
     card_id = fields.Many2one("loyalty.club.card", "Card to replace", required=True, ondelete="cascade")
@@ -17,6 +19,7 @@ class LoyaltyClubCardReplaceWizard(models.TransientModel):
         """Create the new card, move balance and tier, mark the old card lost. Returns the new card."""
         self.ensure_one()
         old = self.card_id
+        old.check_access("write")  # a card of the user's companies only
         if old.state not in ("active", "blocked", "lost"):
             raise UserError(self.env._("Card %s cannot be replaced in its state.", old.number))
         if old.replaced_by_id:

@@ -15,6 +15,7 @@ class LoyaltyClubDashboard(models.TransientModel):
     """
 
     _name = "loyalty.club.dashboard"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Dashboard"
 
     date_from = fields.Date("From", required=True, default=lambda self: self._default_date_from())

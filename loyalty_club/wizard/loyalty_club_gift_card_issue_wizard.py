@@ -12,6 +12,8 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
     the card printer; *Done* deletes them (the cards keep only the PIN hashes)."""
 
     _name = "loyalty.club.gift.card.issue.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
+    _loyalty_protected_fields = frozenset({"state"})
     _description = "Issue Gift Cards"
 
     club_id = fields.Many2one(
@@ -43,6 +45,7 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
             raise UserError(self.env._("Only club managers can issue gift cards in bulk."))
         if self.state != "draft":
             raise UserError(self.env._("These cards were issued already."))
+        self.club_id.check_access("read")  # a club of the user's companies only
         if self.currency_id.compare_amounts(self.amount, 0) < 0 or (
             self.activate and not self.currency_id.compare_amounts(self.amount, 0) > 0
         ):
@@ -66,20 +69,21 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
                     origin=card,
                     reason=self.env._("Issued loaded"),
                 )
-        self.state = "done"
+        self.sudo().state = "done"
         self._show_pins(cards, pins)
         return self._reopen()
 
     def _show_pins(self, cards, pins):
         """Put the codes and PINs on the wizard (once) with a CSV export."""
-        self.line_ids = [Command.clear()] + [
-            Command.create({"gift_card_id": card.id, "code": card.code_display, "pin": pins.get(card.id, "")})
+        wizard = self.sudo()
+        wizard.line_ids = [Command.clear()] + [
+            Command.create({"gift_card_id": card.id, "code": card.sudo().code_display, "pin": pins.get(card.id, "")})
             for card in cards
         ]
         stream = io.StringIO()
         writer = csv.writer(stream)
         writer.writerow(["code", "pin", "amount", "currency", "valid_until", "qr"])
-        for card in cards:
+        for card in cards.sudo():
             writer.writerow(
                 [
                     card.code_display,
@@ -90,8 +94,7 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
                     card.code,
                 ]
             )
-        self.csv_file = base64.b64encode(stream.getvalue().encode())
-        self.csv_filename = "gift_cards.csv"
+        wizard.write({"csv_file": base64.b64encode(stream.getvalue().encode()), "csv_filename": "gift_cards.csv"})
 
     def _reopen(self):
         return {
@@ -103,10 +106,18 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
             "name": self.env._("Gift cards issued"),
         }
 
+    def action_print(self):
+        """Print the issued cards with their codes (shown to the issuer while the lines exist)."""
+        self.ensure_one()
+        cards = self.line_ids.gift_card_id
+        if not cards:
+            raise UserError(self.env._("These cards were printed and forgotten already; reveal a code if needed."))
+        return self.env.ref("loyalty_club.action_report_gift_card").report_action(cards)
+
     def action_done(self):
         """Forget the PINs: delete the lines and the CSV."""
         self.line_ids.unlink()
-        self.csv_file = False
+        self.sudo().csv_file = False
         return {"type": "ir.actions.act_window_close"}
 
     @api.autovacuum
@@ -119,6 +130,7 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
 
 class LoyaltyClubGiftCardIssueLine(models.TransientModel):
     _name = "loyalty.club.gift.card.issue.line"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Issued Gift Card (shown once)"
 
     wizard_id = fields.Many2one("loyalty.club.gift.card.issue.wizard", required=True, ondelete="cascade")

@@ -11,16 +11,18 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
     date the payment books the liability at."""
 
     _name = "loyalty.club.gift.card.payment.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Pay with Gift Card"
+    _loyalty_create_only_fields = frozenset({"move_id"})
 
     move_id = fields.Many2one("account.move", required=True, ondelete="cascade")
     company_id = fields.Many2one(related="move_id.company_id")
     currency_id = fields.Many2one(related="move_id.currency_id")
     code = fields.Char("Gift card code", required=True)
     pin = fields.Char("PIN", compute="_compute_pin", inverse="_inverse_pin")
-    gift_card_id = fields.Many2one("loyalty.club.gift.card", readonly=True)
+    gift_card_id = fields.Many2one("loyalty.club.gift.card", compute="_compute_gift_card_id")
     card_currency_id = fields.Many2one(related="gift_card_id.currency_id", string="Card currency")
-    balance = fields.Monetary(related="gift_card_id.balance", string="Card balance", currency_field="card_currency_id")
+    balance = fields.Monetary(compute="_compute_gift_card_id", string="Card balance", currency_field="card_currency_id")
     amount = fields.Monetary(required=True)
 
     @api.model
@@ -32,6 +34,16 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
             values.setdefault("amount", move.amount_residual)
         return values
 
+    @api.depends_context("uid")
+    def _compute_gift_card_id(self):
+        """The card whose PIN this user typed for this wizard (a server-side record of the check),
+        never a value a client sends."""
+        Check = self.env["loyalty.club.pin.check"]
+        for wizard in self:
+            card = Check._verified_card(wizard, "loyalty.club.gift.card")
+            wizard.gift_card_id = card
+            wizard.balance = card.sudo().balance if card else 0.0
+
     def _compute_pin(self):
         for wizard in self:
             wizard.pin = False
@@ -42,15 +54,18 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
         Attempt = self.env["loyalty.club.attempt"].sudo()
         for wizard in self:
             if wizard.pin:
-                scope = Attempt._scope("backoffice", code=wizard.code)
+                GiftCard = self.env["loyalty.club.gift.card"].sudo()
+                scope = Attempt._scope("backoffice", code=GiftCard._code_key(wizard.code))
                 Attempt._check_limit(scope)
                 club = wizard.move_id.company_id._loyalty_club_get()
                 try:
-                    card = self.env["loyalty.club.gift.card"].sudo()._authenticate(wizard.code, wizard.pin, club=club)
+                    card = GiftCard._authenticate(wizard.code, wizard.pin, club=club)
                 except UserError:
                     Attempt._record_failure(scope)
                     raise
-                wizard.gift_card_id = card
+                Attempt._record_success(scope)
+                self.env["loyalty.club.pin.check"]._record(card, wizard)
+                wizard.invalidate_recordset(["gift_card_id", "balance"])
 
     def _card_amount(self, card, currency):
         """The wizard's amount (in ``currency``) in the card's currency at today's rate. When the
@@ -71,7 +86,9 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
     def action_pay(self):
         self.ensure_one()
         move = self.move_id
-        card = self.gift_card_id.sudo()
+        move.check_access("write")  # an invoice of the user's companies only
+        # the card of the server's record of the PIN check, read now (never a value in a cache)
+        card = self.env["loyalty.club.pin.check"]._verified_card(self, "loyalty.club.gift.card").sudo()
         if not card:
             raise UserError(self.env._("Type the gift card's PIN."))
         if move.move_type != "out_invoice" or move.state != "posted" or move.payment_state in ("paid", "in_payment"):
@@ -82,7 +99,8 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
             or currency.compare_amounts(self.amount, move.amount_residual) > 0
         ):
             raise UserError(self.env._("Enter an amount between zero and what is left to pay."))
-        club = move.company_id._loyalty_club_get()
+        # the club's journal and accounts: billing users need no club rights to be paid by a card
+        club = move.company_id._loyalty_club_get().sudo()
         if not club.gift_card_journal_id:
             raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
         card._check_spendable(move.company_id, card.currency_id)

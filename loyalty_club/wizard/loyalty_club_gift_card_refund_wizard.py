@@ -11,6 +11,8 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
     value at the rate of the refund's date (at most what it paid, in its own currency)."""
 
     _name = "loyalty.club.gift.card.refund.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
+    _loyalty_create_only_fields = frozenset({"move_id"})
     _description = "Refund to Gift Card"
 
     move_id = fields.Many2one("account.move", "Credit note", required=True, ondelete="cascade")
@@ -88,12 +90,14 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
         """Credit the card and pay the credit note out of the gift card liability, once."""
         self.ensure_one()
         move = self.move_id
+        move.check_access("write")  # a credit note of the user's companies only
         card = self.gift_card_id.sudo()
         if move.move_type != "out_refund" or move.state != "posted" or move.payment_state in ("paid", "in_payment"):
             raise UserError(self.env._("Only posted, unpaid customer credit notes can be refunded to a gift card."))
         if card not in move._loyalty_gift_cards_that_paid():
             raise UserError(self.env._("Only a gift card that paid the credited invoice can take this refund."))
-        club = move.company_id._loyalty_club_get()
+        # the club's journal and accounts: billing users need no club rights to be paid by a card
+        club = move.company_id._loyalty_club_get().sudo()
         if not club.gift_card_journal_id:
             raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
         currency = move.currency_id

@@ -6,6 +6,7 @@ class LoyaltyClubImportLine(models.TransientModel):
     does not)."""
 
     _name = "loyalty.club.import.line"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Member Import Problem"
     _order = "line_number, id"
 

@@ -81,6 +81,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
     """
 
     _name = "loyalty.club.import.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Import Club Members"
     # An import of a big file runs in the background; its result stays readable for a day.
     _transient_max_hours = 24.0
@@ -224,7 +225,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
         self._clear_results()
         run = _ImportRun(self, commit=False)
         run.execute(data)
-        self.write(
+        self.sudo().write(
             {
                 "state": "checked",
                 "file_checksum": hashlib.sha256(data).hexdigest(),
@@ -247,7 +248,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
             raise UserError(self.env._("Check the file first: the import runs on a checked file."))
         if hashlib.sha256(self._file_data()).hexdigest() != self.file_checksum:
             raise UserError(self.env._("The file changed after it was checked; check it again."))
-        self.write({"state": "running", "stop_reason": False, **dict.fromkeys(COUNTERS[1:], 0)})
+        self.sudo().write({"state": "running", "stop_reason": False, **dict.fromkeys(COUNTERS[1:], 0)})
         if self.row_count <= self.batch_size:
             self._process_import()
         else:
@@ -264,7 +265,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
         if self.state == "running":
             raise UserError(self.env._("The import is running; wait until it is done."))
         self._clear_results()
-        self.write({"state": "upload", "import_file": False, "filename": False, "file_checksum": False})
+        self.sudo().write({"state": "upload", "import_file": False, "filename": False, "file_checksum": False})
         return self._reopen()
 
     def action_discard(self):
@@ -296,7 +297,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
 
     def _clear_results(self):
         self.env["loyalty.club.import.line"].search([("wizard_id", "in", self.ids)]).unlink()
-        self.write({"error_report": False, "error_report_name": False, **dict.fromkeys(COUNTERS, 0)})
+        self.sudo().write({"error_report": False, "error_report_name": False, **dict.fromkeys(COUNTERS, 0)})
 
     # ------------------------------------------------------------------
     # Template and error report
@@ -320,7 +321,9 @@ class LoyaltyClubImportWizard(models.TransientModel):
     def _download_template(self, file_format):
         self.ensure_one()
         name = f"{self.env._('club_members')}.{file_format}"
-        self.write({"template_file": base64.b64encode(self._template_content(file_format)), "template_name": name})
+        self.sudo().write(
+            {"template_file": base64.b64encode(self._template_content(file_format)), "template_name": name}
+        )
         return self._download_action("template_file", "template_name")
 
     def _download_action(self, field, filename_field):
@@ -346,7 +349,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
         )
         rows = self.env.cr.fetchall()
         if not rows:
-            self.write({"error_report": False, "error_report_name": False})
+            self.sudo().write({"error_report": False, "error_report_name": False})
             return
         header = json.loads(self.header_json or "[]")
         table = [[self.env._("Line"), *header, self.env._("Problems")]]
@@ -355,7 +358,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
             cells += [""] * (len(header) - len(cells))
             table.append([line_number, *cells[: len(header)], " | ".join(messages)])
         base = (self.filename or "members").rsplit(".", 1)[0]
-        self.write(
+        self.sudo().write(
             {
                 "error_report": base64.b64encode(write_csv(table)),
                 "error_report_name": f"{base}-{self.env._('errors')}.csv",
@@ -385,7 +388,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
     def _finish_import(self):
         self._build_error_report()
         # The file (and the PINs in it) is not kept.
-        self.write({"state": "done", "import_file": False})
+        self.sudo().write({"state": "done", "import_file": False})
         self._notify_done()
 
     def _notify_done(self):
@@ -421,7 +424,7 @@ class LoyaltyClubImportWizard(models.TransientModel):
             if auto_commit:
                 self.env.cr.rollback()
             wizard.invalidate_recordset()
-            wizard.write(
+            wizard.sudo().write(
                 {
                     "state": "done",
                     "import_file": False,
@@ -529,7 +532,7 @@ class _ImportRun:
             self.header = [cell_text(cell) for cell in header[1]]
             self.columns, unknown = self.wizard._read_header(header[1])
             if not self.commit:
-                self.wizard.header_json = json.dumps(self.header, ensure_ascii=False)
+                self.wizard.sudo().header_json = json.dumps(self.header, ensure_ascii=False)
                 for title in unknown:
                     self._problem(header[0], None, "warning", self.env._("Unknown column %s: ignored.", title), title)
             batch, index = [], 0
@@ -580,7 +583,7 @@ class _ImportRun:
         self._flush_problems()
         self.counters["rows_done"] += len(batch)
         if self.commit:
-            self.wizard.write(self.counter_values())
+            self.wizard.sudo().write(self.counter_values())
         self.env.flush_all()
         # nothing of this batch stays in the cache: memory stays flat over 100,000 rows
         self.env.invalidate_all()
@@ -620,7 +623,7 @@ class _ImportRun:
 
     def _flush_problems(self):
         if self.lines:
-            self.env["loyalty.club.import.line"].create(self.lines)
+            self.env["loyalty.club.import.line"].sudo().create(self.lines)
             self.lines = []
 
     def _count(self, row):

@@ -5,6 +5,7 @@ class LoyaltyClubLiabilityWizard(models.TransientModel):
     """Outstanding liability as of a past date, computed with one set-based query over the ledger."""
 
     _name = "loyalty.club.liability.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Liability As Of"
 
     date = fields.Date("As of", required=True, default=fields.Date.context_today)
@@ -22,7 +23,7 @@ class LoyaltyClubLiabilityWizard(models.TransientModel):
         rows = self.env["loyalty.club.liability.report"]._liability_as_of(
             self.date, self.company_ids or self.env.companies
         )
-        self.line_ids = [Command.clear()] + [Command.create(row) for row in rows]
+        self.sudo().line_ids = [Command.clear()] + [Command.create(row) for row in rows]
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,
@@ -35,6 +36,7 @@ class LoyaltyClubLiabilityWizard(models.TransientModel):
 
 class LoyaltyClubLiabilityLine(models.TransientModel):
     _name = "loyalty.club.liability.line"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Liability As Of: Line"
     _order = "company_id, branch_id, source"
 

@@ -6,6 +6,7 @@ class LoyaltyClubNativeMigrationLine(models.TransientModel):
     by an earlier run, or skipped (and why)."""
 
     _name = "loyalty.club.native.migration.line"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Migrated Odoo Loyalty Card"
     _order = "id"
 

@@ -10,6 +10,8 @@ class LoyaltyClubPinWizard(models.TransientModel):
     """
 
     _name = "loyalty.club.pin.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
+    _loyalty_create_only_fields = frozenset({"card_id"})
     _description = "Set Club Card PIN"
 
     card_id = fields.Many2one("loyalty.club.card", required=True, ondelete="cascade")
@@ -30,7 +32,7 @@ class LoyaltyClubPinWizard(models.TransientModel):
             if wizard.pin != wizard.pin_confirm:
                 raise ValidationError(self.env._("The two PINs differ."))
             wizard.card_id._set_pin(wizard.pin)
-            wizard.pin_done = True
+            wizard.sudo().pin_done = True
 
     def action_set_pin(self):
         """Close the wizard once the PIN was stored (it is stored when the wizard is saved)."""

@@ -11,7 +11,11 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
     """
 
     _name = "loyalty.club.redeem.wizard"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Use Club Points"
+    # The order and the card are fixed once the wizard exists: a PIN checked for one card never
+    # authorises another (the check is bound to the wizard and the card, see pin_verified).
+    _loyalty_create_only_fields = frozenset({"order_id", "card_id"})
 
     order_id = fields.Many2one("sale.order", required=True, ondelete="cascade")
     card_id = fields.Many2one("loyalty.club.card", required=True, ondelete="cascade")
@@ -24,18 +28,17 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
     points_cost = fields.Integer(related="reward_id.points_cost")
     pin_required = fields.Boolean(related="club_id.redeem_pin_required")
     pin = fields.Char("Member PIN", compute="_compute_pin", inverse="_inverse_pin")
-    pin_verified = fields.Boolean(readonly=True)
+    pin_verified = fields.Boolean(compute="_compute_pin_verified")
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        # only the PIN check itself may say the PIN was verified
-        for vals in vals_list:
-            vals.pop("pin_verified", None)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        vals.pop("pin_verified", None)
-        return super().write(vals)
+    @api.depends("card_id")
+    @api.depends_context("uid")
+    def _compute_pin_verified(self):
+        """Only a server-side record of the check says the PIN was verified: by this user, for this
+        wizard and this very card, a few minutes ago."""
+        Check = self.env["loyalty.club.pin.check"]
+        for wizard in self:
+            card = Check._verified_card(wizard, "loyalty.club.card")
+            wizard.pin_verified = bool(card) and card == wizard.card_id
 
     @api.depends("card_id", "order_id")
     def _compute_available_points(self):
@@ -53,25 +56,26 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
         Attempt = self.env["loyalty.club.attempt"].sudo()
         for wizard in self:
             if wizard.pin:
-                scope = Attempt._scope("backoffice")
+                scope = Attempt._scope("backoffice", code=Attempt._card_key(wizard.card_id))
                 Attempt._check_limit(scope)
-                verified = wizard.card_id.sudo()._verify_pin(wizard.pin)
-                if not verified:
+                if wizard.card_id.sudo()._verify_pin(wizard.pin):
+                    Attempt._record_success(scope)
+                    self.env["loyalty.club.pin.check"]._record(wizard.card_id, wizard)
+                else:
                     Attempt._record_failure(scope)
-                # not through write(), which refuses the flag from clients
-                self.env.cr.execute(
-                    "UPDATE loyalty_club_redeem_wizard SET pin_verified = %s WHERE id = %s", [verified, wizard.id]
-                )
                 wizard.invalidate_recordset(["pin_verified"])
 
     def action_apply(self):
         """Add the reward lines to the quotation, after every check; nothing is written on refusal."""
         self.ensure_one()
         order, card, reward, club = self.order_id, self.card_id.sudo(), self.reward_id, self.club_id
+        order.check_access("write")  # an order and a card of the user's companies only
+        self.card_id.check_access("read")
         if order.state not in ("draft", "sent"):
             raise UserError(self.env._("Points can be used on quotations only."))
         if order.sudo().loyalty_card_id != card or card.state != "active":
             raise UserError(self.env._("Use the active club card of the order's customer."))
+        self.invalidate_recordset(["pin_verified"])  # the server's record of the check, read now
         if self.pin_required and not self.pin_verified:
             raise card._uniform_auth_error()
         if reward not in reward._available_for(card):
@@ -98,6 +102,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
         if not lines:
             raise UserError(self.env._("This order has nothing the reward could apply to."))
         lines[0]["loyalty_reward_points"] = reward.points_cost
+        for values in lines:
+            values["loyalty_reward_card_id"] = card.id
         order.sudo().write({"order_line": [Command.create(values) for values in lines]})
         return {"type": "ir.actions.act_window_close"}
 
