@@ -174,18 +174,16 @@ class LoyaltyClubPosting(models.AbstractModel):
             raise ValidationError(self.env._("A posting needs a key."))
         card = card.sudo()
         self._lock_cards(card)
-        if reversed_entry and (points > 0) == (reversed_entry.sudo().points > 0):
-            existing = self._posted_before(card, points, kind, posting_key)
-            if existing:
-                return existing.sudo(self.env.su)
-            self._check_restoration(reversed_entry.sudo(), points)
-        give_back = bool(points > 0 and reversed_entry and reversed_entry.sudo().points < 0)
-        # A debit consumes lots before its entry exists, a give-back restores lots: their key is
-        # checked first. Another credit changes nothing before its entry: the insert itself
-        # checks the key (ON CONFLICT).
-        existing = self._posted_before(card, points, kind, posting_key) if points < 0 or give_back else None
+        corrected = reversed_entry.sudo() if reversed_entry else None
+        give_back = bool(points > 0 and corrected and corrected.points < 0)
+        # A debit consumes lots before its entry exists, a give-back restores lots, a correction
+        # is bounded by the earlier ones: their key is checked first. Another credit changes
+        # nothing before its entry: the insert itself checks the key (ON CONFLICT).
+        existing = self._posted_before(card, points, kind, posting_key) if points < 0 or corrected else None
         if existing:
             return existing.sudo(self.env.su)
+        if corrected and (points > 0) == (corrected.points > 0):
+            self._check_restoration(corrected, points)
         captures_live_holds = bool(holds) and kind == "redeem" and all(hold._is_live() for hold in holds)
         if kind in ACTIVE_CARD_KINDS and not captures_live_holds and not card._active_at(valid_at):
             existing = self._posted_before(card, points, kind, posting_key) if points > 0 else None

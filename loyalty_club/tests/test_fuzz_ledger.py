@@ -109,21 +109,25 @@ class TestLedgerFuzz(LoyaltyClubCase):
         self.assertFalse(self.env.cr.fetchall(), "a lot holds back no more than its open consumptions allow")
         return after
 
+    def _apply_document(self, operation, amount, pick, key):
+        """A credit of the member taken back (a credit note posted) or given back (reset to draft)
+        on the card that carries the points now."""
+        credit_entries = self.env["loyalty.club.entry"].search(
+            [("partner_id", "=", self.member.id), ("kind", "in", ("earn", "bonus"))], order="id"
+        )
+        if not credit_entries:
+            return None
+        original = credit_entries[pick % len(credit_entries)]
+        if operation == "doc_reverse":
+            return self.Posting._post_document_reversal(original, amount, key)
+        return self.Posting._post_document_restoration(original, amount, key)
+
     def _apply(self, operation, amount, pick, step):
         card = self.current
         key = f"fuzz:{step}:{operation}"
         Posting = self.Posting
         if operation in ("doc_reverse", "doc_restore"):
-            # a credit of the card or of a card it replaced, taken back or given back on the card in use
-            credit_entries = self.env["loyalty.club.entry"].search(
-                [("partner_id", "=", self.member.id), ("kind", "in", ("earn", "bonus"))], order="id"
-            )
-            if not credit_entries:
-                return None
-            original = credit_entries[pick % len(credit_entries)]
-            if operation == "doc_reverse":
-                return Posting._post_document_reversal(original, amount, key)
-            return Posting._post_document_restoration(original, amount, key)
+            return self._apply_document(operation, amount, pick, key)
         if operation in ("earn", "bonus", "redeem", "expire", "adjust"):
             return Posting._post(card, amount, operation, key)
         if operation in ("purchase", "spend") and isinstance(amount, int) and not isinstance(amount, bool):
