@@ -576,6 +576,7 @@ class LoyaltyClub(models.Model):
             "earn_points",
             "earn_rounding",
             "earn_on_tax_included",
+            "earn_on_points_paid",
             "earn_excluded_categ_ids",
             "pin_length",
             "card_prefix",

@@ -435,7 +435,8 @@ class LoyaltyClubDiscountWindow(models.Model):
         """Windows of the shop's branch that are open now or later today (the branch's day), as
         plain dicts for the POS. The caller must be allowed in the shop's company.
 
-        Each dict: ``id``, ``name``, ``discount_percent``, ``max_discount_amount``,
+        Each dict: ``id``, ``name``, ``discount_percent``, ``max_discount_amount`` (in the till's
+        currency, at today's rate: the server converts it the same way when it checks the order),
         ``product_category_ids`` (with their subcategories; empty = all), ``tier_ids``,
         ``partner_category_ids`` (empty = all members), ``sequence`` and ``intervals``: a list of
         ``{"start", "end"}`` UTC datetimes as ``"YYYY-MM-DD HH:MM:SS"`` strings, clipped to
@@ -450,6 +451,7 @@ class LoyaltyClubDiscountWindow(models.Model):
         if not club:
             return []
         now = now or fields.Datetime.now()
+        currency = pos_config.currency_id
         result = []
         for window in self._candidate_windows(club, now, now + timedelta(days=1), pos_config=pos_config):
             if not window._matches_place(company, pos_config=pos_config):
@@ -471,7 +473,9 @@ class LoyaltyClubDiscountWindow(models.Model):
                     "name": window.name,
                     "sequence": window.sequence,
                     "discount_percent": window.discount_percent,
-                    "max_discount_amount": window.max_discount_amount,
+                    "max_discount_amount": window.currency_id._convert(
+                        window.max_discount_amount, currency, company, now.date()
+                    ),
                     "product_category_ids": categories.ids,
                     "tier_ids": window.tier_ids.ids,
                     "partner_category_ids": window.partner_category_ids.ids,

@@ -26,6 +26,7 @@ class LoyaltyClubHold(models.Model):
     """
 
     _name = "loyalty.club.hold"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Payment Hold"
     _order = "id desc"
     _rec_name = "payment_uuid"

@@ -18,6 +18,7 @@ class LoyaltyClubLotConsumption(models.Model):
     """
 
     _name = "loyalty.club.lot.consumption"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Club Lot Consumption"
     _order = "id"
     _log_access = False

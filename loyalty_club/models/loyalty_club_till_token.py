@@ -18,6 +18,7 @@ class LoyaltyClubTillToken(models.Model):
     """
 
     _name = "loyalty.club.till.token"
+    _inherit = ["loyalty.club.protected.mixin"]
     _description = "Till PIN Token"
     _order = "id desc"
     _log_access = False

@@ -51,6 +51,10 @@ class PosOrder(models.Model):
             "loyalty_points_reversed",
             "loyalty_shortfall",
             "loyalty_balance_after",
+            "loyalty_review_state",
+            "loyalty_review_reason",
+            "loyalty_review_booked",
+            "loyalty_club_client_data",
         }
     )
     # the till sends back what it loaded: dropped, never written (the server computes them)
@@ -749,9 +753,14 @@ class PosOrder(models.Model):
     def _loyalty_club_post_earnings(self, card, tier, when):
         """Points earned by the sold (not refunded) lines, computed here from the synced lines
         by the club's earning rule (:meth:`loyalty.club._earning_base`, negative lines included,
-        the tier the member had when the order was paid), posted once and allocated to the lines."""
+        the part paid with club points left out unless the club's *earn points on the part paid
+        with club points* is on, the tier the member had when the order was paid), posted once and
+        allocated to the lines."""
         club = card.club_id
         bases = {line: line._loyalty_club_base(club) for line in self.lines}
+        # the part paid with club points earns only when the club says so (gift cards are money)
+        points_paid = sum(self._loyalty_club_points_payments().filtered(lambda p: p.amount > 0).mapped("amount"))
+        bases = club._earning_bases_paid_in_money(bases, points_paid, self.amount_total, self.currency_id)
         points, spend, allocation = club._points_for_bases(
             bases, self.currency_id, self.company_id, self.date_order, tier.earn_multiplier
         )

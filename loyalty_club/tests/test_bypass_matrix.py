@@ -25,10 +25,11 @@ FIELDS = {
         "earn_excluded_categ_ids negative_balance_policy redeem_min_points redeem_pin_required reward_product_id "
         "reward_ids tier_discount_mode point_value expiry_months pin_length pin_max_attempts pin_lock_minutes "
         "card_prefix customer_persian_digits tier_ids tier_metric tier_weight_points tier_weight_amount "
-        "tier_weight_purchases tier_window tier_window_months tier_grace_days discount_stacking "
+        "tier_weight_purchases tier_weight_referrals tier_window tier_window_months tier_grace_days discount_stacking "
         "discount_stacking_max bonus_rule_ids notify_channel notify_welcome notify_earned notify_tier "
         "notify_expiring notify_expiring_days notify_birthday notify_cap_per_week gift_card_validity_months "
-        "gift_card_min_validity_months gift_card_product_id gift_card_account_id gift_card_journal_id",
+        "gift_card_min_validity_months gift_card_product_id gift_card_account_id gift_card_journal_id "
+        "earn_on_points_paid pending_days pos_hold_hours review_user_id",
     },
     "loyalty.club.tier": {
         "server": "company_id card_count",
@@ -38,7 +39,7 @@ FIELDS = {
         "server": "balance state pin_set pin_failed_attempts pin_locked pin_locked_until tier_id tier_since "
         "tier_grace_until replaced_by_id replaces_id company_id currency_id partner_phone_sanitized "
         "partner_email balance_value entry_ids entry_count tier_history_ids tier_metric_value next_tier_id "
-        "next_tier_missing tier_progress qr_code barcode_image",
+        "next_tier_missing tier_progress qr_code barcode_image points_held points_available points_pending hold_ids",
         "create": "number legacy_number",
         # a member or club with ledger entries, and a recorded referrer, cannot change (write checks)
         "input": "club_id partner_id date_issued date_expiry referred_by_card_id",
@@ -46,7 +47,16 @@ FIELDS = {
     "loyalty.club.entry": {
         "server": "card_id partner_id club_id company_id branch_id pos_config_id currency_id kind points "
         "points_remaining expiry_date date posting_key origin_model origin_id origin_reference reason "
-        "reversed_entry_id lot_id amount purchase_count qualifying user_id chain_digest",
+        "reversed_entry_id lot_id amount purchase_count qualifying user_id chain_digest pending_until points_returned",
+    },
+    "loyalty.club.lot.consumption": {"server": "debit_entry_id lot_id company_id points points_returned"},
+    "loyalty.club.hold": {
+        "server": "card_id gift_card_id company_id pos_config_id pos_session_id user_id order_uuid payment_uuid points "
+        "amount currency_id state date_expiry date_done pos_order_id",
+    },
+    "loyalty.club.till.token": {
+        "server": "token_hash card_model card_res_id pos_config_id company_id user_id order_uuid pin_fingerprint date "
+        "date_used",
     },
     "loyalty.club.tier.history": {
         "server": "card_id partner_id company_id date old_tier_id new_tier_id reason note user_id",
@@ -89,7 +99,7 @@ FIELDS = {
     },
     "loyalty.club.gift.card": {
         "server": "balance state pin_set pin_failed_attempts pin_locked pin_locked_until code_display code_masked "
-        "company_id date_issued entry_ids qr_code",
+        "company_id date_issued entry_ids qr_code amount_held balance_available",
         "create": "code",
         # club and currency cannot change once the card has entries (write checks)
         "input": "club_id currency_id partner_id date_expiry initial_amount",
@@ -107,7 +117,7 @@ FIELDS = {
         "input": "wizard_id",
     },
     "loyalty.club.gift.card.payment.wizard": {
-        "server": "gift_card_id balance company_id currency_id",
+        "server": "gift_card_id balance company_id currency_id card_currency_id",
         "create": "move_id",
         "input": "code pin amount",
     },
@@ -180,19 +190,21 @@ FIELDS = {
     # Odoo's models: the club's fields on them
     "sale.order": {
         "server": "loyalty_confirmations loyalty_shortfall loyalty_tier_id loyalty_balance loyalty_points_estimate "
-        "loyalty_points_net loyalty_points_reserved loyalty_tier_discount_note commercial_partner_id",
+        "loyalty_points_net loyalty_points_reserved loyalty_tier_discount_note commercial_partner_id "
+        "loyalty_points_kept",
         # a card of the order's customer, never another card under reward lines (constraint)
         "input": "loyalty_card_id",
     },
     "sale.order.line": {
         "server": "loyalty_gift_card_ids loyalty_points loyalty_points_reversed loyalty_reward_id "
         "loyalty_reward_points loyalty_reward_card_id loyalty_tier_discount_line loyalty_member_discount "
-        "loyalty_discount_window_id loyalty_window_percent loyalty_window_discount_amount loyalty_is_gift_card",
+        "loyalty_discount_window_id loyalty_window_percent loyalty_window_discount_amount loyalty_is_gift_card "
+        "loyalty_earning_base",
         # the code of a pre-printed card to load, checked at confirmation
         "input": "loyalty_gift_card_code",
     },
     "res.partner": {
-        "server": "loyalty_birthday_changed_on loyalty_card_count loyalty_balance loyalty_segment_ids",
+        "server": "loyalty_birthday_changed_on loyalty_club_card_count loyalty_balance loyalty_segment_ids",
         # cards are written through their own model (its protections apply)
         "input": "loyalty_card_ids loyalty_birthday loyalty_gender loyalty_club_opt_out",
     },
@@ -202,8 +214,11 @@ FIELDS = {
     "pos.order": {
         "server": "loyalty_card_id loyalty_card_display loyalty_tier_name loyalty_points_earned "
         "loyalty_points_redeemed loyalty_points_returned loyalty_points_reversed loyalty_shortfall "
-        "loyalty_balance_after",
+        "loyalty_balance_after loyalty_review_state loyalty_review_reason loyalty_review_booked "
+        "loyalty_club_client_data",
     },
+    "account.move": {"server": "loyalty_post_count"},
+    "sale.order.cancel": {"server": "loyalty_points_kept_alert"},
     "pos.order.line": {
         "server": "loyalty_points loyalty_points_reversed loyalty_member_discount loyalty_discount_window_id "
         "loyalty_discount_window_name loyalty_window_discount_amount loyalty_gift_card_ids "
@@ -221,7 +236,18 @@ FIELDS = {
 #   -        nobody (an action window, a report, a lookup, or refused without the holder's secret)
 #   roles    those roles (the business operation itself, e.g. a manager blocking a card)
 METHODS = {
-    "account.move": {"action_loyalty_pay_with_gift_card": "-", "action_loyalty_refund_to_gift_card": "-"},
+    # a credit note reset to draft gives back what it took back: the billing users' business
+    "account.move": {
+        "action_loyalty_pay_with_gift_card": "-",
+        "action_loyalty_refund_to_gift_card": "-",
+        "button_draft": "billing admin",
+    },
+    # booking a flagged order's club part after a review: the club managers' decision
+    "pos.order": {
+        "action_loyalty_club_book": "club_manager",
+        "action_loyalty_club_dismiss": "-",
+        "action_pos_order_cancel": "-",
+    },
     "loyalty.club": {
         "action_setup_pos_payment_method": "-",
         "action_setup_gift_cards": "-",
@@ -254,9 +280,13 @@ METHODS = {
         "loyalty_club_discount_windows": "-",
         "loyalty_gift_card_find": "-",
         "loyalty_gift_card_verify_pin": "-",
+        # holds need the token of a PIN check for that order; releasing one moves nothing booked
+        "loyalty_club_hold_points": "-",
+        "loyalty_gift_card_hold": "-",
+        "loyalty_club_release_holds": "-",
         "get_limited_partners_loading": "-",
     },
-    "res.partner": {"action_view_loyalty_cards": "-"},
+    "res.partner": {"action_view_loyalty_club_cards": "-"},
     # confirming a quotation earns its customer's points and spends its reward lines' points, which
     # were reserved with the member's PIN: the salesmen's business (they have the rights on orders)
     "sale.order": {
@@ -300,6 +330,9 @@ ARGS = {
     "loyalty_club_verify_pin": lambda case: [case.victim_card.id, "0000"],
     "loyalty_gift_card_find": lambda case: [case.victim_gift.sudo().code],
     "loyalty_gift_card_verify_pin": lambda case: [case.victim_gift.id, "000000"],
+    "loyalty_club_hold_points": lambda case: [case.victim_card.id, 10, "bp-order", "bp-payment", "forged-token"],
+    "loyalty_gift_card_hold": lambda case: [case.victim_gift.id, 10.0, "bp-order", "bp-payment", "forged-token"],
+    "loyalty_club_release_holds": lambda case: [["bp-victim-payment"]],
 }
 SNAPSHOT = """
     SELECT (SELECT count(*) || ':' || COALESCE(SUM(points), 0) FROM loyalty_club_entry),
@@ -414,6 +447,18 @@ class TestBypassMatrix(TransactionCase):
                 }
             )
         )
+        # a redemption (a lot consumption), a PIN token and a hold of the victim's card at the till
+        Posting._post(cls.victim_card, -10, "redeem", "bypass:victim:redeem", branch=cls.company)
+        env["loyalty.club.till.token"]._issue(config, cls.victim_card, "bp-victim-order")
+        cls.victim_hold = env["loyalty.club.hold"]._make(
+            config,
+            cls.victim_card,
+            "bp-victim-order",
+            "bp-victim-payment",
+            points=20,
+            amount=0.0,
+            currency=cls.company.currency_id,
+        )
         cls.records = cls._victim_records()
         currency = cls.company.currency_id.id
         cls.parents = {
@@ -487,6 +532,11 @@ class TestBypassMatrix(TransactionCase):
             "pos.order": cls.pos_order,
             "pos.order.line": cls.pos_order.lines[:1],
             "pos.payment": env["pos.payment"],
+            "loyalty.club.lot.consumption": env["loyalty.club.lot.consumption"].search(
+                [("lot_id.card_id", "=", card.id)], limit=1
+            ),
+            "loyalty.club.hold": cls.victim_hold,
+            "loyalty.club.till.token": env["loyalty.club.till.token"].search([], limit=1),
         }
 
     def _wizard_values(self):

@@ -129,6 +129,22 @@ class TestGiveBack(LoyaltyClubCase):
             self.post(10, "reverse", reversed_entry=earned)
         self.assertEqual(self.ledger_count(), count)
 
+    def test_a_correction_the_same_way_undoes_at_most_the_earlier_ones(self):
+        """A credit note reset to draft gives back what it took: a correction going the entry's way
+        is allowed up to what the earlier corrections took the other way, once per key."""
+        earned = self.post(100)
+        self.post(-30, "reverse", reversed_entry=earned, key="test:credit-note")
+        count = self.ledger_count()
+        with self.assertRaisesRegex(ValidationError, "at most what the earlier corrections took \\(30 points\\)"):
+            self.post(31, "reverse", reversed_entry=earned, key="test:credit-note:undo")
+        self.assertEqual(self.ledger_count(), count)
+        undo = self.post(30, "reverse", reversed_entry=earned, key="test:credit-note:undo")
+        self.assertEqual(self.post(30, "reverse", reversed_entry=earned, key="test:credit-note:undo"), undo)
+        with self.assertRaisesRegex(ValidationError, "\\(0 points\\)"):
+            self.post(1, "reverse", reversed_entry=earned, key="test:credit-note:undo2")
+        self.assertEqual(self.card.balance, 100)
+        self.assertBalanceIsLedgerSum()
+
     def test_give_back_is_exactly_once_per_key(self):
         lot = self.post(100)
         redeem = self.post(-100, "redeem")

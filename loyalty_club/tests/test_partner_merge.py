@@ -57,6 +57,7 @@ class TestPartnerMerge(LoyaltyClubCase):
         self.assertFalse(self.env["loyalty.club.qualifying.total"].search([("partner_id", "=", self.member.id)]))
         self.assertEqual(self.card.tier_history_ids.partner_id, survivor)
         self.assertEqual(gift.partner_id, survivor)
+        self.assertFalse(self.Posting._audit_chains(), "the moved entries keep their hash chain")
         # the merge is logged on both cards
         self.assertTrue(any("its 2 ledger entries" in body for body in self.card.message_ids.mapped("body")))
         self.assertTrue(any("replaced by this card" in body for body in survivor_card.message_ids.mapped("body")))

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from decimal import Decimal
 from uuid import uuid4
 
 from freezegun import freeze_time
@@ -110,6 +111,20 @@ class TestTillHolds(TillCase):
         summary = self.config.loyalty_club_find_card(self.card.number)[0]
         self.assertEqual((summary["balance"], summary["points_held"], summary["points_available"]), (60, 60, 0))
 
+    def test_pending_points_cannot_be_held(self):
+        """Points of a recent purchase (the club's pending period) are in the balance but neither
+        available at the till nor holdable."""
+        self.club.pending_days = 14
+        self.Posting._post(self.card, 30, "bonus", "test:pending:bonus")
+        self.Posting._post(self.card, 100, "earn", "test:pending:earn", purchase_count=1)
+        self.card.invalidate_recordset(["points_held", "points_available"])
+        self.assertEqual((self.card.balance, self.card.points_pending, self.card.points_available), (130, 100, 30))
+        with self.assertRefused("30 can be spent"):
+            self.hold_points("order-pend-00001", "pay-pend-00001", 31)
+        self.assertFalse(self.holds())
+        held = self.hold_points("order-pend-00002", "pay-pend-00002", 30)
+        self.assertEqual(held["card"]["points_available"], 0)
+
     def test_released_and_expired_holds_free_the_points(self):
         self.seed_points(100)
         self.hold_points("order-free-00001", "pay-free-00001", 60)
@@ -189,7 +204,8 @@ class TestTillHolds(TillCase):
         order = self.sync(data)
         self.assertFalse(order.loyalty_review_state)
         self.assertEqual(order.loyalty_card_id, new_card)
-        self.assertEqual((new_card.balance, self.card.balance), (100 - 40 + 10, 0))
+        # 40 points paid 20.00 of 100.00: the 80.00 paid in money earn 8 points
+        self.assertEqual((new_card.balance, self.card.balance), (100 - 40 + 8, 0))
         self.assertLedgerTrue(self.card, new_card)
 
     def test_gift_card_money_is_held_and_captured_once(self):
@@ -429,3 +445,136 @@ class TestTillEarningBase(TillCase):
         order = self.sync(data)
         self.assertFalse(order.loyalty_review_state)
         self.assertEqual(order.loyalty_points_earned, 20, "300 of goods less a 100 discount earn on 200")
+
+    def test_the_part_paid_with_points_earns_only_when_the_club_says_so(self):
+        """Issue 22: by default points are earned on what the member pays in money (gift cards
+        count as money); the club setting makes the part paid with points earn too."""
+        self.seed_points(400)
+        order = self.sync(self.till_order([(self.shirt, 3)], card=self.card, points=200))
+        self.assertEqual(order.amount_total, 300.0)
+        self.assertEqual(order.loyalty_points_earned, 20, "200 points paid 100.00: 200.00 paid in money earn")
+        gift = self.new_gift_card(100.0)
+        order = self.sync(self.till_order([(self.shirt, 3)], card=self.card, gift=(gift, 100.0)))
+        self.assertEqual(order.loyalty_points_earned, 30, "a gift card is money")
+        self.club.earn_on_points_paid = True
+        order = self.sync(self.till_order([(self.shirt, 3)], card=self.card, points=200))
+        self.assertEqual(order.loyalty_points_earned, 30)
+
+    def test_pos_and_sales_earn_and_reverse_the_same_points(self):
+        """Issue 27, item 6 (and issue 22): the same lines, a taxed line with a discount and a
+        negative line included, earn the same points at the till and on a quotation, and a refund
+        of one unit takes back the same points as a credit note of that unit."""
+        tax = self.env["account.tax"].create(
+            {"name": "VAT 9", "amount": 9, "amount_type": "percent", "company_id": self.company.id}
+        )
+
+        def product(name, price, taxes):
+            return self.env["product.product"].create(
+                {
+                    "name": name,
+                    "type": "service",
+                    "available_in_pos": True,
+                    "lst_price": price,
+                    "taxes_id": [(6, 0, taxes.ids)],
+                    "invoice_policy": "order",
+                }
+            )
+
+        lamp, vase = product("Lamp", 99.99, tax), product("Vase", 45.5, tax.browse())
+        coupon = product("Coupon", -50, tax.browse())
+        lines = [(lamp, 3, 10.0), (vase, 1, 0.0), (coupon, 1, 0.0)]
+        # the till
+        data = self.order_data([{"product": p, "quantity": q, "discount": d} for p, q, d in lines])
+        data["partner_id"] = self.member.id
+        order = self.sync(data)
+        self.assertFalse(order.loyalty_review_state)
+        pos_points = order.loyalty_points_earned
+        self.assertEqual(pos_points, 26, "3 x 89.991 + 45.50 - 50 = 265.47 untaxed: 26 points")
+        lamp_line = order.lines.filtered(lambda line: line.product_id == lamp)
+        refund = self.order_data(
+            [{"product": lamp, "quantity": -1, "discount": 10.0, "refunded_orderline_id": lamp_line.id}], card=False
+        )
+        refund["partner_id"] = self.member.id
+        self.sync(refund)
+        pos_taken = pos_points - self.card.balance
+        # a quotation of another member, with the same lines, confirmed, invoiced, one lamp credited
+        sales_card = self.new_member("Sales Member")
+        sale = self.env["sale.order"].create(
+            {
+                "partner_id": sales_card.partner_id.id,
+                "order_line": [
+                    (
+                        0,
+                        0,
+                        {
+                            "product_id": p.id,
+                            "product_uom_qty": q,
+                            "price_unit": p.lst_price,
+                            "discount": d,
+                            "tax_id": [(6, 0, p.taxes_id.ids)],
+                        },
+                    )
+                    for p, q, d in lines
+                ],
+            }
+        )
+        sale.action_confirm()
+        self.assertEqual(sales_card.balance, pos_points, "Sales earn what the till earns")
+        self.assertEqual(sale.order_line.mapped("loyalty_points"), order.lines.mapped("loyalty_points"))
+        invoice = sale._create_invoices()
+        invoice.action_post()
+        credit_note = invoice._reverse_moves()
+        credit_note.write(
+            {
+                "invoice_line_ids": [
+                    (1, line.id, {"quantity": 1}) if line.product_id == lamp else (2, line.id)
+                    for line in credit_note.invoice_line_ids
+                    if line.display_type == "product"
+                ]
+            }
+        )
+        credit_note.action_post()
+        self.assertEqual(pos_points - sales_card.balance, pos_taken, "a credit note takes back what a refund does")
+        self.assertEqual(
+            pos_taken,
+            self.club._points_to_reverse(lamp_line.loyalty_points, 0, Decimal(1) / 3),
+            "one of three lamps: a third of the lamps' points, half up",
+        )
+        self.assertLedgerTrue(self.card, sales_card)
+
+
+@tagged("post_install", "-at_install")
+class TestTillSecondCurrency(TillCase):
+    """Issue 22, item 1: a till in another currency than the club's (Odoo's test shop in EUR at
+    0.5 per unit of the company's currency) gets club values converted, and the server books
+    them converted back."""
+
+    def setUp(self):
+        super().setUp()
+        self.till = self.other_currency_config
+        self.till.payment_method_ids |= self.points_method
+
+    def test_points_pay_their_value_in_the_till_currency(self):
+        self.seed_points(100)
+        token = self.till.loyalty_club_verify_pin(self.card.id, PIN, "order-eur-00001")["token"]
+        answer = self.till.loyalty_club_verify_pin(self.card.id, PIN, "order-eur-00002")
+        self.assertEqual(answer["point_value"], 0.25, "a point worth 0.50 is worth 0.25 at this till")
+        held = self.till.loyalty_club_hold_points(self.card.id, 40, "order-eur-00001", "pay-eur-00001", token)
+        self.assertEqual((held["points"], held["amount"]), (40, 10.0), "40 points pay 10.00 EUR, not 20.00")
+
+    def test_discount_window_cap_in_the_till_currency(self):
+        now = fields.Datetime.now()
+        window = self.env["loyalty.club.discount.window"].create(
+            {
+                "name": "Capped hours",
+                "club_id": self.club.id,
+                "discount_percent": 10,
+                "max_discount_amount": 30.0,
+                "date_from": now - timedelta(hours=1),
+                "date_to": now + timedelta(hours=1),
+            }
+        )
+        caps = {w["id"]: w["max_discount_amount"] for w in self.till.loyalty_club_discount_windows()}
+        self.assertEqual(caps[window.id], 15.0, "a cap of 30.00 is 15.00 EUR at this till")
+        caps = {w["id"]: w["max_discount_amount"] for w in self.config.loyalty_club_discount_windows()}
+        self.assertEqual(caps[window.id], 30.0)

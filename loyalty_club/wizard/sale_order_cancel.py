@@ -2,7 +2,8 @@ from odoo import api, fields, models
 
 
 class SaleOrderCancel(models.TransientModel):
-    _inherit = "sale.order.cancel"
+    _name = "sale.order.cancel"
+    _inherit = ["sale.order.cancel", "loyalty.club.protected.mixin"]
 
     loyalty_points_kept_alert = fields.Boolean(
         "Club points stay with the invoice",

@@ -97,6 +97,14 @@ patch(PosOrder.prototype, {
         if (spend <= 0) {
             return 0;
         }
+        // the part paid with club points earns only when the club says so (as on the server)
+        const total = this.get_total_with_tax();
+        const pointsPaid = this.payment_ids
+            .filter((p) => p.payment_method_id.loyalty_club_points && p.amount > 0)
+            .reduce((paid, p) => paid + p.amount, 0);
+        if (!club.earn_on_points_paid && pointsPaid > 0 && total > 0) {
+            spend *= Math.max(0, total - pointsPaid) / total;
+        }
         const tier = this.models["loyalty.club.tier"].get(card.tier_id);
         const multiplier = tier?.earn_multiplier || 1;
         return roundPoints((spend / club.earn_amount) * club.earn_points * multiplier, club.earn_rounding);
