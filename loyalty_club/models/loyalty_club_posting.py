@@ -539,7 +539,8 @@ class LoyaltyClubPosting(models.AbstractModel):
     @api.model
     def _post_reversal(self, card, points, posting_key, reversed_entry, **values):
         """Take back ``points`` (> 0) credited by ``reversed_entry``, once per ``posting_key``,
-        following the club's negative-balance policy.
+        following the club's negative-balance policy, on ``card``: the entry's card or its active
+        successor (a lost card replaced since).
 
         ``allow``: the balance may go negative (a debt repaid by later earnings). ``partial``:
         take back only what the balance still holds. Other ``values`` go to :meth:`_post`.
@@ -561,12 +562,7 @@ class LoyaltyClubPosting(models.AbstractModel):
             or reversed_entry.points <= 0
         ):
             raise ValidationError(self.env._("A reversal must take back a credit of the same card."))
-        already = -sum(
-            self.env["loyalty.club.entry"]
-            .sudo()
-            .search([("reversed_entry_id", "=", reversed_entry.id)])
-            .mapped("points")
-        )
+        already = self._taken_back(reversed_entry)
         if points > reversed_entry.points - already:
             raise ValidationError(
                 self.env._(
@@ -583,13 +579,15 @@ class LoyaltyClubPosting(models.AbstractModel):
             if values.get("purchase_count", 0) < 0 and reversed_entry.kind == "earn":
                 self._after_purchase_undone(reversed_entry)
             return self.env["loyalty.club.entry"], points
+        # on a successor, the lot that carries the entry's points since the replacement goes first
+        lot = reversed_entry if card == reversed_entry.card_id else self._carrying_lot(reversed_entry, card)
         entry = self._post(
             card,
             -taken,
             "reverse",
             posting_key,
             reversed_entry=reversed_entry,
-            lot=reversed_entry,
+            lot=lot or None,
             allow_negative=allow_negative,
             **values,
         )

@@ -1,5 +1,4 @@
 from odoo import api, models
-from odoo.exceptions import ValidationError
 
 
 # The posting service is split by ledger and use: points (loyalty_club_posting.py), gift cards,
@@ -44,43 +43,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         reversed_entry = reversed_entry.sudo()
         reversed_entry.ensure_one()
         card = reversed_entry.card_id._active_successor()
-        if card == reversed_entry.card_id:
-            return self._post_reversal(card, points, posting_key, reversed_entry, **values)
-        self._lock_cards(card)
-        existing = self.env["loyalty.club.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
-        if existing:
-            return existing, 0
-        points = self._check_points(points, "earn")
-        if reversed_entry.points <= 0:
-            raise ValidationError(self.env._("A reversal must take back a credit."))
-        already = self._taken_back(reversed_entry)
-        if points > reversed_entry.points - already:
-            raise ValidationError(
-                self.env._(
-                    "Cannot take back %(points)s points: the entry credited %(credited)s and %(reversed)s "
-                    "were already taken back.",
-                    points=points,
-                    credited=reversed_entry.points,
-                    reversed=already,
-                )
-            )
-        allow_negative = card.club_id.negative_balance_policy == "allow"
-        taken = points if allow_negative else min(points, max(card.balance, 0))
-        if not taken:
-            if values.get("purchase_count", 0) < 0 and reversed_entry.kind == "earn":
-                self._after_purchase_undone(reversed_entry)
-            return self.env["loyalty.club.entry"], points
-        entry = self._post(
-            card,
-            -taken,
-            "reverse",
-            posting_key,
-            reversed_entry=reversed_entry,
-            lot=self._carrying_lot(reversed_entry, card) or None,
-            allow_negative=allow_negative,
-            **values,
-        )
-        return entry, points - taken
+        return self._post_reversal(card, points, posting_key, reversed_entry, **values)
 
     @api.model
     def _post_document_restoration(self, reversed_entry, points, posting_key, **values):

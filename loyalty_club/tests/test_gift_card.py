@@ -195,7 +195,8 @@ class TestGiftCard(LoyaltyClubCase):
         card = self.GiftCard.create({"club_id": self.club.id})
         self.assertFalse(card.date_expiry, "a card on the shelf has no expiry until it is activated")
         self.load(10, key="activate", card=card)
-        self.assertEqual(card.date_expiry, self.club._gift_card_default_expiry(fields.Date.today()))
+        # the validity starts on the activation day of the user who activates it (their time zone)
+        self.assertEqual(card.date_expiry, self.club._gift_card_default_expiry(fields.Date.context_today(card)))
 
     def test_shelf_cards_never_expire_and_validity_counts_from_activation(self):
         """Issue 22, item 8: pre-printed cards wait on the shelf for years; the daily job leaves

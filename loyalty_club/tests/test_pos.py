@@ -95,14 +95,14 @@ class TestPosPointsPayment(PosClubCase):
         order = self.sync(data)
         self.assertFalse(order.loyalty_review_state)
         self.assertEqual(order.loyalty_points_redeemed, 40)
-        self.assertEqual(order.loyalty_points_earned, 10)
-        self.assertEqual(self.card.balance, 100 - 40 + 10)
-        self.assertEqual(order.loyalty_balance_after, 70)
+        self.assertEqual(order.loyalty_points_earned, 8, "the 80.00 paid in cash earn, not the points share")
+        self.assertEqual(self.card.balance, 100 - 40 + 8)
+        self.assertEqual(order.loyalty_balance_after, 68)
         redeem = self.entries().filtered(lambda e: e.kind == "redeem")
         self.assertEqual(redeem.points, -40)
         self.assertEqual(redeem.posting_key, f"pos.order:{order.uuid}:redeem")
         self.assertEqual((hold.state, hold.pos_order_id), ("captured", order))
-        self.assertEqual((self.card.points_held, self.card.points_available), (0, 70))
+        self.assertEqual((self.card.points_held, self.card.points_available), (0, 68))
 
     def test_points_payment_without_a_hold_is_flagged(self):
         self.seed_points(100)
@@ -164,6 +164,9 @@ class TestPosRefund(PosClubCase):
 
     def setUp(self):
         super().setUp()
+        # refunds are measured on what the lines earned: here the whole order earns (the club
+        # setting; the default, earning on the part paid in money, is TestTillEarningBase's)
+        self.club.earn_on_points_paid = True
         self.seed_points(100)
         self.sale = self.sync(
             self.order_data(

@@ -293,11 +293,12 @@ class TestTillNeverRefusesAPaidOrder(TillCase):
         # the card was replaced: the order books on its successor
         self.assertFalse(orders["a"].loyalty_review_state, orders["a"].loyalty_review_reason)
         self.assertEqual(orders["a"].loyalty_card_id, successor)
-        self.assertEqual((orders["a"].loyalty_points_redeemed, orders["a"].loyalty_points_earned), (20, 10))
-        self.assertEqual(successor.balance, 100 - 20 + 10)
+        # (points are earned on what was paid in money: 20 points paid 10.00 of 100.00)
+        self.assertEqual((orders["a"].loyalty_points_redeemed, orders["a"].loyalty_points_earned), (20, 9))
+        self.assertEqual(successor.balance, 100 - 20 + 9)
         # held 30 hours before the sync: still captured
         self.assertFalse(orders["b"].loyalty_review_state, orders["b"].loyalty_review_reason)
-        self.assertEqual(offline.balance, 100 - 40 + 10)
+        self.assertEqual(offline.balance, 100 - 40 + 8)
         # the tier the member had when paying gave the discount, with the tier's name on the order
         self.assertFalse(orders["c"].loyalty_review_state, orders["c"].loyalty_review_reason)
         self.assertEqual(orders["c"].lines.loyalty_member_discount, 5)
@@ -308,7 +309,7 @@ class TestTillNeverRefusesAPaidOrder(TillCase):
         # the other till spent the points once the hold expired: saved, flagged, nothing booked
         self.assertFlagged(orders["e"], "Not enough points")
         self.assertFalse(self.entries(spent).filtered(lambda entry: entry.origin_id == orders["e"].id))
-        self.assertEqual(spent.balance, 100 - 80 + 10)
+        self.assertEqual(spent.balance, 100 - 80 + 6)
         for data in normal:
             self.assertFalse(self.order_of(data).loyalty_review_state, self.order_of(data).loyalty_review_reason)
         self.assertEqual(plain.balance, 20 + 10)
@@ -345,8 +346,9 @@ class TestTillNeverRefusesAPaidOrder(TillCase):
             order.with_user(cashier).action_loyalty_club_book()
         order.action_loyalty_club_book()
         self.assertEqual((order.loyalty_review_state, order.loyalty_review_booked), ("done", True))
-        self.assertEqual((order.loyalty_points_redeemed, order.loyalty_points_earned), (40, 10))
-        self.assertEqual(self.card.balance, 100 - 40 + 10)
+        # 40 points paid 20.00: the 80.00 paid in cash earn 8 points
+        self.assertEqual((order.loyalty_points_redeemed, order.loyalty_points_earned), (40, 8))
+        self.assertEqual(self.card.balance, 100 - 40 + 8)
         self.assertFalse(order.activity_ids)
         self.assertIn("booked after review", order.message_ids[0].body)
         with self.assertRefused("no club part waiting"):
@@ -390,10 +392,11 @@ class TestTillRefundTenders(TillCase):
     def test_points_share_paid_out_in_cash_is_flagged_and_not_given_back(self):
         self.seed_points(200)
         sale = self.sync(self.till_order([(self.shirt, 1)], card=self.card, points=100))
-        self.assertEqual((sale.loyalty_points_redeemed, self.card.balance), (100, 200 - 100 + 10))
+        # 100 points paid 50.00: the 50.00 paid in cash earned 5 points
+        self.assertEqual((sale.loyalty_points_redeemed, self.card.balance), (100, 200 - 100 + 5))
         refund = self.sync(self.refund_data(sale, {self.shirt: 1}, [(self.cash_method, -100.0)]))
         self.assertFlagged(refund, "pays out 100.0 in money while only 50.0", booked=True)
-        self.assertEqual((refund.loyalty_points_returned, refund.loyalty_points_reversed), (0, 10))
+        self.assertEqual((refund.loyalty_points_returned, refund.loyalty_points_reversed), (0, 5))
         self.assertEqual(self.card.balance, 200 - 100)
 
     def test_points_share_given_back_as_points_is_not_flagged(self):
@@ -403,7 +406,7 @@ class TestTillRefundTenders(TillCase):
             self.refund_data(sale, {self.shirt: 1}, [(self.points_method, -50.0), (self.cash_method, -50.0)])
         )
         self.assertFalse(refund.loyalty_review_state)
-        self.assertEqual((refund.loyalty_points_returned, refund.loyalty_points_reversed), (100, 10))
+        self.assertEqual((refund.loyalty_points_returned, refund.loyalty_points_reversed), (100, 5))
         self.assertEqual(self.card.balance, 200)
 
     def test_gift_card_share_paid_out_in_cash_is_flagged(self):
