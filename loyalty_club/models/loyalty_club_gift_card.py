@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, float_round
 
 from ..tools.gift_card_code import format_code, generate_code, mask_code, normalize_code, read_code
 
@@ -317,38 +317,53 @@ class LoyaltyClubGiftCard(models.Model):
         return card
 
     def _check_spendable(self, company, currency):
-        """Raise unless the card can pay in ``company`` (its club) and ``currency`` today."""
+        """Raise unless the card can pay in ``company`` (its club) today. A ``currency`` other
+        than the card's pays the card's money converted at the day's rate of ``company``."""
         self.ensure_one()
         if self.club_id != company._loyalty_club_get():
             raise self._uniform_auth_error()
         if self.state != "active" or (self.date_expiry and self.date_expiry < fields.Date.context_today(self)):
             raise UserError(self.env._("Gift card %s is not active (used up, expired or blocked).", self._masked()))
-        if self.currency_id != currency:
-            raise UserError(
-                self.env._(
-                    "Gift card %(card)s holds %(currency)s; it cannot pay in another currency.",
-                    card=self._masked(),
-                    currency=self.currency_id.name,
-                )
-            )
+
+    def _available_in(self, currency, company, held=None):
+        """The card's available balance (less live holds, or less ``held``) in ``currency`` at
+        today's rate, rounded down: paying this much never takes more than the card has."""
+        self.ensure_one()
+        available = self.currency_id.round(self.balance - (self.amount_held if held is None else held))
+        if not currency or currency == self.currency_id or available <= 0:
+            return available
+        value = self.currency_id._convert(available, currency, company, fields.Date.context_today(self), round=False)
+        return float_round(value, precision_rounding=currency.rounding, rounding_method="DOWN")
 
     def _masked(self):
         self.ensure_one()
         return mask_code(self.sudo().code)
 
-    def _summary(self):
-        """What a till or a page may know of a card (no PIN data)."""
+    def _summary(self, currency=None, company=None):
+        """What a till or a page may know of a card (no PIN data). For a till in ``currency``
+        (of ``company``) other than the card's, ``balance`` and ``balance_available`` are in the
+        till's currency at today's rate (rounded down) and ``card_balance`` keeps the card's own."""
         self.ensure_one()
-        return {
+        summary = {
             "id": self.id,
             "code_masked": self._masked(),
             "state": self.state,
             "balance": self.balance,
             "balance_available": self.balance_available,
             "currency_id": self.currency_id.id,
+            "card_currency": self.currency_id.name,
+            "card_balance": self.balance,
             "date_expiry": fields.Date.to_string(self.date_expiry) if self.date_expiry else False,
             "pin_set": self.pin_set,
         }
+        if currency and currency != self.currency_id:
+            company = company or self.company_id
+            summary.update(
+                balance=self._available_in(currency, company, held=0.0),
+                balance_available=self._available_in(currency, company),
+                currency_id=currency.id,
+            )
+        return summary
 
     # ------------------------------------------------------------------
     # Actions

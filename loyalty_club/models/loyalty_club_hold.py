@@ -47,7 +47,15 @@ class LoyaltyClubHold(models.Model):
     currency_id = fields.Many2one("res.currency", required=True, readonly=True)
     amount = fields.Monetary(
         readonly=True,
-        help="Money the payment line pays: the points' value in the till's currency, or the gift card amount.",
+        help="Money held: the points' value in the till's currency, or the gift card money in the card's currency.",
+    )
+    payment_currency_id = fields.Many2one("res.currency", "Till currency", readonly=True)
+    payment_amount = fields.Monetary(
+        "Payment amount",
+        currency_field="payment_currency_id",
+        readonly=True,
+        help="What the till's payment line pays, in the till's currency (a gift card of another currency "
+        "holds this amount converted at the day's rate).",
     )
     state = fields.Selection(HOLD_STATES, required=True, default="held", index=True, readonly=True)
     date_expiry = fields.Datetime("Held until", required=True, readonly=True)
@@ -111,7 +119,9 @@ class LoyaltyClubHold(models.Model):
     def _make(self, config, card, order_uuid, payment_uuid, points=0, amount=0.0, currency=None):
         """Hold ``points`` of member card ``card`` (or ``amount`` of gift card ``card``) for the
         payment ``payment_uuid`` of the order ``order_uuid`` at till ``config``, under the card's
-        row lock: refused when the available balance does not cover it. Asking again for the
+        row lock: refused when the available balance does not cover it. ``amount`` is in
+        ``currency`` (the till's); a gift card of another currency holds it converted at today's
+        rate, and the hold keeps both amounts (the payment line must pay exactly the till's). Asking again for the
         same payment returns its live hold (a till that did not get the answer asks again).
 
         :raises UserError: not enough available, bad order or payment reference
@@ -126,28 +136,34 @@ class LoyaltyClubHold(models.Model):
         existing = Hold.search([("payment_uuid", "=", payment_uuid)], limit=1)
         if existing:
             same = existing[column] == card and existing.order_uuid == order_uuid and existing._is_live()
-            same = same and (
-                existing.currency_id.compare_amounts(existing.amount, amount) == 0
-                if is_gift
-                else existing.points == points
-            )
+            if is_gift:
+                paid_currency, paid = existing._payment_value()
+                same = same and paid_currency == (currency or card.currency_id)
+                same = same and paid_currency.compare_amounts(paid, amount) == 0
+            else:
+                same = same and existing.points == points
             if not same:
                 raise UserError(self.env._("This payment was already held for another amount or card."))
             return existing
         held = self._held(column, [card.id]).get(card.id, 0)
+        payment_currency = currency or (card.currency_id if is_gift else config.currency_id)
+        payment_amount = payment_currency.round(amount)
         if is_gift:
-            currency = card.currency_id
-            amount = currency.round(amount)
-            if currency.compare_amounts(amount, 0) <= 0:
+            # the till pays in its currency; the card gives that amount in its own at today's rate
+            if payment_currency.compare_amounts(payment_amount, 0) <= 0:
                 raise UserError(self.env._("A gift card payment must be positive."))
+            currency = card.currency_id
+            amount = card.club_id._convert_amount(payment_amount, payment_currency, currency, config.company_id)
+            if currency.compare_amounts(amount, 0) <= 0:
+                raise UserError(self.env._("This amount is worth nothing in the gift card's currency."))
             available = currency.round(card.balance - held)
             if currency.compare_amounts(amount, available) > 0:
                 raise UserError(
                     self.env._(
                         "Not enough money on gift card %(card)s: %(available)s %(currency)s can be spent.",
                         card=card._masked(),
-                        available=max(available, 0.0),
-                        currency=currency.name,
+                        available=max(card._available_in(payment_currency, config.company_id, held=held), 0.0),
+                        currency=payment_currency.name,
                     )
                 )
         else:
@@ -182,10 +198,20 @@ class LoyaltyClubHold(models.Model):
                 "points": 0 if is_gift else points,
                 "amount": amount,
                 "currency_id": (currency or config.currency_id).id,
+                "payment_amount": payment_amount,
+                "payment_currency_id": payment_currency.id,
                 "date_expiry": fields.Datetime.now()
                 + timedelta(hours=card.club_id.pos_hold_hours or HOLD_HOURS_DEFAULT),
             }
         )
+
+    def _payment_value(self):
+        """``(currency, amount)`` the hold's payment line pays at the till (holds made before the
+        till currency was kept paid their ``amount`` in their ``currency``)."""
+        self.ensure_one()
+        if self.payment_currency_id:
+            return self.payment_currency_id, self.payment_amount
+        return self.currency_id, self.amount
 
     def _close(self, state, order=None):
         """Mark live holds ``captured`` (by ``order``), ``released`` or ``expired``."""

@@ -118,10 +118,11 @@ class PosConfig(models.Model):
         return {"points": hold.points, "amount": hold.amount, "card": self._loyalty_club_card_summary(card)}
 
     def loyalty_gift_card_hold(self, card_id, amount, order_uuid, payment_uuid, token):
-        """Hold ``amount`` of a gift card for the payment ``payment_uuid`` of the order
-        ``order_uuid`` (the token of the card's PIN check for that order is spent). Returns
-        ``{"amount", "card": summary with the available balance}``; captured when the paid order
-        reaches the server, released or expired otherwise.
+        """Hold ``amount`` (in the till's currency) of a gift card for the payment ``payment_uuid``
+        of the order ``order_uuid`` (the token of the card's PIN check for that order is spent); a
+        card in another currency gives it converted at today's rate. Returns ``{"amount", "card":
+        summary with the available balance in the till's currency}``; captured when the paid
+        order reaches the server, released or expired otherwise.
 
         :raises UserError: PIN not checked for this order, card not usable here, not enough money
         """
@@ -137,9 +138,9 @@ class PosConfig(models.Model):
             raise UserError(self.env._("Enter the amount to pay with the gift card."))
         self.env["loyalty.club.posting"]._lock_rows(card)
         card._check_spendable(self.company_id, self.currency_id)
-        hold = Hold._make(self, card, order_uuid, payment_uuid, amount=amount)
+        hold = Hold._make(self, card, order_uuid, payment_uuid, amount=amount, currency=self.currency_id)
         card.invalidate_recordset(["amount_held", "balance_available"])
-        return {"amount": hold.amount, "card": card._summary()}
+        return {"amount": hold._payment_value()[1], "card": card._summary(self.currency_id, self.company_id)}
 
     def loyalty_club_release_holds(self, payment_uuids):
         """Release the live holds of these payments made at this till (the cashier removed the
@@ -166,7 +167,7 @@ class PosConfig(models.Model):
         inactive, active or used up. One uniform error otherwise, counted as a failure of the till
         (see :meth:`loyalty_club_find_card`).
 
-        :returns: card summary (masked code, state, balance, currency, validity; no PIN data)
+        :returns: card summary (masked code, state, balance in the till's currency, validity; no PIN data)
         """
         self._loyalty_club_check_cashier()
         Card = self.env["loyalty.club.gift.card"].sudo()
@@ -179,7 +180,7 @@ class PosConfig(models.Model):
         if not card or card.club_id != self.company_id._loyalty_club_get() or card.state not in allowed:
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         self.env["loyalty.club.attempt"].sudo()._record_success(scope)
-        return card._summary()
+        return card._summary(self.currency_id, self.company_id)
 
     def loyalty_gift_card_verify_pin(self, card_id, pin, order_uuid=None):
         """Check a gift card's PIN on the server for the order ``order_uuid``; returns a token the
@@ -196,7 +197,10 @@ class PosConfig(models.Model):
         if not card._verify_pin(pin):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         self.env["loyalty.club.attempt"].sudo()._record_success(scope)
-        return {"token": self._loyalty_club_pin_token(card, order_uuid), "card": card._summary()}
+        return {
+            "token": self._loyalty_club_pin_token(card, order_uuid),
+            "card": card._summary(self.currency_id, self.company_id),
+        }
 
     def _loyalty_gift_card(self, card_id):
         """The active gift card ``card_id`` of this shop's club, else an empty recordset."""

@@ -811,6 +811,9 @@ class PosOrder(models.Model):
         holds = self.env["loyalty.club.hold"].sudo().search([("payment_uuid", "in", [p.uuid for p in spent if p.uuid])])
         by_payment = {hold.payment_uuid: hold for hold in holds}
         by_card = defaultdict(lambda: self.env["pos.payment"])
+        # what each card gives, in its own currency (a card of another currency than the till's
+        # gives what its holds converted at the day's rate)
+        card_amounts = defaultdict(float)
         for payment in spent:
             hold = by_payment.get(payment.uuid)
             card = hold.gift_card_id if hold else Card
@@ -821,6 +824,9 @@ class PosOrder(models.Model):
                     raise UserError(self.env._("A gift card payment names no active gift card of this shop's club."))
                 card._check_spendable(self.company_id, currency)
                 by_card[card] |= payment
+                card_amounts[card] += card.club_id._convert_amount(
+                    payment.amount, currency, card.currency_id, self.company_id, self.date_order
+                )
                 continue
             if not card or (claimed and claimed != card.id):
                 raise UserError(
@@ -832,19 +838,21 @@ class PosOrder(models.Model):
                 raise UserError(
                     self.env._("A gift card payment uses a hold already captured by order %s.", hold.pos_order_id.name)
                 )
-            if card.currency_id != currency or currency.compare_amounts(payment.amount, hold.amount):
+            held_currency, held = hold._payment_value()
+            if held_currency != currency or currency.compare_amounts(payment.amount, held):
                 raise UserError(
                     self.env._(
                         "A gift card payment of %(paid)s differs from the %(held)s held for it.",
                         paid=currency.round(payment.amount),
-                        held=hold.amount,
+                        held=held,
                     )
                 )
             by_card[card] |= payment
+            card_amounts[card] += hold.amount
         # Lock every card first (id order), then check and spend: two tills cannot overdraw.
         Posting._lock_rows(Card.browse([card.id for card in by_card]))
         for card, card_payments in by_card.items():
-            amount = currency.round(sum(card_payments.mapped("amount")))
+            amount = card.currency_id.round(card_amounts[card])
             card_holds = holds.filtered(lambda hold, card=card: hold.gift_card_id == card)
             Posting._post_gift_card(
                 card,
@@ -859,59 +867,62 @@ class PosOrder(models.Model):
                 valid_at=when,
             )
             card_holds._close("captured", self)
-            card_payments.write({"loyalty_gift_card_id": card.id, "loyalty_gift_card_balance": card.balance})
+            card_payments.write(
+                {
+                    "loyalty_gift_card_id": card.id,
+                    "loyalty_gift_card_balance": card._available_in(currency, self.company_id, held=0.0),
+                }
+            )
         if given_back:
             self._loyalty_gift_card_refund_payments(given_back)
 
     def _loyalty_gift_card_refund_payments(self, payments):
         """A refund paid out with the 'Gift card' method credits the cards that paid the refunded
-        order (at most what they paid, less earlier refunds), or a new card for the rest."""
+        order (at most what they paid, less earlier refunds), or a new card for the rest. A card
+        of another currency than the till's gets back its own money in the proportion the
+        refund takes of what it paid (the rate of the sale, not today's)."""
         currency = self.currency_id
         Posting = self.env["loyalty.club.posting"]
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
         refunded = self.lines.refunded_orderline_id.order_id
         to_give = currency.round(-sum(payments.mapped("amount")))
+        paid_by = defaultdict(lambda: self.env["pos.payment"])
         for original in refunded.payment_ids.filtered("loyalty_gift_card_id"):
+            paid_by[original.pos_order_id, original.loyalty_gift_card_id] |= original
+        for (order, paying_card), originals in paid_by.items():
             if not currency.compare_amounts(to_give, 0) > 0:
                 break
-            card = original.loyalty_gift_card_id
-            redeemed = -sum(
-                self.env["loyalty.club.gift.card.entry"]
-                .sudo()
-                .search(
-                    [
-                        ("gift_card_id", "=", card.id),
-                        ("origin_model", "=", "pos.order"),
-                        ("origin_id", "=", original.pos_order_id.id),
-                        ("kind", "=", "redeem"),
-                    ]
-                )
-                .mapped("amount")
+            card = paying_card.sudo()
+            card_currency = card.currency_id
+            redeem_entry = Entry.search(
+                [("posting_key", "=", order._loyalty_club_key(f"gift_redeem:{card.id}"))], limit=1
             )
+            redeemed = -redeem_entry.amount
             already = sum(
-                self.env["loyalty.club.gift.card.entry"]
-                .sudo()
-                .search(
+                Entry.search(
                     [
                         ("gift_card_id", "=", card.id),
                         ("kind", "=", "refund"),
-                        ("reversed_entry_id.origin_id", "=", original.pos_order_id.id),
-                        ("reversed_entry_id.origin_model", "=", "pos.order"),
+                        ("reversed_entry_id", "=", redeem_entry.id),
                     ]
-                )
-                .mapped("amount")
+                ).mapped("amount")
             )
-            room = currency.round(redeemed - already)
-            amount = min(room, to_give)
-            if currency.compare_amounts(amount, 0) <= 0:
+            room = card_currency.round(redeemed - already)
+            if not redeem_entry or card_currency.compare_amounts(room, 0) <= 0:
                 continue
-            redeem_entry = self.env["loyalty.club.gift.card.entry"].search(
-                [("posting_key", "=", original.pos_order_id._loyalty_club_key(f"gift_redeem:{card.id}"))], limit=1
-            )
-            card = card.sudo()
             if card.state not in ("active", "used") or (
                 card.date_expiry and card.date_expiry < fields.Date.context_today(self)
             ):
                 continue  # an expired or blocked card gets nothing back: a new card takes it
+            paid = sum(originals.mapped("amount"))
+            if order.currency_id == currency and paid > 0:
+                room_here = currency.round(room * paid / redeemed)
+            else:
+                room_here = card.club_id._convert_amount(room, card_currency, currency, self.company_id)
+            amount_here = min(room_here, to_give)
+            if currency.compare_amounts(amount_here, 0) <= 0:
+                continue
+            amount = room if amount_here == room_here else card_currency.round(room * amount_here / room_here)
             Posting._post_gift_card(
                 card,
                 amount,
@@ -923,8 +934,13 @@ class PosOrder(models.Model):
                 reversed_entry=redeem_entry,
                 reason=self.name,
             )
-            payments[:1].write({"loyalty_gift_card_id": card.id, "loyalty_gift_card_balance": card.balance})
-            to_give = currency.round(to_give - amount)
+            payments[:1].write(
+                {
+                    "loyalty_gift_card_id": card.id,
+                    "loyalty_gift_card_balance": card._available_in(currency, self.company_id, held=0.0),
+                }
+            )
+            to_give = currency.round(to_give - amount_here)
         if currency.compare_amounts(to_give, 0) > 0:
             key = self._loyalty_club_key("gift_refund_new")
             card = self._loyalty_gift_card_new_card(key)
@@ -1002,13 +1018,12 @@ class PosOrder(models.Model):
                         card = Card.browse()
                     if not card or card.club_id != club:
                         raise UserError(self.env._("Gift card %s is not a card of this shop's club.", code))
-                    if card.currency_id != currency:
-                        raise UserError(self.env._("Gift card %s holds another currency.", card._masked()))
                 else:
                     card = self._loyalty_gift_card_new_card(key)
                 Posting._post_gift_card(
                     card,
-                    amount,
+                    # a pre-printed card of another currency is loaded with the price at the order's rate
+                    club._convert_amount(amount, currency, card.currency_id, self.company_id, self.date_order),
                     "load",
                     key,
                     origin=self,

@@ -52,7 +52,7 @@ FIELDS = {
     "loyalty.club.lot.consumption": {"server": "debit_entry_id lot_id company_id points points_returned"},
     "loyalty.club.hold": {
         "server": "card_id gift_card_id company_id pos_config_id pos_session_id user_id order_uuid payment_uuid points "
-        "amount currency_id state date_expiry date_done pos_order_id",
+        "amount currency_id payment_amount payment_currency_id state date_expiry date_done pos_order_id",
     },
     "loyalty.club.till.token": {
         "server": "token_hash card_model card_res_id pos_config_id company_id user_id order_uuid pin_fingerprint date "

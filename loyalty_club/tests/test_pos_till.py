@@ -581,3 +581,118 @@ class TestTillSecondCurrency(TillCase):
         self.assertEqual(caps[window.id], 15.0, "a cap of 30.00 is 15.00 EUR at this till")
         caps = {w["id"]: w["max_discount_amount"] for w in self.config.loyalty_club_discount_windows()}
         self.assertEqual(caps[window.id], 30.0)
+
+
+@tagged("post_install", "-at_install")
+class TestTillGiftCardOtherCurrency(TillCase):
+    """Issue 22, item 1 at the till: a gift card holding the club's currency pays at a till in
+    another currency (Odoo's test shop in EUR, 0.5 per unit of the company's currency) with its
+    money converted at the day's rate, the server re-checking what the till says; refunds give
+    the card back its own money at the sale's rate; pre-printed cards sold there are loaded with
+    the price converted."""
+
+    def setUp(self):
+        super().setUp()
+        self.config = self.other_currency_config
+        self.config.payment_method_ids |= self.gift_method
+        self.cash_method = self.config.payment_method_ids.filtered("is_cash_count")[:1]
+        self.open_new_session()
+        self.euro = self.config.currency_id
+
+    def set_rate(self, rate):
+        self.other_currency.rate_ids.write({"rate": rate})
+        self.env.invalidate_all()
+
+    def paid_back_like_the_sale(self, order, quantities, payments):
+        """UI data of a refund of ``order`` at the prices it was sold at (whatever today's rate)."""
+        data = self.refund_data(order, quantities, payments)
+        for command in data["lines"]:
+            line = command[2]
+            sold = self.env["pos.order.line"].browse(line["refunded_orderline_id"])
+            line["price_unit"] = sold.price_unit
+            line["price_subtotal"] = line["price_subtotal_incl"] = sold.price_unit * line["qty"]
+        data["amount_total"] = data["amount_paid"] = sum(c[2]["price_subtotal_incl"] for c in data["lines"])
+        return data
+
+    def test_card_pays_its_value_in_the_till_currency(self):
+        gift = self.new_gift_card(100.0)
+        self.assertNotEqual(gift.currency_id, self.euro)
+        answer = self.config.loyalty_gift_card_verify_pin(gift.id, GIFT_PIN, "order-eur-gift-01")
+        card = answer["card"]
+        self.assertEqual((card["balance_available"], card["currency_id"]), (50.0, self.euro.id))
+        self.assertEqual((card["card_balance"], card["card_currency"]), (100.0, gift.currency_id.name))
+        with self.assertRefused(r"Not enough money .*: 50\.0 EUR can be spent"):
+            self.config.loyalty_gift_card_hold(gift.id, 50.5, "order-eur-gift-01", "pay-eur-gift-0001", answer["token"])
+        self.assertFalse(self.Hold.search([("gift_card_id", "=", gift.id)]))
+
+        data = self.till_order([(self.shirt, 1)], gift=(gift, 20.0))
+        self.assertEqual(data["amount_total"], 50.0, "the shirt of 100.00 costs 50.00 EUR here")
+        order = self.sync(data)
+        self.assertFalse(order.loyalty_review_state)
+        self.assertEqual(gift.balance, 60.0, "20.00 EUR take 40.00 of the card, not 20.00")
+        hold = self.Hold.search([("gift_card_id", "=", gift.id)])
+        self.assertEqual((hold.state, hold.amount, hold.payment_amount), ("captured", 40.0, 20.0))
+        self.assertEqual((hold.currency_id, hold.payment_currency_id), (gift.currency_id, self.euro))
+        payment = order.payment_ids.filtered("payment_method_id.loyalty_gift_card")
+        self.assertEqual(payment.loyalty_gift_card_balance, 30.0, "the receipt shows what is left in EUR")
+        self.sync(data)
+        self.assertEqual(self.gift_entries(gift).mapped("amount"), [100.0, -40.0], "booked once")
+
+    def test_server_recomputes_what_the_till_claims(self):
+        gift = self.new_gift_card(100.0)
+        data = self.till_order([(self.shirt, 1)], gift=(gift, 20.0))
+        payments = [command[2] for command in data["payment_ids"]]
+        gift_payment = next(p for p in payments if p["payment_method_id"] == self.gift_method.id)
+        cash_payment = next(p for p in payments if p["payment_method_id"] == self.cash_method.id)
+        # a till claiming 40.00 EUR from a hold of 20.00 EUR (the card's own amount)
+        gift_payment["amount"], cash_payment["amount"] = 40.0, 10.0
+        order = self.sync(data)
+        self.assertFlagged(order, "differs from the 20.0 held")
+        self.assertEqual(gift.balance, 100.0, "nothing taken from the card")
+
+    def test_rate_that_does_not_divide_evenly(self):
+        self.set_rate(0.37)
+        self.assertEqual(self.euro.rounding, 0.001, "Odoo's test EUR has three decimals")
+        gift = self.new_gift_card(100.0)
+        first = self.sync(self.till_order([(self.shirt, 1)], gift=(gift, 10.0)))
+        self.assertEqual(first.amount_total, 37.0)
+        self.assertEqual(gift.balance, 72.97, "10.000 EUR at 0.37 are 27.027...: 27.03 of the card")
+        token = self.config.loyalty_gift_card_verify_pin(gift.id, GIFT_PIN, "order-eur-gift-02")
+        self.assertEqual(
+            token["card"]["balance_available"], 26.998, "72.97 are 26.9989 EUR: rounded down, never more than the card"
+        )
+        # paying all of it takes the card to zero, never below
+        self.sync(self.till_order([(self.shirt, 1)], gift=(gift, 26.998)))
+        self.assertEqual((gift.balance, gift.state), (0.0, "used"))
+        self.assertEqual(self.gift_entries(gift).mapped("amount"), [100.0, -27.03, -72.97])
+
+    def test_refund_gives_back_the_card_money_at_the_sale_rate(self):
+        gift = self.new_gift_card(100.0)
+        sold = self.sync(self.till_order([(self.shirt, 2)], gift=(gift, 40.0)))
+        self.assertEqual((sold.amount_total, gift.balance), (100.0, 20.0))
+        self.set_rate(0.4)
+        first = self.paid_back_like_the_sale(
+            sold, {self.shirt: 1}, [(self.gift_method, -20.0), (self.cash_method, -30.0)]
+        )
+        self.sync(first)
+        self.assertEqual(gift.balance, 60.0, "20.00 EUR paid back are the 40.00 they took, not 50.00 at today's rate")
+        # the rest: what the card paid is given back once; the refund's excess goes to a new card in EUR
+        second = self.paid_back_like_the_sale(
+            sold, {self.shirt: 1}, [(self.gift_method, -30.0), (self.cash_method, -20.0)]
+        )
+        refund = self.sync(second)
+        self.assertEqual(gift.balance, 100.0, "never more than the card paid")
+        new_card = refund.payment_ids.loyalty_gift_card_id - gift
+        self.assertEqual((new_card.currency_id, new_card.balance), (self.euro, 10.0))
+        self.sync(second)
+        self.assertEqual((gift.balance, new_card.balance), (100.0, 10.0), "the refund synced again gives nothing more")
+
+    def test_preprinted_card_sold_here_is_loaded_with_the_price_converted(self):
+        shelf = self.GiftCard.create({"club_id": self.club.id, "currency_id": self.company.currency_id.id})
+        line = {"product": self.gift_product, "quantity": 1, "uuid": "eur-gift-line-1"}
+        line["loyalty_gift_card_code"] = shelf.sudo().code
+        data = self.order_data([line], card=False)
+        price = data["amount_total"]
+        self.assertEqual(price, self.gift_product.lst_price / 2, "the gift card product costs half in EUR")
+        self.sync(data)
+        self.assertEqual((shelf.state, shelf.balance), ("active", self.gift_product.lst_price))

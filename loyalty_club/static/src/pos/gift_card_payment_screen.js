@@ -26,37 +26,16 @@ patch(PaymentScreen.prototype, {
             return false;
         }
         const result = await super.addNewPaymentLine(...arguments);
-        if (!result) {
-            return result;
-        }
-        const line = order.get_selected_paymentline();
-        line.set_amount(0);
-        // nothing else is paid while the server holds the value (the line's amount comes from it)
-        this.env.services.ui.block();
-        try {
-            const held = await this.pos.data.call("pos.config", "loyalty_gift_card_hold", [
-                [this.pos.config.id],
-                spend.card.id,
-                spend.amount,
-                order.uuid,
-                line.uuid,
-                spend.token,
-            ]);
-            line.set_amount(held.amount);
-            line.setLoyaltyGiftCard(held.card);
-            return result;
-        } catch (error) {
-            order.remove_paymentline(line);
-            this.pos.loyaltyGiftCardAlert(
-                error.data?.message ||
-                    _t(
-                        "The gift card amount could not be set aside: the till must be online to pay with a gift card."
-                    )
-            );
-            return false;
-        } finally {
-            this.env.services.ui.unblock();
-        }
+        return this.loyaltyClubHoldPaymentLine(result, {
+            method: "loyalty_gift_card_hold",
+            args: [spend.card.id, spend.amount],
+            token: spend.token,
+            onHeld: (line, held) => line.setLoyaltyGiftCard(held.card),
+            alert: (message) => this.pos.loyaltyGiftCardAlert(message),
+            offlineMessage: _t(
+                "The gift card amount could not be set aside: the till must be online to pay with a gift card."
+            ),
+        });
     },
 
     /** Code, PIN (checked by the server) and amount: {card, token, amount} or null. */

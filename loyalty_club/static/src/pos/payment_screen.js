@@ -60,32 +60,48 @@ patch(PaymentScreen.prototype, {
             return false;
         }
         const result = await super.addNewPaymentLine(...arguments);
+        return this.loyaltyClubHoldPaymentLine(result, {
+            method: "loyalty_club_hold_points",
+            args: [spend.card.id, spend.points],
+            token: spend.token,
+            onHeld: (line, held) => {
+                line.setLoyaltyHold({points: held.points, amount: held.amount});
+                order.updateLoyaltyCard(held.card);
+            },
+            alert: (message) => this.pos.loyaltyClubAlert(message),
+            offlineMessage: _t("The points could not be set aside: the till must be online to pay with points."),
+        });
+    },
+
+    /**
+     * Let the server hold what the payment line just added (``result`` of addNewPaymentLine)
+     * pays: ``method`` of pos.config is called with ``args``, the order and line uuids and
+     * ``token``; the line pays the amount the server answers and ``onHeld(line, held)`` keeps
+     * the rest of the answer. Nothing else is paid while the server answers; a refusal removes
+     * the line and shows the server's reason (``offlineMessage`` when it gave none).
+     */
+    async loyaltyClubHoldPaymentLine(result, {method, args, token, onHeld, alert, offlineMessage}) {
         if (!result) {
             return result;
         }
+        const order = this.currentOrder;
         const line = order.get_selected_paymentline();
         line.set_amount(0);
-        // nothing else is paid while the server holds the value (the line's amount comes from it)
         this.env.services.ui.block();
         try {
-            const held = await this.pos.data.call("pos.config", "loyalty_club_hold_points", [
+            const held = await this.pos.data.call("pos.config", method, [
                 [this.pos.config.id],
-                spend.card.id,
-                spend.points,
+                ...args,
                 order.uuid,
                 line.uuid,
-                spend.token,
+                token,
             ]);
             line.set_amount(held.amount);
-            line.setLoyaltyHold({points: held.points, amount: held.amount});
-            order.updateLoyaltyCard(held.card);
+            onHeld(line, held);
             return result;
         } catch (error) {
             order.remove_paymentline(line);
-            this.pos.loyaltyClubAlert(
-                error.data?.message ||
-                    _t("The points could not be set aside: the till must be online to pay with points.")
-            );
+            alert(error.data?.message || offlineMessage);
             return false;
         } finally {
             this.env.services.ui.unblock();
