@@ -946,7 +946,7 @@ class PosOrder(models.Model):
             card = self._loyalty_gift_card_new_card(key)
             Posting._post_gift_card(
                 card,
-                to_give,
+                card.club_id._convert_amount(to_give, currency, card.currency_id, self.company_id, self.date_order),
                 "load",
                 key,
                 origin=self,
@@ -957,14 +957,16 @@ class PosOrder(models.Model):
             payments[-1:].write(
                 {
                     "loyalty_gift_card_id": card.id,
-                    "loyalty_gift_card_balance": card.balance,
+                    "loyalty_gift_card_balance": card._available_in(currency, self.company_id, held=0.0),
                     "loyalty_gift_card_new_code": card.code_display,
                 }
             )
 
     def _loyalty_gift_card_new_card(self, posting_key):
-        """A new gift card of the shop's club in the order's currency for ``posting_key`` (no PIN
-        yet: the service desk gives it one with *New PIN*); the card of that key if it was posted."""
+        """A new gift card of the shop's club for ``posting_key``, holding the club's currency like
+        the cards Sales issues (a till in another currency loads it converted at the order's rate;
+        no PIN yet: the service desk gives it one with *New PIN*); the card of that key if it was
+        posted."""
         existing = self.env["loyalty.club.gift.card.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
         if existing:
             return existing.gift_card_id
@@ -972,9 +974,7 @@ class PosOrder(models.Model):
         if not club:
             raise UserError(self.env._("This shop's company has no customer club: it cannot issue gift cards."))
         return (
-            self.env["loyalty.club.gift.card"]
-            .sudo()
-            ._issue(club, currency=self.currency_id, partner=self.partner_id or None, with_pin=False)[0]
+            self.env["loyalty.club.gift.card"].sudo()._issue(club, partner=self.partner_id or None, with_pin=False)[0]
         )
 
     def _loyalty_gift_card_load_sold_cards(self, client_codes):

@@ -676,16 +676,18 @@ class TestTillGiftCardOtherCurrency(TillCase):
         )
         self.sync(first)
         self.assertEqual(gift.balance, 60.0, "20.00 EUR paid back are the 40.00 they took, not 50.00 at today's rate")
-        # the rest: what the card paid is given back once; the refund's excess goes to a new card in EUR
+        # the rest: what the card paid is given back once; the refund's excess goes to a new card
+        # that holds the club's currency, loaded at the refund's rate (10.000 EUR at 0.4: 25.00)
         second = self.paid_back_like_the_sale(
             sold, {self.shirt: 1}, [(self.gift_method, -30.0), (self.cash_method, -20.0)]
         )
         refund = self.sync(second)
         self.assertEqual(gift.balance, 100.0, "never more than the card paid")
         new_card = refund.payment_ids.loyalty_gift_card_id - gift
-        self.assertEqual((new_card.currency_id, new_card.balance), (self.euro, 10.0))
+        self.assertEqual((new_card.currency_id, new_card.balance), (self.club.currency_id, 25.0))
+        self.assertEqual(refund.payment_ids.filtered("loyalty_gift_card_id").loyalty_gift_card_balance, 10.0)
         self.sync(second)
-        self.assertEqual((gift.balance, new_card.balance), (100.0, 10.0), "the refund synced again gives nothing more")
+        self.assertEqual((gift.balance, new_card.balance), (100.0, 25.0), "the refund synced again gives nothing more")
 
     def test_preprinted_card_sold_here_is_loaded_with_the_price_converted(self):
         shelf = self.GiftCard.create({"club_id": self.club.id, "currency_id": self.company.currency_id.id})
@@ -696,3 +698,7 @@ class TestTillGiftCardOtherCurrency(TillCase):
         self.assertEqual(price, self.gift_product.lst_price / 2, "the gift card product costs half in EUR")
         self.sync(data)
         self.assertEqual((shelf.state, shelf.balance), ("active", self.gift_product.lst_price))
+        # a new card (nothing scanned) holds the club's currency too, like the cards Sales issues
+        order = self.sync(self.order_data([{"product": self.gift_product, "quantity": 1}], card=False))
+        new_card = order.lines.loyalty_gift_card_ids
+        self.assertEqual((new_card.currency_id, new_card.balance), (self.club.currency_id, self.gift_product.lst_price))
