@@ -149,21 +149,10 @@ if ((WORKERS)); then
     PORT="$(free_port "$PORT_FROM")" || die "no free TCP port from $PORT_FROM on (--port)"
     WLOG="$LOG_DIR/bench-server-$STAMP.log"
     info "Starting odoo-bin --workers=2 on port $PORT (log $WLOG)"
-    # exec: $! is then the Odoo master itself, so killing it stops its workers too
-    (exec "${ODOO_CMD[@]}" "${ODOO_ARGS[@]}" --workers=2 --max-cron-threads=0 --http-port="$PORT" \
-        --http-interface=127.0.0.1 --db-filter='^loyalty_club_bench(_native)?$' --limit-time-real=600 \
-        --limit-time-cpu=600 --limit-memory-soft=4294967296 --limit-memory-hard=5368709120 >"$WLOG" 2>&1) &
-    server_pid=$!
-    trap 'kill "$server_pid" 2>/dev/null || true' EXIT
-    for ((i = 0; i < 120; i++)); do
-        curl -fs "http://127.0.0.1:$PORT/web/health" >/dev/null 2>&1 && break
-        sleep 1
-    done
+    start_bench_server "$WLOG" "$PORT" --workers=2 --db-filter='^loyalty_club_bench(_native)?$'
     bench_py measure --db "$BENCH_DB" --native-db "$NATIVE_DB" --iterations "$ITERATIONS" \
         --big-card-entries "$BIG" --mode rpc --url "http://127.0.0.1:$PORT"
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    trap - EXIT
+    stop_bench_server
 fi
 
 ((CRONS_FIRST)) || run_crons

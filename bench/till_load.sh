@@ -68,18 +68,8 @@ till_py count --out "$OUT.count"
 PORT="$(free_port "$PORT_FROM")" || die "no free TCP port from $PORT_FROM on (--port)"
 SERVER_LOG="$LOG_DIR/till-load-server-$STAMP.log"
 info "Starting odoo-bin --workers=$SERVER_WORKERS on 127.0.0.1:$PORT (log $SERVER_LOG)"
-(exec "${ODOO_CMD[@]}" "${ODOO_ARGS[@]}" -d "$DB" --workers="$SERVER_WORKERS" --max-cron-threads=0 \
-    --http-port="$PORT" --http-interface=127.0.0.1 --db-filter="^$DB\$" --limit-time-real=600 \
-    --limit-time-cpu=600 --limit-memory-soft=4294967296 --limit-memory-hard=5368709120 >"$SERVER_LOG" 2>&1) &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
-for ((i = 0; i < 120; i++)); do
-    curl -fs "http://127.0.0.1:$PORT/web/health" >/dev/null 2>&1 && break
-    sleep 1
-done
+start_bench_server "$SERVER_LOG" "$PORT" -d "$DB" --workers="$SERVER_WORKERS" --db-filter="^$DB\$"
 info "Scenarios ($ORDERS orders for 8 tills, $((ORDERS * 4)) for 32)"
 till_py run --url "http://127.0.0.1:$PORT" --server-log "$SERVER_LOG" --orders "$ORDERS" --out "$OUT"
-kill "$server_pid" 2>/dev/null || true
-wait "$server_pid" 2>/dev/null || true
-trap - EXIT
+stop_bench_server
 info "Results: $OUT (statement counts: $OUT.count)"

@@ -478,6 +478,34 @@ else:
 EOF
 }
 
+# start_bench_server LOG PORT ARGS...: odoo-bin in the background on 127.0.0.1:PORT with the
+# benchmarks' limits (ARGS: the database filter, --workers=N, ...), its log in LOG. Waits until it
+# answers /web/health (120 s at most); sets SERVER_PID; stop_bench_server stops it (also on exit).
+start_bench_server() {
+    local log="$1" port="$2" i
+    shift 2
+    # exec: the PID is then the Odoo master itself, so killing it stops its workers too
+    (exec "${ODOO_CMD[@]}" "${ODOO_ARGS[@]}" --max-cron-threads=0 --http-port="$port" --http-interface=127.0.0.1 \
+        --limit-time-real=600 --limit-time-cpu=600 --limit-memory-soft=4294967296 \
+        --limit-memory-hard=5368709120 "$@" >"$log" 2>&1) &
+    SERVER_PID=$!
+    trap stop_bench_server EXIT
+    for ((i = 0; i < 120; i++)); do
+        curl -fs "http://127.0.0.1:$port/web/health" >/dev/null 2>&1 && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || die "odoo-bin stopped while starting; see $log"
+        sleep 1
+    done
+    die "odoo-bin did not answer on port $port within 120 s; see $log"
+}
+
+stop_bench_server() {
+    [[ -n "${SERVER_PID:-}" ]] || return 0
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    trap - EXIT
+}
+
 # addon_depends: comma-separated "depends" of loyalty_club/__manifest__.py.
 # addon_hash: hash of the addon's files (a template that follows the code under test)
 addon_hash() {
