@@ -51,7 +51,7 @@ class LoyaltyClubAttempt(models.Model):
     user (POS and back office), per POS session and per code (a keyed hash, never the code
     itself). Beyond a
     limit the caller gets one uniform error and nothing is looked up. The limits are system
-    parameters (``loyalty_club.attempt_*``, 0 switches a scope off); see the README.
+    parameters (``loyalty_club.attempt_*``, 0 switches a scope off); see docs/configuration.md.
     """
 
     _name = "loyalty.club.attempt"

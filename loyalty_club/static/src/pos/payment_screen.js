@@ -69,7 +69,9 @@ patch(PaymentScreen.prototype, {
                 order.updateLoyaltyCard(held.card);
             },
             alert: (message) => this.pos.loyaltyClubAlert(message),
-            offlineMessage: _t("The points could not be set aside: the till must be online to pay with points."),
+            offlineMessage: _t(
+                "The points could not be set aside: the till must be online to pay with points."
+            ),
         });
     },
 
