@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint the addon (and the bench/ scripts): ruff (lint + format), pylint-odoo, prettier (XML, SCSS, JS).
+# Lint the addon (and the bench/ scripts): ruff (lint + format), pylint-odoo, prettier (XML, SCSS, JS),
+# and the relative links of the Markdown documentation (scripts/check_links.py).
 # Tools come from .venv (requirements-dev.txt) and .local/npm, installed by lib.sh.
 # Exits non-zero if any check fails; prints one line per check.
 set -euo pipefail
@@ -25,8 +26,8 @@ run_check() {
 }
 
 # as modules: with --system-site-packages their scripts may live outside .venv/bin
-run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "$ADDON_NAME" bench
-run_check "ruff format" "$VENV_PY" -m ruff format --check "$ADDON_NAME" bench
+run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "$ADDON_NAME" bench scripts/check_links.py
+run_check "ruff format" "$VENV_PY" -m ruff format --check "$ADDON_NAME" bench scripts/check_links.py
 run_check "pylint-odoo" "$VENV_PY" -m pylint --rcfile=.pylintrc "$ADDON_NAME"
 prettier="$NODE_TOOLS_DIR/node_modules/.bin/prettier"
 xml_plugin="$NODE_TOOLS_DIR/node_modules/@prettier/plugin-xml/src/plugin.js"
@@ -36,6 +37,8 @@ else
     echo "lint: prettier FAILED (not installed in $NODE_TOOLS_DIR: is npm available?)"
     failed+=(prettier)
 fi
+# README.md, docs/*.md, bench/README.md, loyalty_club/readme/*.md: every relative link and anchor resolves
+run_check "markdown links" "$VENV_PY" scripts/check_links.py
 
 if ((${#failed[@]})); then
     echo "lint failed: ${failed[*]} (fix with: ruff check --fix, ruff format, prettier --write)"
