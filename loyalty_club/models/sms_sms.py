@@ -37,7 +37,7 @@ class SmsSms(models.Model):
     loyalty_gateway_ref = fields.Char("Gateway message id", readonly=True, copy=False, index="btree_not_null")
     loyalty_gateway_status = fields.Char("Gateway status", readonly=True, copy=False)
     loyalty_sms_segments = fields.Integer(
-        "Segments", compute="_compute_loyalty_sms_segments", store=True, help="SMS parts the operator bills."
+        "SMS segment count", compute="_compute_loyalty_sms_segments", store=True, help="SMS parts the operator bills."
     )
 
     @api.depends("body")
@@ -219,8 +219,11 @@ class SmsSms(models.Model):
 
     @api.model
     def _cron_loyalty_poll_statuses(self, limit=5000):
-        """Ask the gateway the status of messages sent in the last 3 days and not final yet."""
+        """Ask the gateway the status of messages sent in the last 3 days and not final yet; then
+        leave the delivered messages older than ``loyalty_club.sms_keep_days`` (30) to Odoo's garbage
+        collection, as the IAP path does at once (their notifications stay)."""
         provider = self._loyalty_sms_provider()
+        self._loyalty_gc_delivered()
         gateway = self._loyalty_sms_gateway(provider)
         if gateway is None:
             return 0
@@ -243,3 +246,18 @@ class SmsSms(models.Model):
                 break
             updated += self._loyalty_update_statuses(provider, {ref: raw for ref, (_s, _f, raw) in statuses.items()})
         return updated
+
+    @api.model
+    def _loyalty_gc_delivered(self):
+        keep_days = int(self.env["ir.config_parameter"].sudo().get_param(PARAM + "keep_days") or 30)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE sms_sms SET to_delete = TRUE
+             WHERE loyalty_gateway IS NOT NULL AND state = 'sent' AND to_delete IS NOT TRUE
+               AND write_date < (now() AT TIME ZONE 'UTC') - make_interval(days => %s)
+            """,
+            [keep_days],
+        )
+        self.invalidate_model(["to_delete"])
+        return self.env.cr.rowcount

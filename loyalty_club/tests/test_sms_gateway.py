@@ -1,16 +1,17 @@
 import itertools
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from unittest.mock import patch
+from unittest.mock import Mock, patch
 from urllib.parse import parse_qs, urlparse
 
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..tools.sms_gateway import Throttle, sms_segments, to_e164
+from ..tools.sms_gateway import GatewayError, Throttle, sms_segments, to_e164
 
 KEY = "test-key-0123"
 PERSIAN = "سلام، امتیاز شما ۱۲۰ شد"  # 23 characters: one UCS-2 segment
@@ -351,6 +352,36 @@ class TestSmsGateway(HttpCase):
         self.env["sms.sms"]._cron_loyalty_poll_statuses()
         self.assertEqual(self.mock.calls("status.json")[0]["messageid"], sms[2].loyalty_gateway_ref)
 
+    def test_delivery_reaches_the_notification_and_the_club_log(self):
+        """A delivery report updates Odoo's notification (sms.tracker) and the club's message log."""
+        self.partner._message_sms("Points!", partner_ids=self.partner.ids)
+        sms = self.env["sms.sms"].search([("partner_id", "=", self.partner.id)])
+        notification = self.env["mail.notification"].search([("sms_id_int", "=", sms.id)])
+        self.assertEqual((sms.state, notification.notification_status), ("pending", "pending"))
+        company = self.env["res.company"].create({"name": "SMS Chain"})
+        club = self.env["loyalty.club"].create({"name": "SMS Club", "company_id": company.id})
+        card = self.env["loyalty.club.card"].create({"partner_id": self.partner.id, "club_id": club.id})
+        log = self.env["loyalty.club.notification"].create(
+            {
+                "key": "sms-test",
+                "club_id": club.id,
+                "company_id": company.id,
+                "partner_id": self.partner.id,
+                "card_id": card.id,
+                "kind": "welcome",
+                "sms_id": sms.id,
+            }
+        )
+        self.mock.statuses[self.mock.sent[0]["id"]] = 10
+        self.env["sms.sms"]._cron_loyalty_poll_statuses()
+        self.assertEqual(notification.notification_status, "sent")
+        self.assertEqual((log.sms_state, log.sms_segments), ("sent", 1))
+        # delivered messages are kept 30 days (the log shows them), then left to Odoo's clean-up
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE sms_sms SET write_date = now() - interval '31 days' WHERE id = %s", [sms.id])
+        self.env["sms.sms"]._cron_loyalty_poll_statuses()
+        self.assertTrue(sms.to_delete)
+
     def test_kavenegar_timeout_is_retried_without_a_second_send(self):
         self.mock.delay_sends, self.mock.delay = 1, 1.5  # longer than the client's 0.5 s
         sms = self._send(self._sms("+989120000001", "+989120000002"))
@@ -369,6 +400,20 @@ class TestSmsGateway(HttpCase):
         sms = self._send(self._sms("+989120000002"))
         self.assertEqual(len(self.mock.calls("send.json")), 3, "1 + 2 retries, then given up")
         self.assertEqual((sms.state, sms.failure_type), ("error", "sms_server"))
+
+    def test_unreachable_gateway_retried_with_growing_backoff(self):
+        """Connection refused (nothing was sent): retried, also by SMS.ir, with backoff 1x, 2x..."""
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]  # closed again: connections are refused
+        for provider in ("kavenegar", "smsir"):
+            gateway = self.env["sms.sms"]._loyalty_sms_gateway(provider)
+            gateway.base_url = f"http://127.0.0.1:{port}"
+            gateway.sleep = Mock()
+            with self.assertRaises(GatewayError) as raised:
+                gateway.send([{"number": "09120000001", "body": "x", "local_id": "1"}])
+            self.assertEqual([call.args[0] for call in gateway.sleep.call_args_list], [0.01, 0.02], provider)
+            self.assertEqual(raised.exception.failure_type, "sms_server")
 
     def test_throttling_to_the_configured_rate(self):
         self._gateway("kavenegar", rate=10)
@@ -433,8 +478,9 @@ class TestSmsGateway(HttpCase):
     @mute_logger("odoo.addons.loyalty_club.models.sms_sms")
     def test_smsir_error_mapping(self):
         self._gateway("smsir", smsir_api_key="wrong")
-        sms = self._send(self._sms("+989120000001"))
-        self.assertEqual(sms.failure_type, "sms_acc")
+        sms = self._send(self._sms("+989120000001") | self._sms("+989120000009", body="Other text"))
+        self.assertEqual(sms.mapped("failure_type"), ["sms_acc", "sms_acc"])
+        self.assertEqual(len(self.mock.requests), 1, "a refused key: the other texts are not tried")
         self._gateway("smsir")
         self.mock.credit = 0
         sms = self._send(self._sms("+989120000002"))

@@ -152,6 +152,7 @@ class BaseGateway:
     same_body = False  # True: a request carries one text for all its numbers
     # message status of the gateway -> ("pending" | "sent" | "canceled" | "error", failure_type)
     STATUSES = {}
+    sleep = staticmethod(time.sleep)  # the backoff between attempts
 
     def __init__(self, api_key, sender, base_url, timeout=10.0, retries=3, backoff=1.0, rate=0.0, session=None):
         self.api_key = (api_key or "").strip()
@@ -212,7 +213,7 @@ class BaseGateway:
                 raise failure
             delay = self.backoff * 2 ** (attempt - 1)
             _logger.info("%s: %s, attempt %s of %s in %.2fs", self.name, failure, attempt + 1, self.retries + 1, delay)
-            time.sleep(delay)
+            self.sleep(delay)
 
     def _parse(self, response):
         raise NotImplementedError
