@@ -40,6 +40,16 @@ class SmsSms(models.Model):
         "SMS segment count", compute="_compute_loyalty_sms_segments", store=True, help="SMS parts the operator bills."
     )
 
+    def init(self):
+        """Index of the delivery polling: the gateway's messages not final yet (a few among the
+        delivered ones kept for the log)."""
+        result = super().init()
+        self.env.cr.execute(
+            """CREATE INDEX IF NOT EXISTS sms_sms_loyalty_pending_idx ON sms_sms (loyalty_gateway, id)
+                WHERE loyalty_gateway IS NOT NULL AND state IN ('pending', 'process')"""
+        )
+        return result
+
     @api.depends("body")
     def _compute_loyalty_sms_segments(self):
         for sms in self:
@@ -123,6 +133,9 @@ class SmsSms(models.Model):
                 for message, result in zip(chunk, results, strict=True):
                     outcome[message["sms"].id] = self._loyalty_result_values(gateway, result)
         self._loyalty_apply_outcome(outcome, unlink_failed)
+        # the batch leaves the ORM cache: a campaign's memory stays flat from batch to batch
+        self.env.flush_all()
+        self.invalidate_recordset()
 
     @api.model
     def _loyalty_send_chunk(self, gateway, chunk):
@@ -151,9 +164,8 @@ class SmsSms(models.Model):
                 "failure_type": result["failure_type"],
                 "loyalty_gateway_status": result["status"],
             }
+        # the status the gateway gives at once (Kavenegar: queued), none for SMS.ir: Sent (pending)
         state, failure_type = gateway.map_status(result["status"]) if result["status"] else ("pending", False)
-        if state in ("sent", "canceled"):
-            state = "pending" if state == "sent" else state
         return {
             "state": state,
             "failure_type": failure_type,
@@ -184,11 +196,19 @@ class SmsSms(models.Model):
                     values["to_delete"] = True
             else:
                 batch.sms_tracker_id._action_update_from_sms_state(values["state"])
+            batch.write(values)
             if any(refs.values()):
-                for sms in batch:
-                    sms.write({**values, "loyalty_gateway_ref": refs[sms.id]})
-            else:
-                batch.write(values)
+                # one statement for the batch's gateway ids (a write per SMS costs a statement each)
+                self.env.flush_all()
+                self.env.cr.execute(
+                    """
+                    UPDATE sms_sms SET loyalty_gateway_ref = v.ref
+                      FROM unnest(%s::int[], %s::varchar[]) AS v(id, ref)
+                     WHERE sms_sms.id = v.id
+                    """,
+                    [list(refs), list(refs.values())],
+                )
+                batch.invalidate_recordset(["loyalty_gateway_ref"])
         all_sms.mail_message_id._notify_message_notification_update()
 
     # ------------------------------------------------------------------
