@@ -84,6 +84,17 @@ class SmsSms(models.Model):
         """The local id sent with an SMS: the same for every attempt, so the gateway sends it once."""
         return str(sms_id)
 
+    def send(self, unlink_failed=False, unlink_sent=True, auto_commit=False, raise_exception=False):
+        """Through a local gateway, Odoo's ``send`` runs per batch and each batch then leaves the ORM
+        cache: a campaign of any size never holds more than one batch of SMS in memory."""
+        if self._loyalty_sms_provider() not in GATEWAYS:
+            return super().send(unlink_failed, unlink_sent, auto_commit, raise_exception)
+        for batch_ids in self._split_batch():
+            batch = self.browse(batch_ids)
+            super(SmsSms, batch).send(unlink_failed, unlink_sent, auto_commit, raise_exception)
+            batch.invalidate_recordset()
+        return None
+
     def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):
         gateway = self._loyalty_sms_gateway()
         if gateway is None:

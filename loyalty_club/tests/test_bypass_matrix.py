@@ -307,6 +307,8 @@ METHODS = {
         "action_loyalty_use_points": "-",
         "action_view_gift_cards": "-",
     },
+    # Odoo's SMS queue, sent per batch through the chosen gateway: nothing of the club moves
+    "sms.sms": {"send": "-"},
     # a test SMS and the gateway's credit: administrators only, nothing of the club moves
     "res.config.settings": {"action_loyalty_sms_test": "-", "action_loyalty_sms_credit": "-", "get_values": "-"},
     "loyalty.club.adjust.wizard": {"action_apply": "club_manager"},
