@@ -92,11 +92,12 @@ class ResConfigSettings(models.TransientModel):
             amount, unit = gateway.credit()
         except GatewayError as error:
             return self._loyalty_notify(self.env._("The credit could not be read: %(error)s", error=error), "danger")
+        amount_text = f"{amount:,.0f}"
         return self._loyalty_notify(
             self.env._(
                 "Credit of the %(gateway)s account: %(amount)s %(unit)s",
                 gateway=gateway.name,
-                amount=f"{amount:,.0f}",
+                amount=amount_text,
                 unit=unit,
             ),
             "success",
