@@ -45,6 +45,7 @@
         "report/loyalty_club_card_reports.xml",
         "views/loyalty_club_bonus_rule_views.xml",
         "views/loyalty_club_notification_views.xml",
+        "views/sms_sms_views.xml",
         "views/loyalty_club_segment_views.xml",
         "views/loyalty_club_menus.xml",
         "views/loyalty_club_portal_templates.xml",

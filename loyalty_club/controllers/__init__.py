@@ -1,2 +1,3 @@
 from . import portal
 from . import gift_card_balance
+from . import sms_gateway

@@ -46,3 +46,5 @@ from . import loyalty_club_notification
 from . import loyalty_club_segment
 from . import loyalty_club_phone_verification
 from . import loyalty_club_ledger_audit
+from . import sms_sms
+from . import res_config_settings

@@ -61,6 +61,9 @@ class LoyaltyClubNotification(models.Model):
     )
     mail_id = fields.Many2one("mail.mail", "E-mail", readonly=True, ondelete="set null")
     sms_id = fields.Many2one("sms.sms", "SMS", readonly=True, ondelete="set null")
+    # the gateway's delivery report and the parts billed (issue 21)
+    sms_state = fields.Selection(related="sms_id.state", string="SMS status")
+    sms_segments = fields.Integer(related="sms_id.loyalty_sms_segments", string="SMS segments")
 
     _sql_constraints = [("key_unique", "unique(key)", "This message was already handled.")]
 

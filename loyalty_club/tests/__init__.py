@@ -45,3 +45,4 @@ from . import test_server_decides
 from . import test_guessing
 from . import test_gift_card_codes
 from . import test_ledger_chain
+from . import test_sms_gateway

@@ -106,6 +106,9 @@ ROUTES = {
     "RPC pos.config.loyalty_club_hold_points": "ok    deny  deny  deny  deny  deny  deny  login",
     "RPC pos.config.loyalty_gift_card_hold": "ok    deny  deny  deny  deny  deny  deny  login",
     "RPC pos.config.loyalty_club_release_holds": "ok    deny  deny  deny  deny  deny  deny  login",
+    # a delivery report with a wrong token (the gateway's callback)
+    "GET,POST /loyalty_club/sms/status/<string:provider>/<string:token>": "deny  deny  deny  deny  deny  deny  deny "
+    "deny",
     "REPORT loyalty_club.report_member_card": "deny  deny  deny  ok    ok    deny  deny  login",
     "REPORT loyalty_club.report_card_statement": "deny  deny  deny  ok    ok    deny  deny  login",
     "REPORT loyalty_club.report_gift_card": "deny  deny  deny  ok    ok    deny  ok    login",
@@ -643,6 +646,10 @@ class TestAccessMatrix(HttpCase):
             # No code was sent: the page says so, nothing changes.
             "POST /my/club/phone/confirm": lambda: self._post(
                 "/my/club/phone/confirm", {"code": "000000"}, "o_never_shown"
+            ),
+            # a delivery report with a wrong token: refused, whoever sends it
+            "GET,POST /loyalty_club/sms/status/<string:provider>/<string:token>": lambda: self._get(
+                "/loyalty_club/sms/status/kavenegar/not-the-token?messageid=1&status=10", "OK"
             ),
             "RPC pos.config.loyalty_club_find_card": lambda: self._rpc("loyalty_club_find_card", number),
             "RPC pos.config.loyalty_club_verify_pin": lambda: self._rpc("loyalty_club_verify_pin", card.id, "1357"),

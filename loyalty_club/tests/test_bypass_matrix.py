@@ -154,7 +154,8 @@ FIELDS = {
         "mission_period nth birthday_guard_days",
     },
     "loyalty.club.notification": {
-        "server": "key date club_id company_id partner_id card_id entry_id kind state mail_id sms_id",
+        "server": "key date club_id company_id partner_id card_id entry_id kind state mail_id sms_id sms_state "
+        "sms_segments",
     },
     "loyalty.club.segment": {
         "server": "company_id currency_id member_count",
@@ -223,6 +224,18 @@ FIELDS = {
         "server": "loyalty_points loyalty_points_reversed loyalty_member_discount loyalty_discount_window_id "
         "loyalty_discount_window_name loyalty_window_discount_amount loyalty_gift_card_ids "
         "loyalty_gift_card_codes",
+    },
+    # the gateway's answers and delivery reports (issue 21); failure_type is Odoo's field, written by
+    # Odoo's own screens (Retry, Cancel): the addon only adds the delivery failure codes to it
+    "sms.sms": {
+        "server": "loyalty_gateway loyalty_gateway_ref loyalty_gateway_status loyalty_sms_segments",
+        "input": "failure_type",
+    },
+    # system parameters: the settings are for system administrators only (model rights)
+    "res.config.settings": {
+        "input": "loyalty_sms_provider loyalty_sms_kavenegar_api_key loyalty_sms_kavenegar_sender "
+        "loyalty_sms_smsir_api_key loyalty_sms_smsir_sender loyalty_sms_rate loyalty_sms_callback_token "
+        "loyalty_sms_test_number",
     },
     "pos.payment": {
         "server": "loyalty_gift_card_id loyalty_gift_card_display loyalty_gift_card_balance loyalty_gift_card_new_code",
@@ -294,6 +307,10 @@ METHODS = {
         "action_loyalty_use_points": "-",
         "action_view_gift_cards": "-",
     },
+    # Odoo's SMS queue, sent per batch through the chosen gateway: nothing of the club moves
+    "sms.sms": {"send": "-"},
+    # a test SMS and the gateway's credit: administrators only, nothing of the club moves
+    "res.config.settings": {"action_loyalty_sms_test": "-", "action_loyalty_sms_credit": "-", "get_values": "-"},
     "loyalty.club.adjust.wizard": {"action_apply": "club_manager"},
     # replacing a card moves its points to the member's new card: club staff's business
     "loyalty.club.card.replace.wizard": {"action_replace": "club_user club_manager"},
@@ -522,6 +539,7 @@ class TestBypassMatrix(TransactionCase):
                 }
             ),
             "sale.order": cls.order,
+            "sms.sms": env["sms.sms"].create({"number": "+989123004000", "body": "Bypass SMS"}),
             "sale.order.line": cls.order.order_line[:1],
             "account.move": cls.invoice,
             "res.partner": cls.victim,
