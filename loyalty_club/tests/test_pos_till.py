@@ -638,6 +638,42 @@ class TestTillGiftCardOtherCurrency(TillCase):
         self.sync(data)
         self.assertEqual(self.gift_entries(gift).mapped("amount"), [100.0, -40.0], "booked once")
 
+    def test_toman_till_points_caps_and_gift_cards(self):
+        """A Toman till of a Rial company (0.1 per company unit): points, window caps and gift
+        cards at a tenth of their value; the card gives ten times what the till takes."""
+        self.set_rate(0.1)
+        self.config.payment_method_ids |= self.points_method
+        self.seed_points(100)
+        gift = self.new_gift_card(100.0)
+        now = fields.Datetime.now()
+        window = self.env["loyalty.club.discount.window"].create(
+            {
+                "name": "Toman hours",
+                "club_id": self.club.id,
+                "discount_percent": 10,
+                "max_discount_amount": 30.0,
+                "date_from": now - timedelta(hours=1),
+                "date_to": now + timedelta(hours=1),
+            }
+        )
+        caps = {w["id"]: w["max_discount_amount"] for w in self.config.loyalty_club_discount_windows()}
+        self.assertEqual(caps[window.id], 3.0)
+        answer = self.config.loyalty_club_verify_pin(self.card.id, PIN, "order-irt-check")
+        self.assertEqual(answer["point_value"], 0.05)
+        data = self.till_order([(self.shirt, 1)], card=self.card, points=20, gift=(gift, 9.0))
+        self.assertEqual(data["amount_total"], 10.0, "the shirt of 100 rials is 10 Toman")
+        order = self.sync(data)
+        self.assertFalse(order.loyalty_review_state)
+        entries = self.entries().filtered(lambda entry: entry.origin_id == order.id)
+        self.assertEqual(
+            sorted(entries.mapped(lambda entry: (entry.kind, entry.points))),
+            [("earn", 9), ("redeem", -20)],
+            "20 points pay 1.0 Toman (10 rials), not 10 Toman; the 90 rials paid in money earn 9 points",
+        )
+        self.assertEqual(gift.balance, 10.0, "9 Toman take 90 rials of the card")
+        payment = order.payment_ids.filtered("payment_method_id.loyalty_gift_card")
+        self.assertEqual(payment.loyalty_gift_card_balance, 1.0)
+
     def test_server_recomputes_what_the_till_claims(self):
         gift = self.new_gift_card(100.0)
         data = self.till_order([(self.shirt, 1)], gift=(gift, 20.0))
