@@ -27,8 +27,9 @@ def load(env, club, members):
     """N partners, cards and purchase days, in three INSERT ... SELECT."""
     cr = env.cr
     cr.execute(
-        """INSERT INTO res_partner (name, complete_name, active, type, company_id, create_date, write_date)
-           SELECT 'RFM bench ' || i, 'RFM bench ' || i, TRUE, 'contact', %(company)s, now(), now()
+        """INSERT INTO res_partner (name, complete_name, active, type, company_id, autopost_bills, create_date,
+                                   write_date)
+           SELECT 'RFM bench ' || i, 'RFM bench ' || i, TRUE, 'contact', %(company)s, 'ask', now(), now()
              FROM generate_series(1, %(n)s) i
         RETURNING id""",
         {"company": club.company_id.id, "n": members},

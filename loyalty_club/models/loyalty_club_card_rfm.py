@@ -46,8 +46,9 @@ class LoyaltyClubCard(models.Model):
 
     1. ``no_purchase``: no purchase at all (scores 0);
     2. ``new``: first purchase within the last 30 days;
-    3. ``at_risk``: R ≤ 2 and F ≥ 3, or no purchase for more than twice the member's own mean
-       interval between purchase days (needs two purchase days or more);
+    3. ``at_risk``: R ≤ 2 and F ≥ 3; or R ≥ 3 and no purchase for more than twice the member's
+       own mean interval between purchase days (needs two purchase days or more): a good customer
+       overdue by their own rhythm (members long gone, R ≤ 2, stay hibernating or lost);
     4. ``champions``: R ≥ 4, F ≥ 4 and M ≥ 4;
     5. ``loyal``: R ≥ 3 and F ≥ 4;
     6. ``potential``: R ≥ 3;
@@ -117,7 +118,7 @@ class LoyaltyClubCard(models.Model):
                            WHEN s.card_id IS NULL THEN 'no_purchase'
                            WHEN s.first_day > %(new_since)s THEN 'new'
                            WHEN (s.r <= 2 AND s.f >= 3)
-                             OR (s.purchase_days >= 2
+                             OR (s.r >= 3 AND s.purchase_days >= 2
                                  AND s.recency * (s.purchase_days - 1) > 2 * (s.last_day - s.first_day))
                                THEN 'at_risk'
                            WHEN s.r >= 4 AND s.f >= 4 AND s.m >= 4 THEN 'champions'
@@ -169,7 +170,9 @@ class LoyaltyClubCard(models.Model):
         """
         today = fields.Date.today()
         if clubs is None:
-            clubs = self.env["loyalty.club"].sudo().with_context(active_test=False).search([])
+            clubs = (
+                self.env["loyalty.club"].sudo().with_context(active_test=False).search([("company_id", "!=", False)])
+            )
         self.env.flush_all()
         written = 0
         for club in clubs.sudo():
