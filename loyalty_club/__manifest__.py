@@ -48,6 +48,7 @@
         "views/sms_sms_views.xml",
         "views/loyalty_club_segment_views.xml",
         "views/loyalty_club_menus.xml",
+        "views/loyalty_club_card_rfm_views.xml",
         "views/loyalty_club_portal_templates.xml",
         "views/loyalty_club_gift_card_views.xml",
         "views/loyalty_club_gift_card_templates.xml",

@@ -209,6 +209,12 @@ class LoyaltyClub(models.Model):
         default=30,
         help="A member who no longer qualifies keeps the tier this many days before being downgraded.",
     )
+    rfm_window_days = fields.Integer(
+        "RFM window (days)",
+        default=365,
+        help="Purchases and spend of the last this many days make the frequency and monetary scores of "
+        "the RFM analysis.",
+    )
 
     # Discount windows
     discount_stacking = fields.Selection(
@@ -269,6 +275,7 @@ class LoyaltyClub(models.Model):
         ("grace_positive", "CHECK(tier_grace_days >= 0)", "The grace period cannot be negative."),
         ("redeem_min_positive", "CHECK(redeem_min_points >= 0)", "The minimum to redeem cannot be negative."),
         ("window_positive", "CHECK(tier_window_months >= 1)", "The window needs at least one month."),
+        ("rfm_window_positive", "CHECK(rfm_window_days >= 1)", "The RFM window needs at least one day."),
         ("notify_cap_positive", "CHECK(notify_cap_per_week >= 0)", "The message cap cannot be negative."),
         ("notify_expiring_days_positive", "CHECK(notify_expiring_days >= 0)", "The reminder days cannot be negative."),
         (

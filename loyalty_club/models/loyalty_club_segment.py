@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from .loyalty_club_card_rfm import RFM_GROUPS
 from .pos_order import PAID_STATES
 
 
@@ -42,6 +43,9 @@ class LoyaltyClubSegment(models.Model):
     branch_ids = fields.Many2many(
         "res.company", string="Bought at branches", help="Members with a purchase at these companies or branches."
     )
+    rfm_group = fields.Selection(
+        RFM_GROUPS, "RFM group", help="Only members in this group of the nightly RFM analysis (e.g. At risk)."
+    )
     member_count = fields.Integer("Members", compute="_compute_member_count")
 
     @api.constrains("age_min", "age_max", "spend_min", "spend_max")
@@ -76,6 +80,8 @@ class LoyaltyClubSegment(models.Model):
             conditions.append(SQL("p.loyalty_birthday > %s", today - relativedelta(years=self.age_max + 1)))
         if self.gender:
             conditions.append(SQL("p.loyalty_gender = %s", self.gender))
+        if self.rfm_group:
+            conditions.append(SQL("c.rfm_group = %s", self.rfm_group))
         if self.spend_min or self.spend_max:
             spend = SQL(
                 """(SELECT COALESCE(SUM(e.amount), 0) FROM loyalty_club_entry e

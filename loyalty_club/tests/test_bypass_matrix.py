@@ -29,7 +29,7 @@ FIELDS = {
         "discount_stacking_max bonus_rule_ids notify_channel notify_welcome notify_earned notify_tier "
         "notify_expiring notify_expiring_days notify_birthday notify_cap_per_week gift_card_validity_months "
         "gift_card_min_validity_months gift_card_product_id gift_card_account_id gift_card_journal_id "
-        "earn_on_points_paid pending_days pos_hold_hours review_user_id",
+        "earn_on_points_paid pending_days pos_hold_hours review_user_id rfm_window_days",
     },
     "loyalty.club.tier": {
         "server": "company_id card_count",
@@ -39,7 +39,8 @@ FIELDS = {
         "server": "balance state pin_set pin_failed_attempts pin_locked pin_locked_until tier_id tier_since "
         "tier_grace_until replaced_by_id replaces_id company_id currency_id partner_phone_sanitized "
         "partner_email balance_value entry_ids entry_count tier_history_ids tier_metric_value next_tier_id "
-        "next_tier_missing tier_progress qr_code barcode_image points_held points_available points_pending hold_ids",
+        "next_tier_missing tier_progress qr_code barcode_image points_held points_available points_pending hold_ids "
+        "rfm_recency_days rfm_frequency rfm_monetary rfm_r rfm_f rfm_m rfm_group rfm_date",
         "create": "number legacy_number",
         # a member or club with ledger entries, and a recorded referrer, cannot change (write checks)
         "input": "club_id partner_id date_issued date_expiry referred_by_card_id",
@@ -160,7 +161,7 @@ FIELDS = {
     "loyalty.club.segment": {
         "server": "company_id currency_id member_count",
         "input": "name active club_id tier_ids age_min age_max gender spend_min spend_max last_purchase_from "
-        "last_purchase_to product_ids categ_ids branch_ids",
+        "last_purchase_to product_ids categ_ids branch_ids rfm_group",
     },
     "loyalty.club.attempt": {"server": "date channel ip user_id pos_session_id code_hash"},
     "loyalty.club.pin.check": {"server": "date user_id card_model card_id res_model res_id"},
