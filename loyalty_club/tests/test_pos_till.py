@@ -594,7 +594,7 @@ class TestTillGiftCardOtherCurrency(TillCase):
     def setUp(self):
         super().setUp()
         self.config = self.other_currency_config
-        self.config.payment_method_ids |= self.gift_method
+        self.config.payment_method_ids |= self.gift_method | self.points_method
         self.cash_method = self.config.payment_method_ids.filtered("is_cash_count")[:1]
         self.open_new_session()
         self.euro = self.config.currency_id
@@ -642,7 +642,6 @@ class TestTillGiftCardOtherCurrency(TillCase):
         """A Toman till of a Rial company (0.1 per company unit): points, window caps and gift
         cards at a tenth of their value; the card gives ten times what the till takes."""
         self.set_rate(0.1)
-        self.config.payment_method_ids |= self.points_method
         self.seed_points(100)
         gift = self.new_gift_card(100.0)
         now = fields.Datetime.now()
