@@ -77,6 +77,24 @@ class TillCase(PosClubCase):
             data["date_order"] = fields.Datetime.to_string(when)
         return data
 
+    def open_window_capped_at(self, cap):
+        """A 10 % discount window of the club, open now, capped at ``cap`` (club currency)."""
+        now = fields.Datetime.now()
+        return self.env["loyalty.club.discount.window"].create(
+            {
+                "name": "Capped hours",
+                "club_id": self.club.id,
+                "discount_percent": 10,
+                "max_discount_amount": cap,
+                "date_from": now - timedelta(hours=1),
+                "date_to": now + timedelta(hours=1),
+            }
+        )
+
+    def window_caps(self, till):
+        """{window id: cap in the till's currency} of the windows the till loads."""
+        return {w["id"]: w["max_discount_amount"] for w in till.loyalty_club_discount_windows()}
+
     def order_of(self, data):
         return self.env["pos.order"].search([("uuid", "=", data["uuid"])])
 
@@ -566,21 +584,9 @@ class TestTillSecondCurrency(TillCase):
         self.assertEqual((held["points"], held["amount"]), (40, 10.0), "40 points pay 10.00 EUR, not 20.00")
 
     def test_discount_window_cap_in_the_till_currency(self):
-        now = fields.Datetime.now()
-        window = self.env["loyalty.club.discount.window"].create(
-            {
-                "name": "Capped hours",
-                "club_id": self.club.id,
-                "discount_percent": 10,
-                "max_discount_amount": 30.0,
-                "date_from": now - timedelta(hours=1),
-                "date_to": now + timedelta(hours=1),
-            }
-        )
-        caps = {w["id"]: w["max_discount_amount"] for w in self.till.loyalty_club_discount_windows()}
-        self.assertEqual(caps[window.id], 15.0, "a cap of 30.00 is 15.00 EUR at this till")
-        caps = {w["id"]: w["max_discount_amount"] for w in self.config.loyalty_club_discount_windows()}
-        self.assertEqual(caps[window.id], 30.0)
+        window = self.open_window_capped_at(30.0)
+        self.assertEqual(self.window_caps(self.till)[window.id], 15.0, "a cap of 30.00 is 15.00 EUR at this till")
+        self.assertEqual(self.window_caps(self.config)[window.id], 30.0)
 
 
 @tagged("post_install", "-at_install")
@@ -644,19 +650,8 @@ class TestTillGiftCardOtherCurrency(TillCase):
         self.set_rate(0.1)
         self.seed_points(100)
         gift = self.new_gift_card(100.0)
-        now = fields.Datetime.now()
-        window = self.env["loyalty.club.discount.window"].create(
-            {
-                "name": "Toman hours",
-                "club_id": self.club.id,
-                "discount_percent": 10,
-                "max_discount_amount": 30.0,
-                "date_from": now - timedelta(hours=1),
-                "date_to": now + timedelta(hours=1),
-            }
-        )
-        caps = {w["id"]: w["max_discount_amount"] for w in self.config.loyalty_club_discount_windows()}
-        self.assertEqual(caps[window.id], 3.0)
+        window = self.open_window_capped_at(30.0)
+        self.assertEqual(self.window_caps(self.config)[window.id], 3.0)
         answer = self.config.loyalty_club_verify_pin(self.card.id, PIN, "order-irt-check")
         self.assertEqual(answer["point_value"], 0.05)
         data = self.till_order([(self.shirt, 1)], card=self.card, points=20, gift=(gift, 9.0))
