@@ -1,7 +1,7 @@
 {
     "name": "Customer Club",
     "summary": "Member cards with PINs, tiers and an append-only point ledger",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.3.0",
     "category": "Sales/Loyalty",
     "author": "loyalty_club developers",
     "license": "LGPL-3",
@@ -46,6 +46,7 @@
         "views/loyalty_club_bonus_rule_views.xml",
         "views/loyalty_club_notification_views.xml",
         "views/sms_sms_views.xml",
+        "views/loyalty_club_sms_campaign_views.xml",
         "views/loyalty_club_segment_views.xml",
         "views/loyalty_club_menus.xml",
         "views/loyalty_club_card_rfm_views.xml",

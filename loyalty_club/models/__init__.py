@@ -45,6 +45,7 @@ from . import loyalty_club_kpi_report
 from . import loyalty_club_bonus_rule
 from . import loyalty_club_notification
 from . import loyalty_club_segment
+from . import loyalty_club_sms_campaign
 from . import loyalty_club_phone_verification
 from . import loyalty_club_ledger_audit
 from . import sms_sms

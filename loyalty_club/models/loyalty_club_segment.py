@@ -47,6 +47,8 @@ class LoyaltyClubSegment(models.Model):
         RFM_GROUPS, "RFM group", help="Only members in this group of the nightly RFM analysis (e.g. At risk)."
     )
     member_count = fields.Integer("Members", compute="_compute_member_count")
+    sms_campaign_ids = fields.One2many("loyalty.club.sms.campaign", "segment_id", "SMS campaigns", readonly=True)
+    sms_campaign_count = fields.Integer("SMS campaign count", compute="_compute_sms_campaign_count")
 
     @api.constrains("age_min", "age_max", "spend_min", "spend_max")
     def _check_ranges(self):
@@ -61,6 +63,11 @@ class LoyaltyClubSegment(models.Model):
     def _compute_member_count(self):
         for segment in self:
             segment.member_count = len(segment._member_ids()) if segment.id else 0
+
+    @api.depends("sms_campaign_ids")
+    def _compute_sms_campaign_count(self):
+        for segment in self:
+            segment.sms_campaign_count = len(segment.sms_campaign_ids)
 
     # ------------------------------------------------------------------
     # Members
@@ -186,8 +193,16 @@ class LoyaltyClubSegment(models.Model):
             },
         }
 
+    def action_view_sms_campaigns(self):
+        """The SMS campaigns sent to the segment, with their progress."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_club.loyalty_club_sms_campaign_action")
+        action["domain"] = [("segment_id", "=", self.id)]
+        return action
+
     def action_send_sms(self):
-        """Open Odoo's SMS composer in mass mode on the segment's members."""
+        """Open Odoo's SMS composer in mass mode on the segment's members; sending it queues a
+        campaign (``loyalty.club.sms.campaign``) batch by batch."""
         self._check_has_members()
         return {
             "type": "ir.actions.act_window",
@@ -201,5 +216,6 @@ class LoyaltyClubSegment(models.Model):
                 "default_res_ids": repr(self._member_ids()),
                 "default_mass_use_blacklist": True,
                 "default_mass_keep_log": True,
+                "loyalty_club_segment_id": self.id,
             },
         }

@@ -47,3 +47,4 @@ from . import test_gift_card_codes
 from . import test_ledger_chain
 from . import test_sms_gateway
 from . import test_rfm
+from . import test_sms_campaign

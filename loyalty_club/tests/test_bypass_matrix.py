@@ -159,9 +159,13 @@ FIELDS = {
         "sms_segments",
     },
     "loyalty.club.segment": {
-        "server": "company_id currency_id member_count",
+        "server": "company_id currency_id member_count sms_campaign_ids sms_campaign_count",
         "input": "name active club_id tier_ids age_min age_max gender spend_min spend_max last_purchase_from "
         "last_purchase_to product_ids categ_ids branch_ids rfm_group",
+    },
+    "loyalty.club.sms.campaign": {
+        "server": "name club_id company_id segment_id body keep_log use_blacklist state partner_ids member_count "
+        "done_count sms_count skipped_count last_partner_id progress date_done stop_reason",
     },
     "loyalty.club.attempt": {"server": "date channel ip user_id pos_session_id code_hash"},
     "loyalty.club.pin.check": {"server": "date user_id card_model card_id res_model res_id"},
@@ -287,7 +291,16 @@ METHODS = {
         "action_audit_chain": "-",
         "action_view_entries": "-",
     },
-    "loyalty.club.segment": {"action_view_members": "-", "action_send_mail": "-", "action_send_sms": "-"},
+    "loyalty.club.segment": {
+        "action_view_members": "-",
+        "action_send_mail": "-",
+        "action_send_sms": "-",
+        "action_view_sms_campaigns": "-",
+    },
+    # stopping the batches of a campaign not queued yet: nothing of the club moves
+    "loyalty.club.sms.campaign": {"action_cancel": "-"},
+    # a segment's campaign is queued by batches (club managers); nothing of the club moves
+    "sms.composer": {"action_send_sms": "-"},
     "pos.config": {
         "loyalty_club_find_card": "-",
         "loyalty_club_verify_pin": "-",
@@ -518,6 +531,9 @@ class TestBypassMatrix(TransactionCase):
                 {"name": "Bypass visit", "club_id": cls.club.id, "kind": "visit", "points": 5}
             ),
             "loyalty.club.segment": env["loyalty.club.segment"].create({"name": "Bypass", "club_id": cls.club.id}),
+            "loyalty.club.sms.campaign": env["loyalty.club.sms.campaign"].create(
+                {"name": "Bypass campaign", "club_id": cls.club.id, "body": "Bypass"}
+            ),
             "loyalty.club.notification": env["loyalty.club.notification"].create(
                 {
                     "key": "bypass:note",

@@ -14,3 +14,4 @@ from . import loyalty_club_native_migration_wizard
 from . import sale_order_cancel
 from . import base_partner_merge_automatic_wizard
 from . import loyalty_club_gift_card_reveal_wizard
+from . import sms_composer
