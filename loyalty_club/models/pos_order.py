@@ -922,11 +922,15 @@ class PosOrder(models.Model):
             amount_here = min(room_here, to_give)
             if currency.compare_amounts(amount_here, 0) <= 0:
                 continue
-            amount = room if amount_here == room_here else card_currency.round(room * amount_here / room_here)
+            if currency.compare_amounts(amount_here, room_here) == 0:
+                amount = room
+            else:
+                amount = card_currency.round(room * amount_here / room_here)
             Posting._post_gift_card(
                 card,
                 amount,
                 "refund",
+                # one refund order refunds lines of one sale only (Odoo refuses mixing orders)
                 self._loyalty_club_key(f"gift_refund:{card.id}"),
                 origin=self,
                 branch=self.company_id,
