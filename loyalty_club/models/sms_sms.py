@@ -1,4 +1,7 @@
 import logging
+from datetime import timedelta
+
+import pytz
 
 from odoo import api, fields, models, tools
 
@@ -8,6 +11,12 @@ _logger = logging.getLogger(__name__)
 
 PARAM = "loyalty_club.sms_"
 PROVIDERS = [("iap", "Odoo IAP"), ("kavenegar", "Kavenegar"), ("smsir", "SMS.ir")]
+# gateway status of an SMS whose send answer was lost: "lost:<UTC time>" (it may have been sent)
+LOST = "lost:"
+# ... and of one the gateway's report showed was not sent after all: a Retry sends it
+NOT_SENT = "not sent"
+# a lost send is looked up in the gateway's report once it is this old (the report may lag)
+LOST_SETTLE = timedelta(minutes=2)
 # delivery failures a gateway reports later (Odoo's codes of mail.notification, also on sms.sms)
 DELIVERY_FAILURES = [
     ("sms_not_delivered", "Not Delivered"),
@@ -110,6 +119,23 @@ class SmsSms(models.Model):
         accepted.write({"state": "pending", "failure_type": False})
         sms_sudo -= accepted
         outcome = {}  # sms id -> values to write
+        lost = sms_sudo.filtered(lambda sms: (sms.loyalty_gateway_status or "").startswith(LOST))
+        if lost and not gateway.has_local_id:
+            # sent again only when the gateway's report shows it was not sent (no double send)
+            found, not_sent = self._loyalty_find_lost(gateway, lost)
+            outcome.update(found)
+            outcome.update(
+                {
+                    sms.id: {
+                        "state": "error",
+                        "failure_type": "sms_server",
+                        "loyalty_gateway_status": sms.loyalty_gateway_status,
+                    }
+                    for sms in lost - not_sent
+                    if sms.id not in found
+                }
+            )
+            sms_sudo -= lost - not_sent
         messages = []
         for sms in sms_sudo:
             e164 = to_e164(sms.number)
@@ -140,7 +166,10 @@ class SmsSms(models.Model):
                         raise
                     if error.failure_type in ("sms_acc", "sms_credit"):
                         stop = error.failure_type
-                    results = [{"failure_type": error.failure_type, "status": str(error.code or "")} for _m in chunk]
+                    status = f"{LOST}{fields.Datetime.to_string(fields.Datetime.now())}" if error.lost else ""
+                    results = [
+                        {"failure_type": error.failure_type, "status": status or str(error.code or "")} for _m in chunk
+                    ]
                 for message, result in zip(chunk, results, strict=True):
                     outcome[message["sms"].id] = self._loyalty_result_values(gateway, result)
         self._loyalty_apply_outcome(outcome, unlink_failed)
@@ -170,11 +199,14 @@ class SmsSms(models.Model):
     @api.model
     def _loyalty_result_values(self, gateway, result):
         if result.get("failure_type"):
-            return {
+            values = {
                 "state": "error",
                 "failure_type": result["failure_type"],
                 "loyalty_gateway_status": result["status"],
             }
+            if result["status"].startswith(LOST):
+                values["loyalty_gateway"] = gateway.name  # the gateway whose report may show it
+            return values
         # the status the gateway gives at once (Kavenegar: queued), none for SMS.ir: Sent (pending)
         state, failure_type = gateway.map_status(result["status"]) if result["status"] else ("pending", False)
         return {
@@ -222,6 +254,73 @@ class SmsSms(models.Model):
                 batch.invalidate_recordset(["loyalty_gateway_ref"])
         all_sms.mail_message_id._notify_message_notification_update()
 
+    @api.model
+    def _loyalty_find_lost(self, gateway, lost):
+        """SMS of ``gateway`` whose send answer was lost, looked up in the gateway's report of
+        today: ``({sms id: values of a sent SMS}, SMS shown as not sent)``. Those found keep their
+        gateway id and are never sent again; the others of today (settled ``LOST_SETTLE``) may be
+        sent; those of another day, too recent, or if the report can't be read are neither."""
+        tz = pytz.timezone(gateway.report_tz)
+        now = fields.Datetime.now()
+        today = pytz.utc.localize(now).astimezone(tz).date()
+
+        def lost_at(sms):
+            try:
+                return fields.Datetime.to_datetime(sms.loyalty_gateway_status[len(LOST) :])
+            except ValueError:
+                return None
+
+        candidates = lost.filtered(
+            lambda sms: (
+                sms.loyalty_gateway == gateway.name
+                and lost_at(sms)
+                and pytz.utc.localize(lost_at(sms)).astimezone(tz).date() == today
+                and lost_at(sms) <= now - LOST_SETTLE
+            )
+        )
+        if not candidates:
+            return {}, self.browse()
+        try:
+            sent = gateway.sent_today()
+        except (GatewayError, NotImplementedError) as error:
+            _logger.info("SMS %s: today's report not read, %s lost sends kept: %s", gateway.name, len(lost), error)
+            return {}, self.browse()
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT loyalty_gateway_ref FROM sms_sms WHERE loyalty_gateway = %s AND loyalty_gateway_ref = ANY(%s)",
+            [gateway.name, [ref for refs in sent.values() for ref in refs]],
+        )
+        known = {row[0] for row in self.env.cr.fetchall()}
+        found, not_sent = {}, self.browse()
+        for sms in candidates:
+            refs = [ref for ref in sent.get((to_e164(sms.number), sms.body or ""), []) if ref not in known]
+            if refs:
+                known.add(refs[0])
+                found[sms.id] = self._loyalty_result_values(gateway, {"ref": refs[0], "status": ""})
+            else:
+                not_sent |= sms
+        return found, not_sent
+
+    @api.model
+    def _loyalty_reconcile_lost(self, gateway, limit=5000):
+        """The job's part: today's lost sends the report shows become *Sent* with their gateway id;
+        the others are marked *not sent*, so that Odoo's *Retry* sends them. The count found."""
+        lost = self.sudo().search(
+            [
+                ("loyalty_gateway", "=", gateway.name),
+                ("state", "=", "error"),
+                ("loyalty_gateway_status", "=like", LOST + "%"),
+            ],
+            limit=limit,
+            order="id",
+        )
+        if not lost or gateway.has_local_id:
+            return 0
+        found, not_sent = self._loyalty_find_lost(gateway, lost)
+        self._loyalty_apply_outcome(found)
+        not_sent.write({"loyalty_gateway_status": NOT_SENT})
+        return len(found)
+
     # ------------------------------------------------------------------
     # Delivery reports
     # ------------------------------------------------------------------
@@ -258,6 +357,7 @@ class SmsSms(models.Model):
         gateway = self._loyalty_sms_gateway(provider)
         if gateway is None:
             return 0
+        self._loyalty_reconcile_lost(gateway)
         pending = self.sudo().search(
             [
                 ("loyalty_gateway", "=", provider),

@@ -7,10 +7,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest.mock import Mock, patch
 from urllib.parse import parse_qs, urlparse
 
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..models.sms_sms import LOST, NOT_SENT
 from ..tools.sms_gateway import GatewayError, Throttle, sms_segments, to_e164
 
 KEY = "test-key-0123"
@@ -152,6 +154,13 @@ class MockGateway:
             return 200, {"status": 1, "message": "OK", "data": {"packId": "p1", "messageIds": ids, "cost": 1}}
         if path == "/v1/credit":
             return 200, {"status": 1, "message": "OK", "data": self.credit}
+        if path.rstrip("/") == "/v1/send/live":  # today's messages, newest first, page by page
+            size, number = int(params["pageSize"]), int(params["pageNumber"])
+            rows = [
+                {"messageId": m["id"], "mobile": m["number"][2:], "messageText": m["body"], "deliveryState": 1}
+                for m in reversed(self.sent)
+            ][(number - 1) * size : number * size]
+            return 200, {"status": 1, "message": "OK", "data": rows}
         ref = int(path.rsplit("/", 1)[1])
         return 200, {"status": 1, "message": "OK", "data": {"messageId": ref, "deliveryState": self.statuses[ref]}}
 
@@ -501,6 +510,73 @@ class TestSmsGateway(HttpCase):
         self.assertEqual(len(self.mock.calls("/v1/send/bulk")), 1)
         self.assertEqual(len(self.mock.sent), 1)
         self.assertEqual((sms.state, sms.failure_type), ("error", "sms_server"))
+
+    def _lose_answer(self, *numbers, minutes_ago=3, sent=True):
+        """SMS sent through SMS.ir whose answer never came (``sent``: the gateway carried them out
+        all the same), lost ``minutes_ago``."""
+        self._gateway("smsir")
+        self.mock.delay_sends, self.mock.delay = 1, 1.5
+        sms = self._send(self._sms(*numbers))
+        self.assertEqual(set(sms.mapped("failure_type")), {"sms_server"})
+        self.assertTrue(all(status.startswith(LOST) for status in sms.mapped("loyalty_gateway_status")))
+        if not sent:
+            del self.mock.sent[-len(numbers) :]
+        lost_at = fields.Datetime.subtract(fields.Datetime.now(), minutes=minutes_ago)
+        sms.write({"loyalty_gateway_status": f"{LOST}{fields.Datetime.to_string(lost_at)}"})
+        return sms
+
+    @mute_logger("odoo.addons.loyalty_club.models.sms_sms", "odoo.addons.loyalty_club.tools.sms_gateway")
+    def test_smsir_retry_of_a_lost_answer_never_sends_twice(self):
+        """Odoo's Retry of an SMS whose answer was lost: the live report of today decides; the
+        message it shows keeps its gateway id and is not sent again; one it doesn't show is sent."""
+        sms = self._lose_answer("+989120000001", "+989120000002")
+        self.assertEqual(len(self.mock.sent), 2)
+        self.mock.sent.pop()  # the gateway carried out the first only
+        sms.resend_failed()
+        sms.invalidate_recordset()
+        self.assertEqual(len(self.mock.calls("/v1/send/live")), 1)
+        self.assertEqual(len(self.mock.calls("/v1/send/bulk")), 2, "the second only was sent again")
+        self.assertEqual([m["number"] for m in self.mock.sent], ["989120000001", "989120000002"])
+        self.assertEqual(sms.mapped("state"), ["pending", "pending"])
+        self.assertEqual(sms.mapped("loyalty_gateway_ref"), [str(m["id"]) for m in self.mock.sent])
+        # the same text to the same number again (a new SMS) is no lost one: sent as any other
+        again = self._send(self._sms("+989120000001"))
+        self.assertEqual((again.state, len(self.mock.sent)), ("pending", 3))
+
+    @mute_logger("odoo.addons.loyalty_club.models.sms_sms", "odoo.addons.loyalty_club.tools.sms_gateway")
+    def test_smsir_lost_answers_kept_when_the_report_cannot_tell(self):
+        """Lost a moment ago (the report may lag), on another day, or the report unreadable: a
+        Retry sends nothing and the SMS stays in error."""
+        for minutes_ago in (0, 60 * 30):
+            sms = self._lose_answer("+989120000001", minutes_ago=minutes_ago, sent=False)
+            sms.resend_failed()
+            sms.invalidate_recordset()
+            self.assertEqual((sms.state, sms.failure_type, len(self.mock.sent)), ("error", "sms_server", 0))
+            self.assertTrue(sms.loyalty_gateway_status.startswith(LOST))
+        sms = self._lose_answer("+989120000001", sent=False)
+        self._gateway("smsir", smsir_api_key="revoked")
+        sms.resend_failed()
+        sms.invalidate_recordset()
+        self.assertEqual((sms.state, len(self.mock.sent)), ("error", 0))
+
+    @mute_logger("odoo.addons.loyalty_club.models.sms_sms", "odoo.addons.loyalty_club.tools.sms_gateway")
+    def test_smsir_job_settles_lost_answers_from_the_report(self):
+        found = self._lose_answer("+989120000001")
+        not_sent = self._lose_answer("+989120000002", sent=False)
+        recent = self._lose_answer("+989120000003", minutes_ago=0, sent=False)
+        self.mock.sent[:0] = [{"id": 6999, "number": "989120000001", "body": "Other text", "local_id": None}]
+        self.env["sms.sms"]._cron_loyalty_poll_statuses()
+        (found | not_sent | recent).invalidate_recordset()
+        # found with its gateway id, then its delivery read in the same run
+        self.assertEqual((found.state, found.loyalty_gateway_ref), ("sent", str(self.mock.sent[1]["id"])))
+        self.assertEqual((not_sent.state, not_sent.loyalty_gateway_status), ("error", NOT_SENT))
+        self.assertTrue(recent.loyalty_gateway_status.startswith(LOST))
+        bulk_before = len(self.mock.calls("/v1/send/bulk"))
+        not_sent.resend_failed()
+        not_sent.invalidate_recordset()
+        self.assertEqual(not_sent.state, "pending")
+        self.assertEqual(len(self.mock.calls("/v1/send/bulk")), bulk_before + 1)
+        self.assertEqual(len(self.mock.calls("/v1/send/live")), 1, "a Retry of an SMS shown not sent asks nothing")
 
     def test_smsir_polling(self):
         self._gateway("smsir")

@@ -112,14 +112,16 @@ class GatewayError(Exception):
     """A request the gateway refused or that did not reach it.
 
     ``failure_type`` is Odoo's ``sms.sms`` code; ``permanent`` errors are never retried; ``per_number``
-    errors concern one of the numbers only (the batch is sent again one by one)."""
+    errors concern one of the numbers only (the batch is sent again one by one); ``lost``: a send
+    whose answer never came, which the gateway may have carried out all the same."""
 
-    def __init__(self, message, failure_type="sms_server", permanent=True, code=None, per_number=False):
+    def __init__(self, message, failure_type="sms_server", permanent=True, code=None, per_number=False, lost=False):
         super().__init__(message)
         self.failure_type = failure_type
         self.permanent = permanent
         self.code = code
         self.per_number = per_number
+        self.lost = lost
 
 
 class Throttle:
@@ -204,6 +206,7 @@ class BaseGateway:
                 failure = GatewayError(f"{self.name}: {error.__class__.__name__}", "sms_server", permanent=False)
                 if not self._safe_to_retry(error, sending):
                     failure.permanent = True
+                    failure.lost = sending
             except GatewayError as error:
                 failure = error
             else:
@@ -229,6 +232,11 @@ class BaseGateway:
         raise NotImplementedError
 
     def credit(self):
+        raise NotImplementedError
+
+    def sent_today(self):
+        """``{(E.164 number, text): [gateway ids]}`` of the messages the account sent today (the
+        gateway's day), to recognise a send whose answer was lost (gateways without local ids)."""
         raise NotImplementedError
 
     def map_status(self, status):
@@ -336,6 +344,9 @@ class SmsIrGateway(BaseGateway):
     name = "smsir"
     max_batch = 100
     same_body = True
+    report_tz = "Asia/Tehran"  # the day of the live report (/v1/send/live)
+    report_page_size = 100
+    report_max_pages = 500
     STATUSES = {
         "1": ("sent", False),
         "2": ("error", "sms_not_delivered"),
@@ -415,6 +426,28 @@ class SmsIrGateway(BaseGateway):
     def credit(self):
         payload = self._request("GET", "/v1/credit", headers=self._headers())
         return float(payload.get("data") or 0.0), "SMS"
+
+    def sent_today(self):
+        """Today's messages from SMS.ir's live report, page by page; a report longer than
+        ``report_max_pages`` pages raises (the caller then sends nothing again)."""
+        found = {}
+        for page in range(1, self.report_max_pages + 1):
+            payload = self._request(
+                "GET",
+                "/v1/send/live",
+                params={"pageSize": self.report_page_size, "pageNumber": page},
+                headers=self._headers(),
+            )
+            rows = payload.get("data") or []
+            for row in rows:
+                mobile = re.sub(r"\D", "", str(row.get("mobile") or ""))
+                if len(mobile) == 10 and mobile.startswith("9"):
+                    mobile = "0" + mobile  # 912... -> 0912...
+                key = (to_e164(mobile), row.get("messageText") or "")
+                found.setdefault(key, []).append(str(row.get("messageId")))
+            if len(rows) < self.report_page_size:
+                return found
+        raise GatewayError(f"smsir: more than {self.report_max_pages} pages of messages today")
 
 
 GATEWAYS = {"kavenegar": KavenegarGateway, "smsir": SmsIrGateway}
