@@ -213,7 +213,7 @@ class LoyaltyClubSegment(models.Model):
             "context": {
                 "default_composition_mode": "mass",
                 "default_res_model": "res.partner",
-                "default_res_ids": repr(self._member_ids()),
+                # the members are read from the segment (see sms.composer._get_records)
                 "default_mass_use_blacklist": True,
                 "default_mass_keep_log": True,
                 "loyalty_club_segment_id": self.id,

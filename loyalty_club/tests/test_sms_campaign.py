@@ -86,6 +86,22 @@ class TestSmsCampaign(LoyaltyClubCase):
         log = self.env["mail.message"].search([("model", "=", "res.partner"), ("res_id", "=", self.first.id)])
         self.assertEqual(log.filtered(lambda m: BODY in m.body).author_id, self.club_manager.partner_id)
 
+    def test_the_composer_reads_the_members_from_the_segment(self):
+        """No id list in the composer (Odoo evaluates it with a 100 KB limit, about 11,000 ids):
+        the members and their counts come from the segment."""
+        action = self.segment.with_user(self.club_manager).action_send_sms()
+        self.assertNotIn("default_res_ids", action["context"])
+        composer = (
+            self.env["sms.composer"]
+            .with_user(self.club_manager)
+            .with_context(**action["context"])
+            .create({"body": "Hi"})
+        )
+        members = self.segment._members()
+        self.assertEqual(composer._get_records(), members)
+        self.assertEqual(composer.res_ids_count, len(members))
+        self.assertEqual(composer.recipient_invalid_count, 1, "the member without a phone")
+
     def test_a_campaign_of_one_batch_is_queued_at_once(self):
         notification = self._send()
         campaign = self._campaign()

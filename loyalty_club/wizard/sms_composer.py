@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import api, models
 
 
 class SmsComposer(models.TransientModel):
@@ -19,6 +19,23 @@ class SmsComposer(models.TransientModel):
         ):
             return None
         return self.env["loyalty.club.segment"].browse(context["loyalty_club_segment_id"])
+
+    def _get_records(self):
+        """A segment's members are read from the segment, not from ``res_ids``: Odoo's composer
+        evaluates that string with a 100 KB limit (about 11,000 ids)."""
+        segment = self._loyalty_segment()
+        if segment is None or self.res_ids:
+            return super()._get_records()
+        return self.env["res.partner"].browse(segment._member_ids())
+
+    @api.depends("res_model", "res_id", "res_ids")
+    def _compute_res_ids_count(self):
+        segment_composers = self.filtered(
+            lambda composer: composer._loyalty_segment() is not None and not composer.res_ids
+        )
+        for composer in segment_composers:
+            composer.res_ids_count = len(composer._get_records())
+        super(SmsComposer, self - segment_composers)._compute_res_ids_count()
 
     def action_send_sms(self):
         """Send; a segment's campaign is queued by batches and a notification says how."""
