@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta
 
 from freezegun import freeze_time
-from lxml import html
+from lxml import etree, html
 
 from odoo import Command
 from odoo.tests import Form, HttpCase, new_test_user, tagged
@@ -122,6 +122,15 @@ class TestReports(LoyaltyClubCase):
         )
         [[value, cost]] = Activity._read_group([], [], ["value:sum", "redeemed_value:sum"])
         self.assertEqual((value, cost), (40.0, 10.0))  # 80 points and 20 redeemed, at 0.5
+
+    def test_points_activity_opens_on_the_points_issued(self):
+        """Odoo's graph shows one measure, the last one its view declares: the dashboard's first
+        report opens on the points issued per month, not on an empty graph of reversals."""
+        action = self.env["ir.actions.act_window"]._for_xml_id("loyalty_club.loyalty_club_activity_report_action")
+        self.assertEqual(action["view_mode"].split(",")[0], "graph")
+        arch = etree.fromstring(self.env["loyalty.club.activity.report"].get_view(view_type="graph")["arch"])
+        self.assertEqual([field.get("name") for field in arch.iterfind("field[@type='measure']")], ["points_issued"])
+        self.assertEqual(arch.find("field[@interval]").get("name"), "date")
 
     def test_liability_today_per_company_and_branch(self):
         Liability = self.as_manager("loyalty.club.liability.report")
