@@ -165,6 +165,8 @@ class LoyaltyClubCard(models.Model):
     tier_metric_value = fields.Float("Qualification value", digits=(16, 2), compute="_compute_tier_progress")
     next_tier_id = fields.Many2one("loyalty.club.tier", compute="_compute_tier_progress")
     next_tier_missing = fields.Float("Missing for next tier", digits=(16, 2), compute="_compute_tier_progress")
+    # the form shows the qualification in whole units unless it is money or a weighted mix
+    club_tier_metric = fields.Selection(related="club_id.tier_metric", string="Club qualifies by")
     tier_progress = fields.Float("Progress to next tier (%)", compute="_compute_tier_progress")
 
     qr_code = fields.Binary("QR code", compute="_compute_qr_code")

@@ -39,7 +39,8 @@ FIELDS = {
         "server": "balance state pin_set pin_failed_attempts pin_locked pin_locked_until tier_id tier_since "
         "tier_grace_until replaced_by_id replaces_id company_id currency_id partner_phone_sanitized "
         "partner_email balance_value entry_ids entry_count tier_history_ids tier_metric_value next_tier_id "
-        "next_tier_missing tier_progress qr_code barcode_image points_held points_available points_pending hold_ids "
+        "next_tier_missing club_tier_metric tier_progress qr_code barcode_image points_held points_available "
+        "points_pending hold_ids "
         "rfm_recency_days rfm_frequency rfm_monetary rfm_r rfm_f rfm_m rfm_group rfm_date",
         "create": "number legacy_number",
         # a member or club with ledger entries, and a recorded referrer, cannot change (write checks)

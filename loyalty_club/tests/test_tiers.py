@@ -1,9 +1,11 @@
 from unittest.mock import patch
 
 from freezegun import freeze_time
+from lxml import etree
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import LoyaltyClubCase
 
@@ -167,6 +169,22 @@ class TestTiers(LoyaltyClubCase):
             return count
 
         self.assertEqual(queries(cards[:1]), queries(cards))
+
+    def test_card_form_shows_point_and_purchase_counts_without_decimals(self):
+        """Points, purchases: '660', not '660.00'; money and a weighted mix keep their decimals."""
+        arch = etree.fromstring(self.env["loyalty.club.card"].get_view(view_type="form")["arch"])
+        for name in ("tier_metric_value", "next_tier_missing"):
+            nodes = arch.findall(f".//field[@name='{name}']")
+            whole = {node.get("invisible") for node in nodes if node.get("digits") == "[16, 0]"}
+            decimals = {node.get("invisible") for node in nodes if not node.get("digits")}
+            self.assertEqual(len(whole), 1, name)
+            self.assertEqual(len(decimals), 1, name)
+            for metric in ("points", "purchases", "amount", "weighted"):
+                values = {"club_tier_metric": metric, "next_tier_id": self.silver.id}
+                shown = [expr for expr in whole | decimals if not safe_eval(expr, values)]
+                self.assertEqual(shown, list(whole if metric in ("points", "purchases") else decimals), metric)
+        self.post(660)
+        self.assertEqual((self.card.club_tier_metric, self.card.tier_metric_value), ("points", 660))
 
 
 @tagged("post_install", "-at_install")
