@@ -244,7 +244,7 @@ class LoyaltyClubSmsCampaign(models.Model):
         else:
             message = self.env._(
                 "The campaign to %(members)s members is being queued in the background, %(batch)s at a time; "
-                "follow it in Customer Club → Segments → SMS campaigns.",
+                "follow it in Customer Club → Members → SMS campaigns.",
                 members=self.member_count,
                 batch=self._batch_size(),
             )

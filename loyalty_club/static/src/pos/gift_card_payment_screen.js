@@ -45,12 +45,7 @@ patch(PaymentScreen.prototype, {
         if (!found) {
             return null;
         }
-        const pin = await makeAwaitable(this.dialog, NumberPopup, {
-            title: _t("Gift card PIN"),
-            subtitle: _t("Let the customer type the card's PIN"),
-            formatDisplayedValue: (value) => "•".repeat(String(value || "").length),
-            placeholder: "",
-        });
+        const pin = await pos.loyaltyAskPin(_t("Gift card PIN"), _t("Let the customer type the card's PIN"));
         if (!pin) {
             return null;
         }

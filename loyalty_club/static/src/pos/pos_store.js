@@ -4,6 +4,7 @@ import {AlertDialog} from "@web/core/confirmation_dialog/confirmation_dialog";
 import {PosStore} from "@point_of_sale/app/store/pos_store";
 import {makeAwaitable} from "@point_of_sale/app/store/make_awaitable_dialog";
 import {NumberPopup} from "@point_of_sale/app/utils/input_popups/number_popup";
+import {BACKSPACE, EMPTY, ZERO, getButtons} from "@point_of_sale/app/generic_components/numpad/numpad";
 import {SelectionPopup} from "@point_of_sale/app/utils/input_popups/selection_popup";
 import {TextInputPopup} from "@point_of_sale/app/utils/input_popups/text_input_popup";
 
@@ -105,6 +106,17 @@ patch(PosStore.prototype, {
         return line;
     },
 
+    /** A PIN typed on a keypad of digits only (no decimal point), shown as dots. */
+    async loyaltyAskPin(title, subtitle) {
+        return await makeAwaitable(this.dialog, NumberPopup, {
+            title,
+            subtitle,
+            buttons: getButtons([{...EMPTY, disabled: true, class: "invisible"}, ZERO, BACKSPACE]),
+            formatDisplayedValue: (value) => "•".repeat(String(value || "").length),
+            placeholder: "",
+        });
+    },
+
     /**
      * Ask the member's PIN and have the server check it for this order. Returns
      * {card, token, pointValue}: the card with its available points, a single-use token to hold
@@ -115,12 +127,7 @@ patch(PosStore.prototype, {
         if (!card) {
             return null;
         }
-        const pin = await makeAwaitable(this.dialog, NumberPopup, {
-            title: _t("Member's PIN"),
-            subtitle: _t("Let the member type their PIN"),
-            formatDisplayedValue: (value) => "•".repeat(String(value || "").length),
-            placeholder: "",
-        });
+        const pin = await this.loyaltyAskPin(_t("Member's PIN"), _t("Let the member type their PIN"));
         if (!pin) {
             return null;
         }

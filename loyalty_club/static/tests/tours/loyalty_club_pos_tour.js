@@ -65,6 +65,10 @@ registry.category("web_tour.tours").add("LoyaltyClubPosTour", {
             ProductScreen.clickPayButton(),
             // Wrong PIN first: refused by the server with the uniform message.
             PaymentScreen.clickPaymentMethod("Club points"),
+            {
+                content: "the PIN keypad has digits and backspace, no decimal point",
+                trigger: ".modal .numpad:has(button[value='0']):has(button[value='⌫']):not(:has(button[value='.']))",
+            },
             NumberPopup.enterValue("1111"),
             Dialog.confirm(),
             {content: "uniform PIN error", trigger: '.modal-body:contains("Unknown card, wrong PIN")'},
