@@ -38,7 +38,7 @@ def _serve_mock(conn):
     from odoo.modules.module import initialize_sys_path
 
     initialize_sys_path()
-    from odoo.addons.loyalty_club.tests.test_sms_gateway import MockGateway  # noqa: PLC0415
+    from odoo.addons.loyalty_club.tests.test_sms_gateway import MockGateway
 
     mock = MockGateway()
     conn.send(mock.port)
@@ -87,7 +87,9 @@ def run(odoo, db, members, rate, gateway_port, stats):
             "loyalty_club.sms_rate": rate,
         }.items():
             params.set_param(key, value)
-        company = env["res.company"].create({"name": f"SMS bench {time.time():.0f}", "country_id": env.ref("base.ir").id})
+        company = env["res.company"].create(
+            {"name": f"SMS bench {time.time():.0f}", "country_id": env.ref("base.ir").id}
+        )
         club = env["loyalty.club"].create({"name": "SMS bench", "company_id": company.id, "card_prefix": "7705"})
         started = time.perf_counter()
         for start in range(0, members, 1000):

@@ -35,7 +35,7 @@ class SmsComposer(models.TransientModel):
         )
         for composer in segment_composers:
             composer.res_ids_count = len(composer._get_records())
-        super(SmsComposer, self - segment_composers)._compute_res_ids_count()
+        return super(SmsComposer, self - segment_composers)._compute_res_ids_count()
 
     def action_send_sms(self):
         """Send; a segment's campaign is queued by batches and a notification says how."""

@@ -67,7 +67,8 @@ registry.category("web_tour.tours").add("LoyaltyClubPosTour", {
             PaymentScreen.clickPaymentMethod("Club points"),
             {
                 content: "the PIN keypad has digits and backspace, no decimal point",
-                trigger: ".modal .numpad:has(button[value='0']):has(button[value='⌫']):not(:has(button[value='.']))",
+                trigger:
+                    ".modal .numpad:has(button[value='0']):has(button[value='⌫']):not(:has(button[value='.']))",
             },
             NumberPopup.enterValue("1111"),
             Dialog.confirm(),
