@@ -54,6 +54,8 @@ MATRIX = {
     "loyalty.club.bonus.rule": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.notification": "-     -     -     r     r     r     -     -",
     "loyalty.club.segment": "-     -     -     r     rwcu  rwcu  -     -",
+    # created and moved on by the server only (composer, job); managers cancel (write is protected)
+    "loyalty.club.sms.campaign": "-     -     -     r     rw    rw    -     -",
     "loyalty.club.attempt": "-     -     -     -     -     -     -     -",
     "loyalty.club.import.wizard": "-     -     -     -     rwcu  rwcu  -     -",
     "loyalty.club.import.line": "-     -     -     -     rwcu  rwcu  -     -",
