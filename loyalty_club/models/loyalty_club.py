@@ -136,6 +136,22 @@ class LoyaltyClub(models.Model):
         default=30,
         help="How long a card stays locked after too many wrong PINs; 0 = until a manager unlocks it.",
     )
+    pos_points_ready = fields.Boolean(
+        "Paying with points set up",
+        compute="_compute_pos_points_ready",
+        help="The 'Club points' payment method exists and every shop of the club's companies has it.",
+    )
+    phone_country_id = fields.Many2one(
+        "res.country",
+        "Phone numbers of",
+        compute="_compute_phone_country_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="Local numbers typed at the till, in the portal or in an import (0912..., (202) 555-...) are read "
+        "as numbers of this country first, then of the company's; numbers in international form (+...) as "
+        "they are. By default the company's country.",
+    )
     card_prefix = fields.Char(
         "Card number prefix",
         default="7700",
@@ -284,6 +300,12 @@ class LoyaltyClub(models.Model):
             "The maximum combined discount must be more than 0 and at most 100 %.",
         ),
     ]
+
+    @api.depends("company_id")
+    def _compute_phone_country_id(self):
+        for club in self:
+            if not club.phone_country_id:
+                club.phone_country_id = club.company_id.country_id
 
     @api.constrains("company_id")
     def _check_root_company(self):
@@ -592,6 +614,19 @@ class LoyaltyClub(models.Model):
             "customer_persian_digits",
             "has_legacy_numbers",
         ]
+
+    @api.depends("company_id")
+    def _compute_pos_points_ready(self):
+        Method = self.env["pos.payment.method"].sudo()
+        Config = self.env["pos.config"].sudo()
+        for club in self:
+            method = Method.search(
+                [("loyalty_club_points", "=", True), ("company_id", "=", club.company_id.id)], limit=1
+            )
+            club.pos_points_ready = bool(method) and not Config.search_count(
+                [("company_id", "child_of", club.company_id.id), ("payment_method_ids", "not in", method.ids)],
+                limit=1,
+            )
 
     def action_setup_pos_payment_method(self):
         """Create (once) the 'Club points' payment method of the club's company and add it to

@@ -523,22 +523,37 @@ class LoyaltyClubCard(models.Model):
             return legacy
 
     @api.model
-    def _normalize_phone(self, phone, company=None):
-        """E.164 form of ``phone`` read in the company's country (e.g. 0912... -> +98912...)."""
+    def _phone_readings(self, phone, company=None):
+        """The valid E.164 forms of ``phone``: read in the club's phone country, then in the
+        company's (``0912...`` -> ``+98912...`` in Iran, ``(202) 555-...`` -> ``+1202555...`` in
+        the US); a number in international form reads the same everywhere. Raises when none."""
         if not isinstance(phone, str) or not phone.strip():
             raise ValidationError(self.env._("Enter a phone number."))
-        company = company or self.env.company
-        country = company.country_id or company.root_id.country_id
-        normalized = phone_validation.phone_format(
-            phone.strip(),
-            country.code if country else None,
-            country.phone_code if country else None,
-            force_format="E164",
-            raise_exception=False,
-        )
-        if not normalized or not normalized.startswith("+"):
+        company = (company or self.env.company).sudo()
+        club = company._loyalty_club_get()
+        countries = club.phone_country_id | company.country_id | company.root_id.country_id
+        readings = []
+        for country in countries or [None]:
+            try:
+                normalized = phone_validation.phone_format(
+                    normalize_digits(phone).strip(),
+                    country.code if country else None,
+                    country.phone_code if country else None,
+                    force_format="E164",
+                    raise_exception=True,
+                )
+            except UserError:
+                continue
+            if normalized.startswith("+") and normalized not in readings:
+                readings.append(normalized)
+        if not readings:
             raise ValidationError(self.env._("%s is not a valid phone number.", phone))
-        return normalized
+        return readings
+
+    @api.model
+    def _normalize_phone(self, phone, company=None):
+        """E.164 form of ``phone``: its first reading (see ``_phone_readings``)."""
+        return self._phone_readings(phone, company)[0]
 
     @api.model
     def _lookup_text(self, query):
@@ -562,14 +577,14 @@ class LoyaltyClubCard(models.Model):
 
     @api.model
     def _find_by_phone(self, phone, company=None):
-        """Active cards of the company's club whose member's phone is ``phone`` (any local or
-        international form, read in the company's country)."""
+        """Active cards of the company's club whose member's phone is ``phone`` (any local form of
+        the club's phone country or the company's, or the international form)."""
         company = company or self.env.company
-        normalized = self._normalize_phone(phone, company)
+        readings = self._phone_readings(phone, company)
         return self.search(
             [
                 ("club_id", "=", company._loyalty_club_get().id),
-                ("partner_phone_sanitized", "=", normalized),
+                ("partner_phone_sanitized", "in", readings),
                 ("state", "=", "active"),
             ],
             order="id desc",

@@ -52,7 +52,7 @@ class LoyaltyClubNotification(models.Model):
             ("queued", "Queued"),
             ("capped", "Over the weekly limit"),
             ("opted_out", "Member opted out"),
-            ("no_address", "No e-mail or phone"),
+            ("no_address", "No address for the channel"),
             ("cancelled", "Cancelled"),
         ],
         required=True,

@@ -14,7 +14,13 @@ class LoyaltyClubReward(models.Model):
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
-    club_id = fields.Many2one("loyalty.club", required=True, ondelete="cascade", index=True)
+    club_id = fields.Many2one(
+        "loyalty.club",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        default=lambda self: self.env.company.root_id._loyalty_club_get(),
+    )
     company_id = fields.Many2one(related="club_id.company_id", store=True, index=True)
     currency_id = fields.Many2one(related="club_id.currency_id")
     reward_type = fields.Selection(

@@ -20,11 +20,13 @@ ROLES = ("cashier", "salesman", "billing", "club_user", "club_manager", "other_c
 # test_every_field_and_method_has_a_line.
 FIELDS = {
     "loyalty.club": {
-        "server": "has_legacy_numbers barcode_rule_id currency_id card_count ledger_audit_date ledger_audit_result",
+        "server": "has_legacy_numbers barcode_rule_id currency_id card_count ledger_audit_date ledger_audit_result "
+        "pos_points_ready",
         "input": "name active company_id earn_amount earn_points earn_rounding earn_on_tax_included "
         "earn_excluded_categ_ids negative_balance_policy redeem_min_points redeem_pin_required reward_product_id "
         "reward_ids tier_discount_mode point_value expiry_months pin_length pin_max_attempts pin_lock_minutes "
-        "card_prefix customer_persian_digits tier_ids tier_metric tier_weight_points tier_weight_amount "
+        "card_prefix phone_country_id customer_persian_digits tier_ids tier_metric tier_weight_points "
+        "tier_weight_amount "
         "tier_weight_purchases tier_weight_referrals tier_window tier_window_months tier_grace_days discount_stacking "
         "discount_stacking_max bonus_rule_ids notify_channel notify_welcome notify_earned notify_tier "
         "notify_expiring notify_expiring_days notify_birthday notify_cap_per_week gift_card_validity_months "

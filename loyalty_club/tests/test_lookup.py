@@ -42,6 +42,37 @@ class TestCardNumbersAndLookup(LoyaltyClubCase):
             with self.subTest(typed=typed):
                 self.assertEqual(Card._find_by_phone(typed), self.card)
 
+    def test_phone_lookup_reads_local_numbers_in_the_clubs_country_then_the_companys(self):
+        """A club of a US company whose members have Iranian and US numbers: both are found by
+        their local forms (the club's phone country first, then the company's) and by the
+        international form (issue 25: '0912 345 6789' was read as American)."""
+        us = self.env.ref("base.us")
+        company = self.env["res.company"].create({"name": "Club US Retail", "country_id": us.id})
+        club = self.env["loyalty.club"].create({"name": "US Club", "company_id": company.id, "card_prefix": "7741"})
+        self.assertEqual(club.phone_country_id, us, "by default the company's country")
+        Partner, Card = self.env["res.partner"], self.env["loyalty.club.card"].with_company(company)
+        iranian = Partner.create({"name": "Sara Iran", "phone": "+98 912 345 6780"})
+        american = Partner.create({"name": "John US", "phone": "+1 202 555 0147", "country_id": us.id})
+        iranian_card, american_card = Card.create(
+            [{"partner_id": partner.id, "club_id": club.id} for partner in (iranian, american)]
+        )
+        self.assertEqual(Card._find_by_phone("(202) 555-0147"), american_card)
+        with self.assertRaises(ValidationError):
+            Card._find_by_phone("0912 345 6780")  # read as American: no such number
+        club.phone_country_id = self.env.ref("base.ir")
+        for typed, card in (
+            ("0912 345 6780", iranian_card),
+            ("۰۹۱۲ ۳۴۵ ۶۷۸۰", iranian_card),
+            ("+98 912 345 6780", iranian_card),
+            ("(202) 555-0147", american_card),
+            ("202-555-0147", american_card),
+            ("+1 202 555 0147", american_card),
+        ):
+            with self.subTest(typed=typed):
+                self.assertEqual(Card._find_by_phone(typed), card)
+        self.assertEqual(Card._normalize_phone("0912 345 6780", company), "+989123456780")
+        self.assertEqual(Card._lookup_key("0912 345 6780", company), Card._lookup_key("+989123456780", company))
+
     def test_phone_lookup_follows_the_partner(self):
         self.member.phone = "0935 222 3344"
         self.assertEqual(

@@ -569,6 +569,23 @@ class TestPosSetup(PosClubCase):
         self.assertIn(method, self.other_currency_config.payment_method_ids)
         self.assertNotIn(method, self.config.payment_method_ids, "an open till is left alone")
 
+    def test_the_setup_button_shows_until_every_shop_has_the_method(self):
+        """*Set up paying with points* disappears once done and comes back for a new shop (issue 25:
+        it stayed after the setup)."""
+        self.club.action_setup_pos_payment_method()
+        self.club.invalidate_recordset(["pos_points_ready"])
+        self.assertFalse(self.club.pos_points_ready, "the open till has not got it yet")
+        self.config.current_session_id.action_pos_session_closing_control()
+        self.club.action_setup_pos_payment_method()
+        self.club.invalidate_recordset(["pos_points_ready"])
+        self.assertTrue(self.club.pos_points_ready)
+        self.env["pos.config"].create({"name": "New shop", "company_id": self.company.id})
+        self.club.invalidate_recordset(["pos_points_ready"])
+        self.assertFalse(self.club.pos_points_ready)
+        arch = self.env["loyalty.club"].get_view(view_type="form")["arch"]
+        self.assertIn('name="action_setup_pos_payment_method"', arch)
+        self.assertRegex(arch, r'name="action_setup_pos_payment_method"[^>]*invisible="pos_points_ready"')
+
     def test_setup_reuses_the_existing_method(self):
         self.club.action_setup_pos_payment_method()
         self.club.action_setup_pos_payment_method()

@@ -2,7 +2,7 @@ from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
@@ -284,6 +284,16 @@ class TestSaleRedemption(SaleClubCase):
         self.assertEqual(self.card.balance, 400, "points spent on a cancelled order come back")
         kinds = self._entries().mapped("kind")
         self.assertEqual(kinds, ["adjust", "redeem", "earn", "reverse", "reverse"])
+
+    def test_a_new_reward_is_for_the_companys_club(self):
+        """The reward form preselects the club of the user's company (issue 25: it was empty)."""
+        rewards = self.env["loyalty.club.reward"].with_user(self.env.user)
+        self.assertEqual(rewards.default_get(["club_id"])["club_id"], self.club.id)
+        reward = Form(rewards)
+        reward.name = "7 % off"
+        reward.points_cost = 150
+        reward.discount_percent = 7
+        self.assertEqual(reward.save().club_id, self.club)
 
     def test_reward_lines_carry_the_taxes_of_what_they_discount(self):
         order = self._order()
