@@ -574,16 +574,16 @@ class TestPosSetup(PosClubCase):
         it stayed after the setup)."""
         self.club.action_setup_pos_payment_method()
         self.club.invalidate_recordset(["pos_points_ready"])
-        self.assertFalse(self.club.pos_points_ready, "the open till has not got it yet")
-        self.config.current_session_id.action_pos_session_closing_control()
+        self.assertTrue(self.club.pos_points_ready)
+        shop = self.other_currency_config
+        shop.payment_method_ids -= self.points_methods()
+        self.club.invalidate_recordset(["pos_points_ready"])
+        self.assertFalse(self.club.pos_points_ready, "a shop without the method")
         self.club.action_setup_pos_payment_method()
         self.club.invalidate_recordset(["pos_points_ready"])
+        self.assertIn(self.points_methods(), shop.payment_method_ids)
         self.assertTrue(self.club.pos_points_ready)
-        self.env["pos.config"].create({"name": "New shop", "company_id": self.company.id})
-        self.club.invalidate_recordset(["pos_points_ready"])
-        self.assertFalse(self.club.pos_points_ready)
         arch = self.env["loyalty.club"].get_view(view_type="form")["arch"]
-        self.assertIn('name="action_setup_pos_payment_method"', arch)
         self.assertRegex(arch, r'name="action_setup_pos_payment_method"[^>]*invisible="pos_points_ready"')
 
     def test_setup_reuses_the_existing_method(self):
