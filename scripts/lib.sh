@@ -28,6 +28,13 @@ TEST_TEMPLATE_DB="${ADDON_NAME}_test_tpl"
 # Places searched for an Odoo 18 source tree when neither ODOO_PATH nor an
 # importable "odoo" package gives one.
 ODOO_COMMON_PLACES=("$REPO_ROOT/../odoo" "$REPO_ROOT/../odoo18" /opt/odoo18 /opt/odoo)
+# When none of them has one, find_odoo clones Odoo's 18.0 branch (shallow) from
+# LOYALTY_ODOO_GIT_URL into ODOO_CLONE_DIR, outside the repository, and reuses it from then on
+# (delete the folder to clone again). LOYALTY_ODOO_NO_CLONE=1 turns the clone off;
+# LOYALTY_ODOO_CLONE_TIMEOUT (seconds) bounds it.
+ODOO_CLONE_DIR="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/$ADDON_NAME/odoo-18.0"
+ODOO_GIT_URL="${LOYALTY_ODOO_GIT_URL:-https://github.com/odoo/odoo.git}"
+ODOO_GIT_BRANCH=18.0
 
 # --------------------------------------------------------------------------
 # messages
@@ -228,8 +235,8 @@ print(os.path.dirname(os.path.abspath(locs[0])) if locs else "")
         fi
     fi
 
-    # c) common places
-    for dir in "${ODOO_COMMON_PLACES[@]}"; do
+    # c) common places, then d) the clone of an earlier run
+    for dir in "${ODOO_COMMON_PLACES[@]}" "$ODOO_CLONE_DIR"; do
         if odoo_source_check "$dir"; then
             _set_odoo_dir "$dir"
             return 0
@@ -239,8 +246,94 @@ print(os.path.dirname(os.path.abspath(locs[0])) if locs else "")
 
     local msg="Odoo 18 was not found. Looked at:" l
     for l in "${looked[@]}"; do msg+=$'\n'"         - $l"; done
+
+    # e) clone Odoo's 18.0 branch into ODOO_CLONE_DIR
+    local clone_failed
+    if [[ "${LOYALTY_ODOO_NO_CLONE:-0}" == 1 ]]; then
+        clone_failed="Not cloning $ODOO_GIT_URL (LOYALTY_ODOO_NO_CLONE=1)."
+    else
+        printf -v l '%s; ' "${looked[@]}"
+        info "Odoo 18 was not found (looked at: ${l%; })"
+        if _odoo_clone; then
+            _set_odoo_dir "$ODOO_CLONE_DIR"
+            return 0
+        fi
+        clone_failed="Cloning $ODOO_GIT_URL (branch $ODOO_GIT_BRANCH) into $ODOO_CLONE_DIR failed: $ODOO_CLONE_WHY"
+    fi
     die "$msg
+       $clone_failed
        $hint"
+}
+
+# _odoo_clone: shallow clone of the 18.0 branch of ODOO_GIT_URL into ODOO_CLONE_DIR. The clone
+# goes to a temporary folder beside it, renamed once it passes odoo_source_check, so an
+# interrupted clone is never taken for a source tree (and is removed by the next clone).
+# Returns 1 with ODOO_CLONE_WHY (one line) on failure.
+_odoo_clone() {
+    local dest="$ODOO_CLONE_DIR" parent name timeout_s="${LOYALTY_ODOO_CLONE_TIMEOUT:-1800}"
+    parent="$(dirname "$dest")"
+    name="$(basename "$dest")"
+    ODOO_CLONE_WHY=""
+    if [[ ! "$timeout_s" =~ ^[1-9][0-9]*$ ]]; then
+        ODOO_CLONE_WHY="LOYALTY_ODOO_CLONE_TIMEOUT must be a number of seconds, not '$timeout_s'"
+        return 1
+    fi
+    if ! command -v git >/dev/null 2>&1; then
+        ODOO_CLONE_WHY="git is not installed (on Debian: apt-get install git)"
+        return 1
+    fi
+    if ! mkdir -p "$parent" 2>/dev/null || [[ ! -w "$parent" ]]; then
+        ODOO_CLONE_WHY="cannot write to $parent"
+        return 1
+    fi
+    {
+        # two runs at once (run.sh and test.sh, two checkouts) clone once
+        flock 6 2>/dev/null || true
+        if odoo_source_check "$dest"; then
+            return 0 # cloned meanwhile by the other run
+        fi
+        if [[ -e "$dest" ]]; then
+            ODOO_CLONE_WHY="$dest exists but is not an Odoo 18 source ($ODOO_CHECK_WHY); remove it to clone again, or set ODOO_PATH"
+            return 1
+        fi
+        # leftovers of interrupted clones (the lock is ours: nobody else is cloning)
+        rm -rf "$parent/.$name.tmp."*
+        local tmp err rc=0 progress=() t0=$SECONDS
+        # (no "set -e" here: find_odoo calls this in an "if")
+        if ! tmp="$(mktemp -d "$parent/.$name.tmp.XXXXXX")" || [[ -z "$tmp" ]]; then
+            ODOO_CLONE_WHY="cannot create a temporary folder in $parent"
+            return 1
+        fi
+        err="$tmp.log"
+        [[ -t 2 ]] && progress=(--progress)
+        info "Cloning Odoo $ODOO_GIT_BRANCH (shallow: a few hundred MB to download, about 1 GB on disk, up to ${timeout_s}s) from $ODOO_GIT_URL into $dest (reused by later runs; LOYALTY_ODOO_NO_CLONE=1 to skip, ODOO_PATH to use your own copy)"
+        # bounded: a stalled transfer (< 1 kB/s for 60 s) or a run longer than timeout_s stops
+        # (timeout stops git's helpers too). On Ctrl-C tee ends, and git with it at its next
+        # progress line; the half-done clone is left in $tmp, removed by the next clone.
+        (
+            set -o pipefail
+            GIT_TERMINAL_PROMPT=0 timeout -k 10 "$timeout_s" \
+                git -c http.lowSpeedLimit=1000 -c http.lowSpeedTime=60 -c advice.detachedHead=false \
+                clone --depth 1 --branch "$ODOO_GIT_BRANCH" --single-branch "${progress[@]}" \
+                "$ODOO_GIT_URL" "$tmp/src" 2>&1 </dev/null >/dev/null | tee "$err" >&2
+        ) || rc=$?
+        if ((rc == 124 || (rc == 137 && SECONDS - t0 >= timeout_s))); then
+            ODOO_CLONE_WHY="timed out after ${timeout_s}s (LOYALTY_ODOO_CLONE_TIMEOUT)"
+        elif ((rc != 0)); then
+            # git's last "fatal:"/"error:" line, else its exit status and last line
+            ODOO_CLONE_WHY="$(tr '\r' '\n' <"$err" | grep -E '^(fatal|error):' | tail -n1)"
+            if [[ -z "$ODOO_CLONE_WHY" ]]; then
+                ODOO_CLONE_WHY="git exited with status $rc; its last words: $(tr '\r' '\n' <"$err" | grep -v '^[[:space:]]*$' | tail -n1)"
+            fi
+        elif ! odoo_source_check "$tmp/src"; then
+            ODOO_CLONE_WHY="the branch $ODOO_GIT_BRANCH of $ODOO_GIT_URL is not an Odoo 18 source ($ODOO_CHECK_WHY)"
+        elif ! mv "$tmp/src" "$dest"; then
+            ODOO_CLONE_WHY="could not move the clone from $tmp/src to $dest"
+        fi
+        rm -rf "$tmp" "$err"
+        [[ -z "$ODOO_CLONE_WHY" ]] || return 1
+        info "Odoo $ODOO_GIT_BRANCH cloned into $dest (later runs reuse it; delete it to clone again)"
+    } 6>"$parent/.$name.lock"
 }
 
 # --------------------------------------------------------------------------
