@@ -11,6 +11,8 @@
 # from Odoo's Loyalty; classes TestNative*), so that app never changes the main run.
 # The native phase runs when the tags select the whole addon or a TestNative* class;
 # LOYALTY_TEST_NATIVE=0 skips it.
+# Without --tags, the scripts' own tests run first (scripts/tests/*.sh: finding or cloning Odoo;
+# offline, seconds); a failure there fails the run too.
 # The last line printed is "N passed, N failed" (both phases). Exit status is non-zero when a
 # test failed, Odoo logged an ERROR/CRITICAL line, Odoo exited non-zero, no
 # test summary was found or no test ran. LOYALTY_TEST_TIMEOUT=SECONDS stops a hung run.
@@ -19,7 +21,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-    sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 TAGS="/$ADDON_NAME"
@@ -107,6 +109,20 @@ split_tags() {
 }
 split_tags
 
+PASSED=0
+FAILED=0
+REASONS=()
+LOGS=()
+ERROR_REPORT=""
+
+# the scripts' own tests (seconds, offline), with the whole suite only
+if [[ "$TAGS" == "/$ADDON_NAME" ]]; then
+    for t in "$LIB_DIR"/tests/test_*.sh; do
+        info "Running the scripts' test $t"
+        bash "$t" || REASONS+=("the scripts' test $t failed")
+    done
+fi
+
 setup_all
 [[ -z "$MAIN_TAGS" ]] || ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1
 if [[ -n "$NATIVE_TAGS" ]]; then
@@ -136,12 +152,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-PASSED=0
-FAILED=0
-REASONS=()
-LOGS=()
-ERROR_REPORT=""
 
 # run_phase NAME TEMPLATE TAGS: run the tests TAGS in a fresh copy of TEMPLATE and add the
 # verdict to PASSED, FAILED, REASONS.
