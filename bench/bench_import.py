@@ -157,6 +157,6 @@ def csv_again(rows):
 
 def counts(wizard):
     """The wizard's counters (rows, errors, new partners and cards, openings...)."""
-    from odoo.addons.loyalty_club.wizard.loyalty_club_import_wizard import COUNTERS
+    from odoo.addons.loyalty_club.wizard.loyalty_club_import_runner import COUNTERS
 
     return {field: wizard[field] for field in COUNTERS}

@@ -5,6 +5,8 @@ from . import loyalty_club_tier
 from . import loyalty_club_pin_mixin
 from . import loyalty_club_pin_check
 from . import loyalty_club_card
+from . import loyalty_club_card_tier
+from . import loyalty_club_card_lookup
 from . import loyalty_club_card_rfm
 from . import loyalty_club_entry
 from . import loyalty_club_lot_consumption

@@ -113,11 +113,6 @@ class LoyaltyClubPosting(models.AbstractModel):
             records._fetch_query(_LockedQuery(records._as_query(ordered=False)), fields_to_fetch)
 
     @api.model
-    def _lock_cards(self, cards):
-        """Lock the card rows (in id order, to avoid deadlocks) for the rest of the transaction."""
-        self._lock_rows(cards)
-
-    @api.model
     def _post(
         self,
         card,
@@ -173,7 +168,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         if not isinstance(posting_key, str) or not posting_key.strip():
             raise ValidationError(self.env._("A posting needs a key."))
         card = card.sudo()
-        self._lock_cards(card)
+        self._lock_rows(card)
         corrected = reversed_entry.sudo() if reversed_entry else None
         give_back = bool(points > 0 and corrected and corrected.points < 0)
         # A debit consumes lots before its entry exists, a give-back restores lots, a correction
@@ -423,7 +418,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                 raise ValidationError(self.env._("Only bonuses are posted in batches."))
             posting["points"] = self._check_points(posting["points"], posting["kind"])
         cards = self.env["loyalty.club.card"].sudo().browse({posting["card"].id: None for posting in postings})
-        self._lock_cards(cards)
+        self._lock_rows(cards)
         keys = [posting["posting_key"] for posting in postings]
         posted = {entry.posting_key: entry for entry in Entry.search([("posting_key", "in", keys)])}
         rows, balances, now = [], {}, fields.Datetime.now()
@@ -550,7 +545,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         """
         card.ensure_one()
         card = card.sudo()
-        self._lock_cards(card)
+        self._lock_rows(card)
         existing = self.env["loyalty.club.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
         if existing:
             return existing, 0
@@ -834,7 +829,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         """
         source.ensure_one()
         target.ensure_one()
-        self._lock_cards(source | target)
+        self._lock_rows(source | target)
         self._expire_card_lots(source.sudo(), fields.Datetime.now())
         prefix = f"transfer:{source.id}:{target.id}"
         common = {

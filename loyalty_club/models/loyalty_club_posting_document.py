@@ -57,7 +57,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         reversed_entry = reversed_entry.sudo()
         reversed_entry.ensure_one()
         card = reversed_entry.card_id._active_successor()
-        self._lock_cards(card)
+        self._lock_rows(card)
         existing = self.env["loyalty.club.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
         if existing:
             return existing, existing.points

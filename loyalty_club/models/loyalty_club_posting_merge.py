@@ -138,7 +138,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                 best_tier = other.tier_id
         kept._upgrade_tier_if_qualified()
         if best_tier and (not kept.tier_id or best_tier.threshold > kept.tier_id.threshold):
-            kept._apply_tier_changes(
+            kept._change_tiers(
                 [(kept.id, kept.tier_id.id or None, best_tier.id, "merge", self.env._("Contact merge"))],
                 fields.Date.today(),
                 notify=False,

@@ -34,7 +34,7 @@ class LoyaltyClubPosting(models.AbstractModel):
             raise ValidationError(self.env._("The same posting key appears twice in one batch."))
         points = [self._check_points(item["points"], "opening") for item in items]
         cards = self.env["loyalty.club.card"].sudo().browse({item["card"].id for item in items})
-        self._lock_cards(cards)
+        self._lock_rows(cards)
         existing = {entry.posting_key: entry for entry in Entry.search([("posting_key", "in", keys)])}
         balances = {card.id: card.balance for card in cards}
         now = fields.Datetime.now()

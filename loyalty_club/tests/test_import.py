@@ -14,7 +14,7 @@ from odoo.tests import tagged
 from ..models.loyalty_club_posting_opening import LoyaltyClubPosting
 from ..tools.card_number import luhn_check_digit
 from ..tools.import_file import parse_date, parse_whole_number, write_xlsx
-from ..wizard import loyalty_club_import_wizard as import_wizard_module
+from ..wizard import loyalty_club_import_runner as import_runner_module
 from .common import LoyaltyClubCase
 
 SIMULATED_FAILURE = "Simulated failure"
@@ -466,7 +466,7 @@ class TestMemberImport(LoyaltyClubCase):
         self.assertEqual(wizard.state, "running", "more than one batch: the scheduled job imports it")
         self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1)
         # the job stops after its time budget (here: after each batch) and goes on where it stopped
-        with patch.object(import_wizard_module, "time", SlowClock()):
+        with patch.object(import_runner_module, "time", SlowClock()):
             self.Wizard._cron_process_imports(time_budget=1)
         self.assertEqual((wizard.state, wizard.rows_done), ("running", 2))
         self.assertAlmostEqual(wizard.progress, 25.0)
@@ -487,7 +487,7 @@ class TestMemberImport(LoyaltyClubCase):
         wizard = self.wizard(csv_bytes(rows), batch_size=1)
         wizard.action_check()
         wizard.action_import()
-        with patch.object(import_wizard_module, "refresh_statistics") as refresh:
+        with patch.object(import_runner_module, "refresh_statistics") as refresh:
             wizard._process_import()
         self.assertEqual(refresh.call_count, 4, "after 1, 2, 4 and 8 rows")
         self.assertEqual(wizard.state, "done")
@@ -604,7 +604,13 @@ class TestOpeningPostings(LoyaltyClubCase):
         self.assertEqual(int(single[4:15]), int(numbers[-1][4:15]) + 1, "one sequence for both")
         other = Card.create({"partner_id": self.member2.id, "club_id": self.club.id})
         history = self.env["loyalty.club.tier.history"].search_count([])
-        Card._change_tiers({self.card: self.gold, other: other.tier_id}, "import", "bulk")
+        Card._change_tiers(
+            [
+                (self.card.id, self.card.tier_id.id, self.gold.id, "import", "bulk"),
+                (other.id, other.tier_id.id, other.tier_id.id, "import", "bulk"),
+            ],
+            notify=False,
+        )
         self.assertEqual(self.card.tier_id, self.gold)
         self.assertEqual(self.card.tier_since, fields.Date.today())
         self.assertEqual(

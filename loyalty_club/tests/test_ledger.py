@@ -147,7 +147,7 @@ class TestPostingStatements(LoyaltyClubCase):
         self.env.flush_all()
         self.env.cr.execute("UPDATE loyalty_club_card SET state = 'blocked' WHERE id = %s", [self.card.id])
         self.assertEqual(self.card.state, "active", "stale cache before the lock")
-        _result, count = self.statements(lambda: self.Posting._lock_cards(self.card))
+        _result, count = self.statements(lambda: self.Posting._lock_rows(self.card))
         self.assertEqual(count, 1)
         before = self.env.cr.sql_log_count
         self.assertEqual((self.card.state, self.card.balance, self.card.number[:4]), ("blocked", 10, "7700"))

@@ -77,7 +77,7 @@ class TestPartnerMerge(LoyaltyClubCase):
     def test_merged_member_keeps_the_best_tier(self):
         """A card whose tier came from an import keeps its member's tier after the merge."""
         survivor_card = self.env["loyalty.club.card"].create({"partner_id": self.member2.id, "club_id": self.club.id})
-        self.env["loyalty.club.card"]._change_tiers({self.card: self.gold}, "import")
+        self.card._change_tier(self.gold, "import")
         self._merge(self.member | self.member2, self.member2)
         self.assertEqual(survivor_card.tier_id, self.gold)
         self.assertEqual(survivor_card.tier_history_ids.sorted("id")[-1].reason, "merge")

@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .loyalty_club_import_wizard import IMPORT_CONTEXT, refresh_statistics
+from .loyalty_club_import_runner import IMPORT_CONTEXT, refresh_statistics
 
 _logger = logging.getLogger(__name__)
 
