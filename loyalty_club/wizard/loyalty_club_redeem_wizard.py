@@ -77,7 +77,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
             raise UserError(self.env._("Use the active club card of the order's customer."))
         self.invalidate_recordset(["pin_verified"])  # the server's record of the check, read now
         if self.pin_required and not self.pin_verified:
-            raise card._uniform_auth_error()
+            # the card is the order's, picked by staff: say what is wrong with the PIN
+            raise card._pin_refusal_error()
         if reward not in reward._available_for(card):
             raise UserError(self.env._("The reward %s is not available to this member's tier.", reward.name))
         if card.balance < club.redeem_min_points:
