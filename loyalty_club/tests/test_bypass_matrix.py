@@ -193,7 +193,7 @@ FIELDS = {
     "sale.order": {
         "server": "loyalty_confirmations loyalty_shortfall loyalty_tier_id loyalty_balance loyalty_points_estimate "
         "loyalty_points_net loyalty_points_reserved loyalty_tier_discount_note commercial_partner_id "
-        "loyalty_points_kept",
+        "loyalty_points_kept loyalty_has_discount",
         # a card of the order's customer, never another card under reward lines (constraint)
         "input": "loyalty_card_id",
     },

@@ -1,8 +1,12 @@
+from types import SimpleNamespace
 from unittest.mock import patch
+
+from lxml import etree
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
@@ -285,6 +289,27 @@ class TestSaleRedemption(SaleClubCase):
         kinds = self._entries().mapped("kind")
         self.assertEqual(kinds, ["adjust", "redeem", "earn", "reverse", "reverse"])
 
+    def test_points_to_earn_follow_the_reward_lines(self):
+        """Points to earn change when a reward line is added or removed (issue 25: they stayed),
+        and are what confirming the order posts."""
+        cases = [(self.seven, False, 46), (self.credit, False, 48), (self.gift, False, 50), (self.gift, True, 60)]
+        for reward, earn_on_points_paid, expected in cases:
+            with self.subTest(reward=reward.name, earn_on_points_paid=earn_on_points_paid):
+                self.club.earn_on_points_paid = earn_on_points_paid
+                order = self._order()
+                self.assertEqual(order.loyalty_points_estimate, 50)
+                self._use(order, reward)
+                self.assertEqual(order.loyalty_points_estimate, expected)
+                self._reward_lines(order).unlink()
+                self.assertEqual(order.loyalty_points_estimate, 50, "the reward line removed")
+                self._use(order, reward)
+                self.assertEqual(order.loyalty_points_estimate, expected)
+                earned_before = sum(self._entries().filtered(lambda e: e.kind == "earn").mapped("points"))
+                order.action_confirm()
+                earned = sum(self._entries().filtered(lambda e: e.kind == "earn").mapped("points")) - earned_before
+                self.assertEqual(earned, expected, "the estimate is what confirming posts")
+                order._action_cancel()
+
     def test_a_new_reward_is_for_the_companys_club(self):
         """The reward form preselects the club of the user's company (issue 25: it was empty)."""
         rewards = self.env["loyalty.club.reward"].with_user(self.env.user)
@@ -325,7 +350,7 @@ class TestSaleRedemption(SaleClubCase):
     def test_refusals_write_nothing(self):
         order = self._order()
         lines_before, entries_before = len(order.order_line), len(self._entries())
-        with self.assertRaisesRegex(UserError, "Unknown card, wrong PIN"):
+        with self.assertRaisesRegex(UserError, "^Wrong PIN.$"):  # the order's card: no guessing to hide
             self._use(order, self.seven, pin="0000")
         with self.assertRaisesRegex(UserError, "not available to this member's tier"):
             self._use(order, self.silver_only)
@@ -371,6 +396,40 @@ class TestSaleTierDiscount(SaleClubCase):
         discounts = {line.product_id: line.discount for line in order.order_line}
         self.assertEqual(discounts, {self.product: 10.0, self.excluded_product: 0.0, self.gift_card: 0.0})
         self.assertEqual(order.loyalty_tier_discount_note, "Silver members: 10.0 % off eligible lines")
+
+    def test_discount_column_shown_to_users_who_do_not_set_discounts(self):
+        """Odoo shows the discount column only to users with "Discounts on lines": the others saw
+        the member's 10 % nowhere (issue 25). They now see it, read-only, when a line has a discount."""
+        discount_group = self.env.ref("sale.group_discount_per_so_line")
+        self.env.ref("base.group_user").implied_ids -= discount_group  # the setting may be on
+        salesman = new_test_user(self.env, "tier_salesman", groups="sales_team.group_sale_salesman")
+        self.assertFalse(salesman.has_group("sale.group_discount_per_so_line"))
+
+        def discount_columns(user):
+            views = self.env["sale.order"].with_user(user).get_views([(False, "form")])
+            arch = etree.fromstring(views["views"]["form"]["arch"])
+            return arch.xpath("//field[@name='order_line']/list/field[@name='discount']")
+
+        def shown(column, has_discount):
+            expr = column.get("column_invisible") or "False"
+            return not safe_eval(expr, {"parent": SimpleNamespace(loyalty_has_discount=has_discount)})
+
+        [column] = discount_columns(salesman)
+        self.assertEqual((shown(column, True), shown(column, False)), (True, False))
+        self.assertIn(column.get("readonly"), ("True", "1"), "shown, not set by this user")
+        order = self._order([(self.product, 2)])
+        self.assertEqual((order.order_line.discount, order.loyalty_has_discount), (10.0, True))
+        stranger = self.env["res.partner"].create({"name": "Walk-in"})
+        self.assertFalse(self._order(partner=stranger).loyalty_has_discount)
+        with Form(self.env["sale.order"]) as form:  # a new quotation shows it before it is saved
+            form.partner_id = self.member
+            with form.order_line.new() as line:
+                line.product_id = self.product
+            self.assertTrue(form.loyalty_has_discount)
+        salesman.groups_id |= discount_group
+        [column] = discount_columns(salesman)
+        self.assertEqual((shown(column, True), shown(column, False)), (True, True), "Odoo's own column")
+        self.assertNotIn(column.get("readonly"), ("True", "1"))
 
     def test_no_discount_without_a_tier_discount_or_a_card(self):
         self.card.sudo()._change_tier(self.bronze, "downgrade")
