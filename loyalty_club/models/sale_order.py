@@ -600,7 +600,7 @@ class SaleOrder(models.Model):
                 body=self.env._(
                     "%(shortfall)s points could not be taken back from card %(card)s: the member "
                     "had already spent them.",
-                    shortfall=shortfall,
+                    shortfall=self.env["loyalty.club"]._format_points(shortfall),
                     card=earned.card_id._active_successor().number,
                 )
             )

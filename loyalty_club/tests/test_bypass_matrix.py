@@ -34,7 +34,7 @@ FIELDS = {
         "earn_on_points_paid pending_days pos_hold_hours review_user_id rfm_window_days",
     },
     "loyalty.club.tier": {
-        "server": "company_id card_count",
+        "server": "company_id card_count club_tier_metric",
         "input": "name sequence color active club_id threshold earn_multiplier discount_percent",
     },
     "loyalty.club.card": {
@@ -50,7 +50,7 @@ FIELDS = {
     },
     "loyalty.club.entry": {
         "server": "card_id partner_id club_id company_id branch_id pos_config_id currency_id kind points "
-        "points_remaining expiry_date date posting_key origin_model origin_id origin_reference reason "
+        "points_remaining expiry_date date posting_key origin_model origin_id origin_reference reason reason_note "
         "reversed_entry_id lot_id amount purchase_count qualifying user_id chain_digest pending_until points_returned",
     },
     "loyalty.club.lot.consumption": {"server": "debit_entry_id lot_id company_id points points_returned"},

@@ -81,6 +81,26 @@ class TestSaleEarning(SaleClubCase):
         self.assertEqual(order.loyalty_card_id, self.card)
         self.assertEqual(order.loyalty_points_estimate, 50)  # 5 x 100 untaxed, 1 point per 10
 
+    def test_ledger_reason_only_when_it_adds_to_the_origin(self):
+        """The ledger's Reason no longer repeats its Origin (issue 25): an order's earning booked
+        with the order's name shows no reason; a reason of its own shows."""
+        order = self._order()
+        order.action_confirm()
+        earned = self._entries()[-1:]
+        self.assertEqual((earned.origin_reference, earned.reason), (order, order.name))
+        self.assertFalse(earned.reason_note)
+        Posting = self.env["loyalty.club.posting"]
+        goodwill = Posting._post(self.card, 5, "adjust", "reason-note:goodwill", origin=order, reason="Goodwill")
+        birthday = Posting._post(self.card, 5, "bonus", "reason-note:birthday", reason="Birthday")
+        nothing = Posting._post(self.card, 5, "adjust", "reason-note:nothing")
+        self.assertEqual(
+            (goodwill | birthday | nothing).with_user(self.salesman_club()).mapped("reason_note"),
+            ["Goodwill", "Birthday", False],
+        )
+
+    def salesman_club(self):
+        return new_test_user(self.env, "reason_reader", groups="base.group_user,loyalty_club.group_loyalty_club_user")
+
     def test_confirm_earns_once_with_the_tier_multiplier(self):
         order = self._order()
         order.action_confirm()
@@ -309,6 +329,39 @@ class TestSaleRedemption(SaleClubCase):
                 earned = sum(self._entries().filtered(lambda e: e.kind == "earn").mapped("points")) - earned_before
                 self.assertEqual(earned, expected, "the estimate is what confirming posts")
                 order._action_cancel()
+
+    def test_point_counts_read_as_whole_numbers_with_separators(self):
+        """Points in messages and reward lines: "1,500", never "1500" or "1,500.00" (issue 25)."""
+        Club = self.env["loyalty.club"]
+        self.assertEqual([Club._format_points(n) for n in (0, 660, 1340, -200)], ["0", "660", "1,340", "-200"])
+        big = self.env["loyalty.club.reward"].create(
+            {"name": "Big 20 %", "club_id": self.club.id, "points_cost": 1500, "discount_percent": 20}
+        )
+        with self.assertRaisesRegex(UserError, r"costs 1,500 points, 400 are available"):
+            self._use(self._order(), big)
+        self.env["loyalty.club.posting"]._post(self.card, 1600, "adjust", "format-points:seed")
+        order = self._order()
+        self._use(order, big)
+        self.assertEqual(self._reward_lines(order).name, "Big 20 % (1,500 points)")
+        self.club.redeem_min_points = 2500
+        with self.assertRaisesRegex(UserError, r"from 2,500 points on; this card has 2,000\."):
+            self._use(self._order(), self.seven)
+
+    def test_tier_thresholds_without_decimals_when_counted(self):
+        """A club that qualifies by points or purchases shows its tiers' thresholds as whole numbers."""
+        for model, name in (("loyalty.club.tier", "club_tier_metric"), ("loyalty.club", "tier_metric")):
+            arch = etree.fromstring(self.env[model].get_view(view_type="form")["arch"])
+            nodes = arch.xpath("//field[@name='threshold']")
+            self.assertEqual(len(nodes), 2, model)
+            for metric in ("points", "purchases", "amount", "weighted"):
+                values = {name: metric, "parent": SimpleNamespace(tier_metric=metric)}
+                shown = [
+                    node.get("digits")
+                    for node in nodes
+                    if not safe_eval(node.get("invisible") or node.get("column_invisible"), values)
+                ]
+                self.assertEqual(shown, ["[16, 0]"] if metric in ("points", "purchases") else [None], (model, metric))
+        self.assertEqual(self.silver.club_tier_metric, "points")
 
     def test_a_new_reward_is_for_the_companys_club(self):
         """The reward form preselects the club of the user's company (issue 25: it was empty)."""

@@ -146,64 +146,93 @@ class LoyaltyClubDashboard(models.AbstractModel):
     @api.model
     def _kpi_layout(self):
         """The dashboard's sections: (title, [(key, label, kind, help)]); kind: count, money, percent."""
-        _ = self.env._
         return [
             (
-                _("Members"),
+                self.env._("Members"),
                 [
-                    ("member_count", _("Members"), "count", ""),
-                    ("new_member_count", _("New members"), "count", _("Members who joined in the period.")),
-                    ("active_member_count", _("Active members"), "count", _("Members who bought in the period.")),
+                    ("member_count", self.env._("Members"), "count", ""),
+                    (
+                        "new_member_count",
+                        self.env._("New members"),
+                        "count",
+                        self.env._("Members who joined in the period."),
+                    ),
+                    (
+                        "active_member_count",
+                        self.env._("Active members"),
+                        "count",
+                        self.env._("Members who bought in the period."),
+                    ),
                     (
                         "repeat_purchase_rate",
-                        _("Repeat-purchase rate"),
+                        self.env._("Repeat-purchase rate"),
                         "percent",
-                        _("Members with two orders or more in the period, among members with at least one."),
+                        self.env._("Members with two orders or more in the period, among members with at least one."),
                     ),
                 ],
             ),
             (
-                _("Sales"),
+                self.env._("Sales"),
                 [
-                    ("revenue", _("Revenue"), "money", ""),
-                    ("member_revenue", _("Members' revenue"), "money", ""),
-                    ("member_revenue_share", _("Members' share of revenue"), "percent", ""),
-                    ("member_order_value", _("Average order (members)"), "money", ""),
-                    ("nonmember_order_value", _("Average order (non-members)"), "money", ""),
+                    ("revenue", self.env._("Revenue"), "money", ""),
+                    ("member_revenue", self.env._("Members' revenue"), "money", ""),
+                    ("member_revenue_share", self.env._("Members' share of revenue"), "percent", ""),
+                    ("member_order_value", self.env._("Average order (members)"), "money", ""),
+                    ("nonmember_order_value", self.env._("Average order (non-members)"), "money", ""),
                 ],
             ),
             (
-                _("Points"),
+                self.env._("Points"),
                 [
-                    ("points_issued", _("Points issued"), "count", _("Net of reversed earnings.")),
-                    ("points_redeemed", _("Points redeemed"), "count", _("Net of points given back.")),
-                    ("redemption_rate", _("Redemption rate"), "percent", _("Points redeemed among points issued.")),
+                    ("points_issued", self.env._("Points issued"), "count", self.env._("Net of reversed earnings.")),
+                    (
+                        "points_redeemed",
+                        self.env._("Points redeemed"),
+                        "count",
+                        self.env._("Net of points given back."),
+                    ),
+                    (
+                        "redemption_rate",
+                        self.env._("Redemption rate"),
+                        "percent",
+                        self.env._("Points redeemed among points issued."),
+                    ),
                 ],
             ),
             (
-                _("Cost and liability"),
+                self.env._("Cost and liability"),
                 [
-                    ("reward_cost", _("Reward cost"), "money", ""),
+                    ("reward_cost", self.env._("Reward cost"), "money", ""),
                     (
                         "reward_cost_percent",
-                        _("Reward cost (% of members' revenue)"),
+                        self.env._("Reward cost (share of members' revenue)"),
                         "percent",
-                        _("The club's budget rule: 5 to 10 %."),
+                        self.env._("The club's budget rule: 5 to 10 %."),
                     ),
-                    ("liability_points", _("Outstanding points"), "count", _("Unspent points today.")),
+                    (
+                        "liability_points",
+                        self.env._("Outstanding points"),
+                        "count",
+                        self.env._("Unspent points today."),
+                    ),
                     (
                         "liability_points_value",
-                        _("Points liability today"),
+                        self.env._("Points liability today"),
                         "money",
-                        _("Outstanding points at the club's value of a point."),
+                        self.env._("Outstanding points at the club's value of a point."),
                     ),
                     (
                         "liability_gift_card_value",
-                        _("Gift card liability today"),
+                        self.env._("Gift card liability today"),
                         "money",
-                        _("Balances of the gift cards."),
+                        self.env._("Balances of the gift cards."),
                     ),
-                    ("liability_total", _("Total liability today"), "money", _("Points and gift cards.")),
+                    (
+                        "liability_total",
+                        self.env._("Total liability today"),
+                        "money",
+                        self.env._("Points and gift cards."),
+                    ),
                 ],
             ),
         ]

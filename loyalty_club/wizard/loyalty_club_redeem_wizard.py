@@ -85,8 +85,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
             raise UserError(
                 self.env._(
                     "Members can use points from %(minimum)s points on; this card has %(balance)s.",
-                    minimum=club.redeem_min_points,
-                    balance=card.balance,
+                    minimum=club._format_points(club.redeem_min_points),
+                    balance=club._format_points(card.balance),
                 )
             )
         if self.available_points < reward.points_cost:
@@ -95,8 +95,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
                     "Not enough points: %(reward)s costs %(cost)s points, %(available)s are available "
                     "(balance less points reserved on open quotations and held at tills).",
                     reward=reward.name,
-                    cost=reward.points_cost,
-                    available=self.available_points,
+                    cost=club._format_points(reward.points_cost),
+                    available=club._format_points(self.available_points),
                 )
             )
         lines = self._reward_line_values(order, reward)
@@ -139,5 +139,9 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
             )
             credit = min(value, order_total)
             shares = {taxes: credit * total / order_total for taxes, total in totals_by_taxes.items()}
-        label = self.env._("%(reward)s (%(points)s points)", reward=reward.name, points=reward.points_cost)
+        label = self.env._(
+            "%(reward)s (%(points)s points)",
+            reward=reward.name,
+            points=self.env["loyalty.club"]._format_points(reward.points_cost),
+        )
         return order._loyalty_discount_line_values(shares, label, common)
