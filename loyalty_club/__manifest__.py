@@ -61,6 +61,7 @@
     "assets": {
         "web.assets_backend": [
             "loyalty_club/static/src/scss/loyalty_club.scss",
+            "loyalty_club/static/src/dashboard/**/*",
         ],
         "point_of_sale._assets_pos": [
             "loyalty_club/static/src/pos/**/*",

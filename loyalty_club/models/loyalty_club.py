@@ -5,7 +5,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import float_round, format_date, ormcache
+from odoo.tools import float_round, format_date, formatLang, ormcache
 
 from ..tools.jalali import format_jalali, is_persian
 
@@ -446,6 +446,12 @@ class LoyaltyClub(models.Model):
             return dict(bases)
         money = max(Decimal(0), Decimal(repr(total)) - Decimal(repr(points_paid))) / Decimal(repr(total))
         return {key: currency.round(float(Decimal(repr(amount)) * money)) for key, amount in bases.items()}
+
+    @api.model
+    def _format_points(self, points):
+        """A number of points as people read it in the user's language: whole, with thousands
+        separators ("1,340", never "1,340.00" nor "1340")."""
+        return formatLang(self.env, points or 0, digits=0)
 
     def _to_club_currency(self, amount, currency, company, date=None):
         """``amount`` of ``currency`` in the club currency at ``date``'s rate (the document's date;

@@ -89,9 +89,11 @@ class LoyaltyClubCard(models.Model):
         whole = int(missing) if missing == int(missing) else int(missing) + 1
         metric = self.club_id.tier_metric
         if metric == "points":
-            return self.env._("%(points)s more points to %(tier)s", points=whole, tier=tier.name)
+            points = self.env["loyalty.club"]._format_points(whole)
+            return self.env._("%(points)s more points to %(tier)s", points=points, tier=tier.name)
         if metric == "purchases":
-            return self.env._("%(count)s more purchases to %(tier)s", count=whole, tier=tier.name)
+            count = self.env["loyalty.club"]._format_points(whole)
+            return self.env._("%(count)s more purchases to %(tier)s", count=count, tier=tier.name)
         if metric == "amount":
             amount = tools.format_amount(self.env, missing, self.currency_id)
             return self.env._("%(amount)s more spending to %(tier)s", amount=amount, tier=tier.name)

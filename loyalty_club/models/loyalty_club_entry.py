@@ -95,7 +95,12 @@ class LoyaltyClubEntry(models.Model):
     origin_reference = fields.Reference(
         selection="_selection_origin_reference", compute="_compute_origin_reference", string="Origin"
     )
-    reason = fields.Char(readonly=True)
+    reason = fields.Char("Reason as booked", readonly=True)
+    reason_note = fields.Char(
+        "Reason",
+        compute="_compute_reason_note",
+        help="The reason of the entry, unless it only repeats the name of its origin.",
+    )
     reversed_entry_id = fields.Many2one("loyalty.club.entry", "Reverses", readonly=True, index="btree_not_null")
     lot_id = fields.Many2one(
         "loyalty.club.entry", "Consumed lot", readonly=True, help="For an expiry: the earned lot that expired."
@@ -155,6 +160,24 @@ class LoyaltyClubEntry(models.Model):
                 entry.origin_reference = f"{entry.origin_model},{entry.origin_id}"
             else:
                 entry.origin_reference = False
+
+    @api.depends("reason", "origin_model", "origin_id")
+    def _compute_reason_note(self):
+        """The reason, empty when it is the origin's name (an order's earning booked with the
+        order's name as its reason says nothing the Origin column does not)."""
+        ids_by_model = {}
+        for entry in self:
+            if entry.reason and entry.origin_model in self.env and entry.origin_id:
+                ids_by_model.setdefault(entry.origin_model, set()).add(entry.origin_id)
+        names = {}
+        for model, ids in ids_by_model.items():
+            # only compared, never shown: the origin's name is read whatever the user may read
+            for origin in self.env[model].sudo().browse(ids).exists():
+                names[model, origin.id] = (origin.display_name or "").strip()
+        for entry in self:
+            origin_name = names.get((entry.origin_model, entry.origin_id))
+            repeats = entry.reason and origin_name and entry.reason.strip() == origin_name
+            entry.reason_note = False if repeats else entry.reason
 
     @api.depends("kind", "points", "card_id")
     def _compute_display_name(self):

@@ -175,7 +175,7 @@ class LoyaltyClubHold(models.Model):
                     self.env._(
                         "Not enough points on card %(card)s: %(available)s can be spent.",
                         card=card._masked_number(),
-                        available=max(available, 0),
+                        available=self.env["loyalty.club"]._format_points(max(available, 0)),
                     )
                 )
         # A new row version of the card: a concurrent holder or spender that began before this

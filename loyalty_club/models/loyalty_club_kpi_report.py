@@ -14,7 +14,7 @@ class LoyaltyClubKpiReport(models.Model):
     paid POS orders and POS refunds (4 id + 1), posted credit note lines of sale orders
     (4 id + 2, negative revenue) and ledger entries that issue or redeem points (4 id + 3).
     Ratios (share of revenue, repeat-purchase, redemption rate, reward cost) are quotients of
-    these sums: see ``loyalty.club.dashboard._compute_kpis``.
+    these sums: see ``loyalty.club.dashboard._kpi_values``.
     """
 
     _name = "loyalty.club.kpi.report"

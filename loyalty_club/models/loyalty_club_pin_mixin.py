@@ -67,6 +67,22 @@ class LoyaltyClubPinMixin(models.AbstractModel):
     def _uniform_auth_error(self):
         return UserError(self.env._("Unknown card, wrong PIN or card not usable."))
 
+    def _pin_refusal_error(self):
+        """Why the PIN check of this record failed, for a record staff picked themselves (the
+        order's card, not a typed code): wrong PIN, PIN locked, no PIN, card not usable. Typed
+        codes and lookups keep :meth:`_uniform_auth_error`, where naming the cause would tell a
+        guesser which codes exist; for a record already chosen it tells nothing."""
+        self.ensure_one()
+        record = self.sudo()
+        record.invalidate_recordset(["pin_set", "pin_failed_attempts", "pin_locked", "pin_locked_until"])
+        if not record._pin_usable():
+            return UserError(self.env._("This card is not active: its PIN cannot be checked."))
+        if not record.pin_set:
+            return UserError(self.env._("This card has no PIN yet: set one first."))
+        if record._pin_is_locked():
+            return UserError(self.env._("Too many wrong PINs: this card's PIN is locked for now. Try again later."))
+        return UserError(self.env._("Wrong PIN."))
+
     @api.model
     def _pin_secret(self):
         secret = tools.config.get(PIN_SECRET_CONFIG_KEY)

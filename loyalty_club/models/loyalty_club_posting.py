@@ -275,6 +275,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         only the card's spendable points (:meth:`loyalty.club.card._loyalty_spendable_points`)
         less the ``held`` points of live till holds, other debits the balance."""
         balance = card.balance
+        fmt = self.env["loyalty.club"]._format_points
         if kind == "redeem":
             spendable = card._loyalty_spendable_points(when)
             if spendable < balance and spendable - held + points < 0:
@@ -284,10 +285,10 @@ class LoyaltyClubPosting(models.AbstractModel):
                         "spent now (points of recent purchases are pending for %(days)s days); %(needed)s are "
                         "needed.",
                         card=card.number,
-                        spendable=max(spendable - held, 0),
-                        balance=balance,
+                        spendable=fmt(max(spendable - held, 0)),
+                        balance=fmt(balance),
                         days=card.club_id.pending_days,
-                        needed=-points,
+                        needed=fmt(-points),
                     )
                 )
         if held and balance - held + points < 0:
@@ -296,9 +297,9 @@ class LoyaltyClubPosting(models.AbstractModel):
                     "Not enough points on card %(card)s: the balance is %(balance)s (%(held)s held for "
                     "payments at a till), %(needed)s are needed.",
                     card=card.number,
-                    balance=balance,
-                    held=held,
-                    needed=-points,
+                    balance=fmt(balance),
+                    held=fmt(held),
+                    needed=fmt(-points),
                 )
             )
         if balance + points < 0:
@@ -306,8 +307,8 @@ class LoyaltyClubPosting(models.AbstractModel):
                 self.env._(
                     "Not enough points on card %(card)s: the balance is %(balance)s, %(needed)s are needed.",
                     card=card.number,
-                    balance=balance,
-                    needed=-points,
+                    balance=fmt(balance),
+                    needed=fmt(-points),
                 )
             )
 

@@ -25,6 +25,8 @@ class LoyaltyClubTier(models.Model):
         help="Minimum value of the club's qualification metric (points, spend, purchases "
         "or weighted score) over the evaluation window.",
     )
+    # the form shows the threshold in whole units unless the club qualifies by money or a weighted mix
+    club_tier_metric = fields.Selection(related="club_id.tier_metric", string="Club qualifies by")
     earn_multiplier = fields.Float("Earning multiplier", digits=(6, 2), default=1.0, required=True)
     discount_percent = fields.Float("Automatic discount (%)", digits=(5, 2), default=0.0)
     card_count = fields.Integer(compute="_compute_card_count")

@@ -68,6 +68,13 @@ class SaleOrder(models.Model):
         "cards it sold follow its invoices and credit notes, and confirming it again books nothing new.",
     )
 
+    loyalty_has_discount = fields.Boolean(
+        "Has discounted lines",
+        compute="_compute_loyalty_has_discount",
+        help="A line of the order carries a discount (the member's tier or a discount window, among "
+        "others): the order shows the discount column even to users who do not set discounts on lines, "
+        "as its printed quotation does.",
+    )
     loyalty_tier_discount_note = fields.Char(
         "Member discount",
         compute="_compute_loyalty_tier_discount_note",
@@ -116,8 +123,20 @@ class SaleOrder(models.Model):
                     )
                 )
 
-    @api.depends("loyalty_card_id", "order_line.price_subtotal", "order_line.price_total", "order_line.product_id")
+    @api.depends(
+        "loyalty_card_id.tier_id.earn_multiplier",
+        "loyalty_card_id.club_id.earn_on_points_paid",
+        "order_line.price_subtotal",
+        "order_line.price_total",
+        "order_line.product_id",
+        "order_line.discount",
+        "order_line.loyalty_reward_id",
+        "order_line.loyalty_reward_points",
+        "order_line.loyalty_tier_discount_line",
+    )
     def _compute_loyalty_points_estimate(self):
+        """What confirming posts (:meth:`_loyalty_points_for_lines`, the server's one earning base):
+        reward lines paid with points lower it, unless the club earns on the part paid with points."""
         for order in self:
             order.loyalty_points_estimate = order._loyalty_points_for_lines()[0] if order.loyalty_card_id else 0
 
@@ -125,6 +144,11 @@ class SaleOrder(models.Model):
     def _compute_loyalty_points_reserved(self):
         for order in self:
             order.loyalty_points_reserved = sum(order.order_line.mapped("loyalty_reward_points"))
+
+    @api.depends("order_line.discount")
+    def _compute_loyalty_has_discount(self):
+        for order in self:
+            order.loyalty_has_discount = any(order.order_line.mapped("discount"))
 
     @api.depends("loyalty_card_id.tier_id", "order_line.loyalty_discount_window_id")
     def _compute_loyalty_tier_discount_note(self):
@@ -576,7 +600,7 @@ class SaleOrder(models.Model):
                 body=self.env._(
                     "%(shortfall)s points could not be taken back from card %(card)s: the member "
                     "had already spent them.",
-                    shortfall=shortfall,
+                    shortfall=self.env["loyalty.club"]._format_points(shortfall),
                     card=earned.card_id._active_successor().number,
                 )
             )

@@ -48,7 +48,6 @@ MATRIX = {
     "loyalty.club.liability.report": "-     -     -     r     r     r     -     -",
     "loyalty.club.member.report": "-     -     -     r     r     r     -     -",
     "loyalty.club.kpi.report": "-     -     -     r     r     r     -     -",
-    "loyalty.club.dashboard": "-     -     -     rwc   rwc   rwc   -     -",
     "loyalty.club.liability.wizard": "-     -     -     rwc   rwc   rwc   -     -",
     "loyalty.club.liability.line": "-     -     -     rwc   rwc   rwc   -     -",
     "loyalty.club.bonus.rule": "-     -     -     r     rwcu  rwcu  -     -",
@@ -73,6 +72,8 @@ NO_TABLE = {
     "loyalty.club.pin.mixin",
     "loyalty.club.cached.settings.mixin",
     "loyalty.club.protected.mixin",
+    # the dashboard is a client action: its model only computes figures through the reports
+    "loyalty.club.dashboard",
 }
 
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}

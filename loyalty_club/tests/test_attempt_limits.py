@@ -493,3 +493,29 @@ class TestAttemptLimitsBackOffice(SaleClubCase):
         self.assertEqual(self.refusal(lambda: self.redeem_wizard(PIN)), self.limited())
         self.gift.invalidate_recordset()
         self.assertEqual(self.gift.pin_failed_attempts, 1, "a limited user's PIN is not even checked")
+
+    def test_a_wrong_pin_on_the_orders_card_says_so(self):
+        """The order's card is staff's pick, not a typed code: a wrong PIN says so (issue 25: it said
+        "Unknown card…"), and so does the lock; the failures still count towards both limits.
+        A typed gift card code keeps the uniform answer."""
+        self.assertEqual(self.refusal(self.redeem_wizard("0000").action_apply), (UserError, "Wrong PIN."))
+        self.assertFalse(self.redeem_wizard("1111").pin_verified)
+        self.assertEqual(
+            self.refusal(self.redeem_wizard("2222").action_apply),
+            (UserError, "Too many wrong PINs: this card's PIN is locked for now. Try again later."),
+        )
+        self.card.invalidate_recordset()
+        self.assertEqual((self.card.pin_failed_attempts, self.card.pin_locked), (3, True))
+        attempts = self.env["loyalty.club.attempt"].search([])
+        self.assertEqual((len(attempts), set(attempts.mapped("channel"))), (3, {"backoffice"}))
+        self.assertEqual(self.refusal(lambda: self.redeem_wizard(PIN)), self.limited())
+
+    def test_a_typed_gift_card_code_keeps_the_uniform_answer(self):
+        self.assertEqual(
+            self.refusal(lambda: self.pay_wizard(self.gift.sudo().code, "000000")),
+            (UserError, "Unknown gift card, wrong PIN or card not usable."),
+        )
+        self.assertEqual(
+            self.refusal(lambda: self.pay_wizard(generate_code(), GIFT_PIN)),
+            (UserError, "Unknown gift card, wrong PIN or card not usable."),
+        )

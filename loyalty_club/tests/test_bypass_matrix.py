@@ -34,7 +34,7 @@ FIELDS = {
         "earn_on_points_paid pending_days pos_hold_hours review_user_id rfm_window_days",
     },
     "loyalty.club.tier": {
-        "server": "company_id card_count",
+        "server": "company_id card_count club_tier_metric",
         "input": "name sequence color active club_id threshold earn_multiplier discount_percent",
     },
     "loyalty.club.card": {
@@ -50,7 +50,7 @@ FIELDS = {
     },
     "loyalty.club.entry": {
         "server": "card_id partner_id club_id company_id branch_id pos_config_id currency_id kind points "
-        "points_remaining expiry_date date posting_key origin_model origin_id origin_reference reason "
+        "points_remaining expiry_date date posting_key origin_model origin_id origin_reference reason reason_note "
         "reversed_entry_id lot_id amount purchase_count qualifying user_id chain_digest pending_until points_returned",
     },
     "loyalty.club.lot.consumption": {"server": "debit_entry_id lot_id company_id points points_returned"},
@@ -140,13 +140,6 @@ FIELDS = {
     "loyalty.club.liability.report": "report",
     "loyalty.club.member.report": "report",
     "loyalty.club.kpi.report": "report",
-    "loyalty.club.dashboard": {
-        "server": "currency_id member_count new_member_count active_member_count revenue member_revenue "
-        "member_revenue_share order_count member_order_count member_order_value nonmember_order_value "
-        "repeat_purchase_rate points_issued points_redeemed redemption_rate reward_cost reward_cost_percent "
-        "liability_points liability_value",
-        "input": "date_from date_to branch_ids",
-    },
     "loyalty.club.liability.wizard": {"server": "line_ids", "input": "date company_ids"},
     "loyalty.club.liability.line": {
         "server": "source company_id branch_id currency_id points value",
@@ -200,7 +193,7 @@ FIELDS = {
     "sale.order": {
         "server": "loyalty_confirmations loyalty_shortfall loyalty_tier_id loyalty_balance loyalty_points_estimate "
         "loyalty_points_net loyalty_points_reserved loyalty_tier_discount_note commercial_partner_id "
-        "loyalty_points_kept",
+        "loyalty_points_kept loyalty_has_discount",
         # a card of the order's customer, never another card under reward lines (constraint)
         "input": "loyalty_card_id",
     },
@@ -331,12 +324,6 @@ METHODS = {
     "loyalty.club.adjust.wizard": {"action_apply": "club_manager"},
     # replacing a card moves its points to the member's new card: club staff's business
     "loyalty.club.card.replace.wizard": {"action_replace": "club_user club_manager"},
-    "loyalty.club.dashboard": {
-        "action_open_activity": "-",
-        "action_open_kpi": "-",
-        "action_open_members": "-",
-        "action_open_liability": "-",
-    },
     # issuing (loaded) gift cards: managers
     "loyalty.club.gift.card.issue.wizard": {"action_issue": "club_manager", "action_print": "-", "action_done": "-"},
     "loyalty.club.gift.card.payment.wizard": {"action_pay": "-"},
@@ -607,7 +594,6 @@ class TestBypassMatrix(TransactionCase):
                 "amount": 10.0,
             },
             "loyalty.club.gift.card.reveal.wizard": {"gift_card_id": self.victim_gift.id, "reason": "forged"},
-            "loyalty.club.dashboard": {},
             "loyalty.club.liability.wizard": {},
             "loyalty.club.liability.line": {"wizard_id": self._parent("loyalty.club.liability.wizard")},
             "loyalty.club.import.wizard": {"club_id": self.club.id},

@@ -1,10 +1,13 @@
 from datetime import date, datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from freezegun import freeze_time
 from lxml import etree, html
 
 from odoo import Command
-from odoo.tests import Form, HttpCase, new_test_user, tagged
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import format_amount
 
 from .common import LoyaltyClubCase
 from .common_pos import PosClubCase
@@ -16,6 +19,15 @@ REPORTS = (
     "loyalty.club.member.report",
     "loyalty.club.kpi.report",
 )
+
+
+def model_counts(env):
+    """{model: number of records} of every club model with a table (archived ones included)."""
+    return {
+        name: env[name].sudo().with_context(active_test=False).search_count([])
+        for name in env.registry
+        if name.startswith("loyalty.club") and not env[name]._abstract
+    }
 
 
 def sums(model, domain, groupby, measures):
@@ -258,19 +270,98 @@ class TestReports(LoyaltyClubCase):
         self.assertEqual(values["points_redeemed"], 20)
         self.assertAlmostEqual(values["redemption_rate"], 20 / 135 * 100)
         self.assertEqual(values["reward_cost"], 10.0)
-        self.assertEqual((values["liability_points"], values["liability_value"]), (80, 40.0))
+        liability = ("liability_points", "liability_points_value", "liability_gift_card_value", "liability_total")
+        self.assertEqual([values[key] for key in liability], [80, 40.0, 0.0, 40.0])
         self.assertEqual((values["member_count"], values["new_member_count"]), (1, 1))
         branch_only = Dashboard._kpi_values("2025-01-01", "2025-12-31", self.branch)
         self.assertEqual((branch_only["points_issued"], branch_only["points_redeemed"]), (55, 20))
-        with Form(Dashboard) as form:  # the dashboard's view and its live figures
-            form.date_from = date(2025, 1, 1)
-            form.date_to = date(2025, 12, 31)
-            self.assertEqual((form.points_issued, form.points_redeemed, form.liability_points), (135, 20, 80))
-            form.branch_ids.add(self.branch)
-            self.assertEqual(form.points_issued, 55)
-        dashboard = Dashboard.create({"date_from": "2025-02-01", "date_to": "2025-02-28"})
-        self.assertEqual((dashboard.points_issued, dashboard.points_redeemed), (-20, 20))
-        self.assertEqual(dashboard.action_open_activity()["res_model"], "loyalty.club.activity.report")
+        february = Dashboard._kpi_values("2025-02-01", "2025-02-28")
+        self.assertEqual((february["points_issued"], february["points_redeemed"]), (-20, 20))
+
+    def test_dashboard_owes_points_and_gift_cards_apart(self):
+        """'Liability today' no longer adds gift cards to points: two figures and their total."""
+        gift = self.env["loyalty.club.gift.card"].create({"club_id": self.club.id})
+        self.Posting._post_gift_card(gift, 25.0, "load", "reports:gift", branch=self.company)
+        self.env.flush_all()
+        Dashboard = (
+            self.env["loyalty.club.dashboard"]
+            .with_user(self.club_manager)
+            .with_context(allowed_company_ids=[self.company.id, self.branch.id])
+        )
+        values = Dashboard._kpi_values("2025-01-01", "2025-12-31")
+        liability = ("liability_points", "liability_points_value", "liability_gift_card_value", "liability_total")
+        self.assertEqual([values[key] for key in liability], [80, 40.0, 25.0, 65.0])
+        branch_only = Dashboard._kpi_values("2025-01-01", "2025-12-31", self.branch)
+        self.assertEqual([branch_only[key] for key in liability], [40, 20.0, 0.0, 20.0])
+
+    def test_dashboard_data_for_the_client_action(self):
+        """get_dashboard_data: the figures as plain values with their text, filtered by period and
+        branch; branches the user may not see are left out; nothing is created."""
+        Dashboard = (
+            self.env["loyalty.club.dashboard"]
+            .with_user(self.club_manager)
+            .with_context(allowed_company_ids=[self.company.id, self.branch.id])
+        )
+        self.assertTrue(Dashboard._abstract, "the dashboard is no record")
+        counts = model_counts(self.env)
+        data = Dashboard.get_dashboard_data("2025-01-01", "2025-12-31")
+        self.assertEqual(counts, model_counts(self.env), "the dashboard creates no record")
+        self.assertEqual((data["date_from"], data["date_to"], data["branch_ids"]), ("2025-01-01", "2025-12-31", []))
+        self.assertEqual([b["id"] for b in data["branches"]], [self.company.id, self.branch.id])
+        self.assertEqual(
+            [section["title"] for section in data["sections"]], ["Members", "Sales", "Points", "Cost and liability"]
+        )
+        kpis = {kpi["key"]: kpi for section in data["sections"] for kpi in section["kpis"]}
+        currency = self.company.currency_id
+        self.assertEqual((kpis["points_issued"]["value"], kpis["points_issued"]["display"]), (135, "135"))
+        self.assertEqual(kpis["redemption_rate"]["display"], "14.8 %")
+        self.assertEqual(kpis["liability_points_value"]["display"], format_amount(self.env, 40.0, currency))
+        self.assertEqual(kpis["liability_gift_card_value"]["display"], format_amount(self.env, 0.0, currency))
+        self.assertEqual(kpis["liability_total"]["label"], "Total liability today")
+        self.assertEqual(kpis["reward_cost"]["display"], format_amount(self.env, 10.0, currency))
+
+        def figures(*args):
+            data = Dashboard.get_dashboard_data(*args)
+            kpis = {kpi["key"]: kpi["value"] for section in data["sections"] for kpi in section["kpis"]}
+            return data, (kpis["points_issued"], kpis["points_redeemed"], kpis["liability_points"])
+
+        data, values = figures("2025-01-01", "2025-12-31", [self.branch.id])
+        self.assertEqual((data["branch_ids"], values), ([self.branch.id], (55, 20, 40)))
+        data, values = figures("2025-02-28", "2025-02-01")  # the dates in the wrong order
+        self.assertEqual((data["date_from"], data["date_to"], values), ("2025-02-01", "2025-02-28", (-20, 20, 80)))
+        data, values = figures("2025-01-01", "2025-12-31", [self.other_company.id])
+        self.assertEqual((data["branch_ids"], values), ([], (135, 20, 80)), "another chain's figures stay hidden")
+        data, _values = figures()
+        today = date.today()
+        self.assertEqual(data["date_to"], str(today))
+        self.assertEqual(data["date_from"], str(today + relativedelta(months=-12, days=1)))
+        with self.assertRaises(AccessError):
+            self.env["loyalty.club.dashboard"].with_user(self.salesman_without_club()).get_dashboard_data()
+
+    def salesman_without_club(self):
+        return new_test_user(self.env, "dash_salesman", groups="sales_team.group_sale_salesman")
+
+    def test_dashboard_buttons_open_the_reports_of_the_period_and_branches(self):
+        Dashboard = (
+            self.env["loyalty.club.dashboard"]
+            .with_user(self.club_manager)
+            .with_context(allowed_company_ids=[self.company.id, self.branch.id])
+        )
+        action = Dashboard.action_open_activity("2025-02-01", "2025-02-28", [self.branch.id])
+        self.assertEqual(action["res_model"], "loyalty.club.activity.report")
+        Activity = self.as_manager("loyalty.club.activity.report")
+        self.assertEqual(sums(Activity, action["domain"], [], ["points_issued", "points_redeemed"]), {(): (0, 20)})
+        self.assertEqual(Activity.search(action["domain"]).branch_id, self.branch)
+        expected = {
+            "action_open_activity": "loyalty.club.activity.report",
+            "action_open_kpi": "loyalty.club.kpi.report",
+            "action_open_members": "loyalty.club.member.report",
+            "action_open_liability": "loyalty.club.liability.report",
+        }
+        for method, model in expected.items():
+            action = getattr(Dashboard, method)("2025-01-01", "2025-12-31", [self.branch.id])
+            self.assertEqual(action["res_model"], model, method)
+            self.assertTrue(self.as_manager(model).search(action["domain"]), method)
 
     def test_company_isolation_of_every_report(self):
         for model in REPORTS:
@@ -525,7 +616,20 @@ class TestReportsTour(HttpCase):
     def test_app_opens_on_the_dashboard(self):
         root = self.env.ref("loyalty_club.menu_loyalty_club_root")
         first = root.child_id.filtered("action").sorted("sequence")[:1]
-        self.assertEqual(first.action, self.env.ref("loyalty_club.loyalty_club_dashboard_action"))
-        self.start_tour(
-            "/odoo/action-loyalty_club.loyalty_club_dashboard_action", "LoyaltyClubDashboardTour", login="admin"
+        action = self.env.ref("loyalty_club.action_loyalty_club_dashboard")
+        self.assertEqual(first.action, action)
+        self.assertEqual((action.type, action.tag), ("ir.actions.client", "loyalty_club.dashboard"))
+        # a company of its own, so that the figures are the test's whatever the database holds
+        company = self.env["res.company"].create(
+            {"name": "Dashboard Tour Retail", "currency_id": self.env.ref("base.USD").id}
         )
+        club = self.env["loyalty.club"].create({"name": "Dashboard Tour Club", "company_id": company.id})
+        gift = self.env["loyalty.club.gift.card"].create({"club_id": club.id})
+        self.env["loyalty.club.posting"]._post_gift_card(gift, 25.0, "load", "dashboard-tour:gift", branch=company)
+        admin = self.env.ref("base.user_admin")
+        admin.write({"company_ids": [Command.link(company.id)], "company_id": company.id})
+        self.env.flush_all()
+        counts = model_counts(self.env)
+        self.start_tour("/odoo", "LoyaltyClubDashboardTour", login="admin")
+        self.env.invalidate_all()
+        self.assertEqual(counts, model_counts(self.env), "opening the dashboard creates no record")

@@ -1,8 +1,12 @@
+from types import SimpleNamespace
 from unittest.mock import patch
+
+from lxml import etree
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
@@ -76,6 +80,26 @@ class TestSaleEarning(SaleClubCase):
         order = self._order()
         self.assertEqual(order.loyalty_card_id, self.card)
         self.assertEqual(order.loyalty_points_estimate, 50)  # 5 x 100 untaxed, 1 point per 10
+
+    def test_ledger_reason_only_when_it_adds_to_the_origin(self):
+        """The ledger's Reason no longer repeats its Origin (issue 25): an order's earning booked
+        with the order's name shows no reason; a reason of its own shows."""
+        order = self._order()
+        order.action_confirm()
+        earned = self._entries()[-1:]
+        self.assertEqual((earned.origin_reference, earned.reason), (order, order.name))
+        self.assertFalse(earned.reason_note)
+        Posting = self.env["loyalty.club.posting"]
+        goodwill = Posting._post(self.card, 5, "adjust", "reason-note:goodwill", origin=order, reason="Goodwill")
+        birthday = Posting._post(self.card, 5, "bonus", "reason-note:birthday", reason="Birthday")
+        nothing = Posting._post(self.card, 5, "adjust", "reason-note:nothing")
+        self.assertEqual(
+            (goodwill | birthday | nothing).with_user(self.salesman_club()).mapped("reason_note"),
+            ["Goodwill", "Birthday", False],
+        )
+
+    def salesman_club(self):
+        return new_test_user(self.env, "reason_reader", groups="base.group_user,loyalty_club.group_loyalty_club_user")
 
     def test_confirm_earns_once_with_the_tier_multiplier(self):
         order = self._order()
@@ -285,6 +309,60 @@ class TestSaleRedemption(SaleClubCase):
         kinds = self._entries().mapped("kind")
         self.assertEqual(kinds, ["adjust", "redeem", "earn", "reverse", "reverse"])
 
+    def test_points_to_earn_follow_the_reward_lines(self):
+        """Points to earn change when a reward line is added or removed (issue 25: they stayed),
+        and are what confirming the order posts."""
+        cases = [(self.seven, False, 46), (self.credit, False, 48), (self.gift, False, 50), (self.gift, True, 60)]
+        for reward, earn_on_points_paid, expected in cases:
+            with self.subTest(reward=reward.name, earn_on_points_paid=earn_on_points_paid):
+                self.club.earn_on_points_paid = earn_on_points_paid
+                order = self._order()
+                self.assertEqual(order.loyalty_points_estimate, 50)
+                self._use(order, reward)
+                self.assertEqual(order.loyalty_points_estimate, expected)
+                self._reward_lines(order).unlink()
+                self.assertEqual(order.loyalty_points_estimate, 50, "the reward line removed")
+                self._use(order, reward)
+                self.assertEqual(order.loyalty_points_estimate, expected)
+                earned_before = sum(self._entries().filtered(lambda e: e.kind == "earn").mapped("points"))
+                order.action_confirm()
+                earned = sum(self._entries().filtered(lambda e: e.kind == "earn").mapped("points")) - earned_before
+                self.assertEqual(earned, expected, "the estimate is what confirming posts")
+                order._action_cancel()
+
+    def test_point_counts_read_as_whole_numbers_with_separators(self):
+        """Points in messages and reward lines: "1,500", never "1500" or "1,500.00" (issue 25)."""
+        Club = self.env["loyalty.club"]
+        self.assertEqual([Club._format_points(n) for n in (0, 660, 1340, -200)], ["0", "660", "1,340", "-200"])
+        big = self.env["loyalty.club.reward"].create(
+            {"name": "Big 20 %", "club_id": self.club.id, "points_cost": 1500, "discount_percent": 20}
+        )
+        with self.assertRaisesRegex(UserError, r"costs 1,500 points, 400 are available"):
+            self._use(self._order(), big)
+        self.env["loyalty.club.posting"]._post(self.card, 1600, "adjust", "format-points:seed")
+        order = self._order()
+        self._use(order, big)
+        self.assertEqual(self._reward_lines(order).name, "Big 20 % (1,500 points)")
+        self.club.redeem_min_points = 2500
+        with self.assertRaisesRegex(UserError, r"from 2,500 points on; this card has 2,000\."):
+            self._use(self._order(), self.seven)
+
+    def test_tier_thresholds_without_decimals_when_counted(self):
+        """A club that qualifies by points or purchases shows its tiers' thresholds as whole numbers."""
+        for model, name in (("loyalty.club.tier", "club_tier_metric"), ("loyalty.club", "tier_metric")):
+            arch = etree.fromstring(self.env[model].get_view(view_type="form")["arch"])
+            nodes = arch.xpath("//field[@name='threshold']")
+            self.assertEqual(len(nodes), 2, model)
+            for metric in ("points", "purchases", "amount", "weighted"):
+                values = {name: metric, "parent": SimpleNamespace(tier_metric=metric)}
+                shown = [
+                    node.get("digits")
+                    for node in nodes
+                    if not safe_eval(node.get("invisible") or node.get("column_invisible"), values)
+                ]
+                self.assertEqual(shown, ["[16, 0]"] if metric in ("points", "purchases") else [None], (model, metric))
+        self.assertEqual(self.silver.club_tier_metric, "points")
+
     def test_a_new_reward_is_for_the_companys_club(self):
         """The reward form preselects the club of the user's company (issue 25: it was empty)."""
         rewards = self.env["loyalty.club.reward"].with_user(self.env.user)
@@ -325,7 +403,7 @@ class TestSaleRedemption(SaleClubCase):
     def test_refusals_write_nothing(self):
         order = self._order()
         lines_before, entries_before = len(order.order_line), len(self._entries())
-        with self.assertRaisesRegex(UserError, "Unknown card, wrong PIN"):
+        with self.assertRaisesRegex(UserError, "^Wrong PIN.$"):  # the order's card: no guessing to hide
             self._use(order, self.seven, pin="0000")
         with self.assertRaisesRegex(UserError, "not available to this member's tier"):
             self._use(order, self.silver_only)
@@ -371,6 +449,40 @@ class TestSaleTierDiscount(SaleClubCase):
         discounts = {line.product_id: line.discount for line in order.order_line}
         self.assertEqual(discounts, {self.product: 10.0, self.excluded_product: 0.0, self.gift_card: 0.0})
         self.assertEqual(order.loyalty_tier_discount_note, "Silver members: 10.0 % off eligible lines")
+
+    def test_discount_column_shown_to_users_who_do_not_set_discounts(self):
+        """Odoo shows the discount column only to users with "Discounts on lines": the others saw
+        the member's 10 % nowhere (issue 25). They now see it, read-only, when a line has a discount."""
+        discount_group = self.env.ref("sale.group_discount_per_so_line")
+        self.env.ref("base.group_user").implied_ids -= discount_group  # the setting may be on
+        salesman = new_test_user(self.env, "tier_salesman", groups="sales_team.group_sale_salesman")
+        self.assertFalse(salesman.has_group("sale.group_discount_per_so_line"))
+
+        def discount_columns(user):
+            views = self.env["sale.order"].with_user(user).get_views([(False, "form")])
+            arch = etree.fromstring(views["views"]["form"]["arch"])
+            return arch.xpath("//field[@name='order_line']/list/field[@name='discount']")
+
+        def shown(column, has_discount):
+            expr = column.get("column_invisible") or "False"
+            return not safe_eval(expr, {"parent": SimpleNamespace(loyalty_has_discount=has_discount)})
+
+        [column] = discount_columns(salesman)
+        self.assertEqual((shown(column, True), shown(column, False)), (True, False))
+        self.assertIn(column.get("readonly"), ("True", "1"), "shown, not set by this user")
+        order = self._order([(self.product, 2)])
+        self.assertEqual((order.order_line.discount, order.loyalty_has_discount), (10.0, True))
+        stranger = self.env["res.partner"].create({"name": "Walk-in"})
+        self.assertFalse(self._order(partner=stranger).loyalty_has_discount)
+        with Form(self.env["sale.order"]) as form:  # a new quotation shows it before it is saved
+            form.partner_id = self.member
+            with form.order_line.new() as line:
+                line.product_id = self.product
+            self.assertTrue(form.loyalty_has_discount)
+        salesman.groups_id |= discount_group
+        [column] = discount_columns(salesman)
+        self.assertEqual((shown(column, True), shown(column, False)), (True, True), "Odoo's own column")
+        self.assertNotIn(column.get("readonly"), ("True", "1"))
 
     def test_no_discount_without_a_tier_discount_or_a_card(self):
         self.card.sudo()._change_tier(self.bronze, "downgrade")

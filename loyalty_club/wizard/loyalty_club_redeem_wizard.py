@@ -77,15 +77,16 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
             raise UserError(self.env._("Use the active club card of the order's customer."))
         self.invalidate_recordset(["pin_verified"])  # the server's record of the check, read now
         if self.pin_required and not self.pin_verified:
-            raise card._uniform_auth_error()
+            # the card is the order's, picked by staff: say what is wrong with the PIN
+            raise card._pin_refusal_error()
         if reward not in reward._available_for(card):
             raise UserError(self.env._("The reward %s is not available to this member's tier.", reward.name))
         if card.balance < club.redeem_min_points:
             raise UserError(
                 self.env._(
                     "Members can use points from %(minimum)s points on; this card has %(balance)s.",
-                    minimum=club.redeem_min_points,
-                    balance=card.balance,
+                    minimum=club._format_points(club.redeem_min_points),
+                    balance=club._format_points(card.balance),
                 )
             )
         if self.available_points < reward.points_cost:
@@ -94,8 +95,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
                     "Not enough points: %(reward)s costs %(cost)s points, %(available)s are available "
                     "(balance less points reserved on open quotations and held at tills).",
                     reward=reward.name,
-                    cost=reward.points_cost,
-                    available=self.available_points,
+                    cost=club._format_points(reward.points_cost),
+                    available=club._format_points(self.available_points),
                 )
             )
         lines = self._reward_line_values(order, reward)
@@ -138,5 +139,9 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
             )
             credit = min(value, order_total)
             shares = {taxes: credit * total / order_total for taxes, total in totals_by_taxes.items()}
-        label = self.env._("%(reward)s (%(points)s points)", reward=reward.name, points=reward.points_cost)
+        label = self.env._(
+            "%(reward)s (%(points)s points)",
+            reward=reward.name,
+            points=self.env["loyalty.club"]._format_points(reward.points_cost),
+        )
         return order._loyalty_discount_line_values(shares, label, common)
