@@ -1,3 +1,4 @@
+import importlib.util
 from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -7,7 +8,7 @@ from lxml import etree, html
 from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tools import format_amount
+from odoo.tools import file_path, format_amount
 
 from .common import LoyaltyClubCase
 from .common_pos import PosClubCase
@@ -340,6 +341,23 @@ class TestReports(LoyaltyClubCase):
 
     def salesman_without_club(self):
         return new_test_user(self.env, "dash_salesman", groups="sales_team.group_sale_salesman")
+
+    def test_upgrade_drops_the_tables_of_the_old_dashboard_records(self):
+        self.env.cr.execute(
+            """CREATE TABLE loyalty_club_dashboard (id serial PRIMARY KEY, date_from date);
+               CREATE TABLE loyalty_club_dashboard_res_company_rel (
+                   loyalty_club_dashboard_id int REFERENCES loyalty_club_dashboard(id), res_company_id int)"""
+        )
+        path = file_path("loyalty_club/migrations/18.0.1.4.0/post-migration.py")
+        spec = importlib.util.spec_from_file_location("loyalty_club_migration_18_0_1_4_0", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        migration.migrate(self.env.cr, "18.0.1.3.0")
+        self.env.cr.execute(
+            "SELECT count(*) FROM pg_class WHERE relname IN ('loyalty_club_dashboard', "
+            "'loyalty_club_dashboard_res_company_rel')"
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
 
     def test_dashboard_buttons_open_the_reports_of_the_period_and_branches(self):
         Dashboard = (
