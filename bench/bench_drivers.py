@@ -37,30 +37,39 @@ def pos_order_data(env, config, products, partner_id, card_id=None):
                 },
             )
         )
+    data = paid_order(
+        lines, total, odoo_now(env), config.pricelist_id.id, session.id, cash.id, env.uid, partner_id, card_id
+    )
+    return data, total
+
+
+def paid_order(lines, total, now, pricelist_id, session_id, cash_id, user_id, partner_id, card_id):
+    """The paid order a till sends, around its ``lines`` (both drivers): paid in cash, for
+    ``partner_id``, with loyalty_club's card ``card_id`` unless it is None."""
     order_uuid = str(uuid.uuid4())
     data = {
         "amount_paid": total,
         "amount_return": 0,
         "amount_tax": 0,
         "amount_total": total,
-        "date_order": odoo_now(env),
+        "date_order": now,
         "fiscal_position_id": False,
-        "pricelist_id": config.pricelist_id.id,
+        "pricelist_id": pricelist_id,
         "name": f"Order {order_uuid}",
         "last_order_preparation_change": "{}",
         "lines": lines,
         "partner_id": partner_id,
-        "session_id": session.id,
+        "session_id": session_id,
         "sequence_number": 2,
-        "payment_ids": [(0, 0, {"amount": total, "name": odoo_now(env), "payment_method_id": cash.id})],
+        "payment_ids": [(0, 0, {"amount": total, "name": now, "payment_method_id": cash_id})],
         "uuid": order_uuid,
-        "user_id": env.uid,
+        "user_id": user_id,
         "to_invoice": False,
     }
     if card_id is not None:
         data["loyalty_club_card_id"] = card_id
         data["loyalty_club_pin_token"] = False
-    return data, total
+    return data
 
 
 def odoo_now(env):
@@ -246,27 +255,6 @@ class JsonRpc:
                     },
                 ]
             )
-        order_uuid = str(uuid.uuid4())
-        data = {
-            "amount_paid": total,
-            "amount_return": 0,
-            "amount_tax": 0,
-            "amount_total": total,
-            "date_order": now,
-            "fiscal_position_id": False,
-            "pricelist_id": config["pricelist_id"] and config["pricelist_id"][0],
-            "name": f"Order {order_uuid}",
-            "last_order_preparation_change": "{}",
-            "lines": lines,
-            "partner_id": partner_id,
-            "session_id": config["current_session_id"][0],
-            "sequence_number": 2,
-            "payment_ids": [[0, 0, {"amount": total, "name": now, "payment_method_id": cash}]],
-            "uuid": order_uuid,
-            "user_id": self.uid[db],
-            "to_invoice": False,
-        }
-        if card_id is not None:
-            data["loyalty_club_card_id"] = card_id
-            data["loyalty_club_pin_token"] = False
-        return data
+        pricelist_id = config["pricelist_id"] and config["pricelist_id"][0]
+        session_id = config["current_session_id"][0]
+        return paid_order(lines, total, now, pricelist_id, session_id, cash, self.uid[db], partner_id, card_id)
