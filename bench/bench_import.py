@@ -7,8 +7,8 @@ job does, batch by batch, in one run) and a second check of the same file (every
 imported). It returns timings, rows per second, peak Python memory (tracemalloc) and counts.
 It works in a company and club of its own, so it can run on any database with loyalty_club.
 
-Run it with ``bench/bench.py import`` (``bench/run.sh --import-rows R`` does); the transaction
-is rolled back at the end unless ``--commit`` is given.
+Run it with ``bench/bench.py import`` (``bench/run.sh --import-rows R`` does, :func:`cmd_import`);
+the transaction is rolled back at the end unless ``--commit`` is given.
 """
 
 import base64
@@ -17,6 +17,8 @@ import io
 import resource
 import time
 import tracemalloc
+
+from common import environment, out, save, save_extra
 
 HEADER = ["name", "phone", "email", "birthday", "card_number", "points", "points_expiry", "tier", "pin"]
 PHONE_PREFIX = "0901"  # a mobile range of its own, so the rows do not match members of other benchmarks
@@ -160,3 +162,52 @@ def counts(wizard):
     from odoo.addons.loyalty_club.wizard.loyalty_club_import_runner import COUNTERS
 
     return {field: wizard[field] for field in COUNTERS}
+
+
+def cmd_import(odoo, args, raw):
+    """``import``: check, import and second check of ``--rows`` generated rows through the wizard's
+    real methods (:func:`measure_import`), in one transaction rolled back after (kept with
+    ``--commit``)."""
+    with environment(odoo, args.db, commit=args.commit) as env:
+        result = measure_import(
+            env,
+            rows=args.rows,
+            batch_size=args.batch_size,
+            trace_memory=not args.no_tracemalloc,
+            recheck=not args.no_recheck,
+        )
+    save(raw, "import", result)
+    checked, imported = result["check_counts"], result["import_counts"]
+    measures = [
+        {
+            "measure": "check (dry run, nothing written)",
+            "value": result["check_seconds"],
+            "unit": "s",
+            "detail": f"{result['check_rows_per_second']:,} rows/s; {checked['error_count']:,} rows with errors "
+            f"({result['invalid_rows']:,} made invalid on purpose)",
+        },
+        {
+            "measure": f"import (batches of {result['batch_size']} rows)",
+            "value": result["import_seconds"],
+            "unit": "s",
+            "detail": f"{result['import_rows_per_second']:,} rows/s; {imported['new_card_count']:,} new cards, "
+            f"{imported['opening_count']:,} opening entries, {result['balance_mismatches']} balance mismatches",
+        },
+    ]
+    if "recheck_seconds" in result:
+        measures.append(
+            {
+                "measure": "check of the same file again",
+                "value": result["recheck_seconds"],
+                "unit": "s",
+                "detail": f"{result['recheck_counts']['unchanged_count']:,} rows already imported",
+            }
+        )
+    if "peak_python_mib" in result:
+        memory = {"measure": "peak Python memory (tracemalloc)", "value": result["peak_python_mib"], "unit": "MiB"}
+    else:
+        memory = {"measure": "process max RSS", "value": result["max_rss_mib"], "unit": "MiB"}
+    measures.append({**memory, "detail": f"file of {result['file_mib']} MiB"})
+    kept = "committed" if args.commit else "rolled back"
+    save_extra(raw, "import", f"Member import of {args.rows:,} CSV rows (in-process, {kept})", measures)
+    out(f"import: check {result['check_seconds']} s, import {result['import_seconds']} s")

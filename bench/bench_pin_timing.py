@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import environment, start_odoo, stats
+from common import environment, start_odoo, stats
 
 PIN = "246813"
 WRONG_PIN = "135792"

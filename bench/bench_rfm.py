@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import environment, start_odoo
+from common import environment, start_odoo
 
 
 def load(env, club, members):

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import environment, start_odoo
+from common import environment, start_odoo
 
 
 def _serve_mock(conn):

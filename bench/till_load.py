@@ -29,7 +29,8 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import ensure_pos, environment, out, setup_common, start_odoo, stats
+from bench_setup import ensure_pos, setup_common
+from common import environment, out, start_odoo, stats
 
 PIN = "2468"
 # how many times a till tries a call that failed (a cashier asking again, a pending order re-sent)
