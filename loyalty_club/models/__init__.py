@@ -30,7 +30,6 @@ from . import pos_payment_method
 from . import pos_session
 from . import product_product
 from . import loyalty_club_discount_window
-from . import loyalty_club_discount_window_report
 from . import loyalty_club_gift_card_config
 from . import loyalty_club_gift_card
 from . import loyalty_club_gift_card_entry
@@ -40,10 +39,6 @@ from . import loyalty_club_posting_opening
 from . import loyalty_club_posting_document
 from . import loyalty_club_posting_merge
 from . import pos_payment
-from . import loyalty_club_activity_report
-from . import loyalty_club_liability_report
-from . import loyalty_club_member_report
-from . import loyalty_club_kpi_report
 from . import loyalty_club_bonus_rule
 from . import loyalty_club_notification
 from . import loyalty_club_segment

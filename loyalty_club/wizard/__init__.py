@@ -5,7 +5,6 @@ from . import loyalty_club_redeem_wizard
 from . import loyalty_club_gift_card_issue_wizard
 from . import loyalty_club_gift_card_payment_wizard
 from . import loyalty_club_liability_wizard
-from . import loyalty_club_dashboard
 from . import loyalty_club_gift_card_refund_wizard
 from . import loyalty_club_import_line
 from . import loyalty_club_import_wizard

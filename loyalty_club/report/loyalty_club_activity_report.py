@@ -1,7 +1,7 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from .loyalty_club_entry import ENTRY_KINDS
+from ..models.loyalty_club_entry import ENTRY_KINDS
 
 # Measures of one ledger entry ``e`` (``r`` = the entry it reverses), shared with the KPI report.
 # Issued: earned and bonus points. Reversed: earned points taken back (cancellations, credit notes,
