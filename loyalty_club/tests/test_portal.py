@@ -128,7 +128,7 @@ class TestPortalPages(LoyaltyPortalCase):
         self.assertEqual(earned.text.count("o_loyalty_portal_entry"), 4, "2 earnings + 22 bonuses, 20 a page")
         self.assertEqual(self.url_open(f"{url}?filterby=expired").text.count("o_loyalty_portal_entry"), 0)
         by_points = self.url_open(f"{url}?sortby=points").text
-        self.assertLess(by_points.index("+1000"), by_points.index("+500"))
+        self.assertLess(by_points.index("+1,000"), by_points.index("+500"))
         oldest = self.url_open(f"{url}?sortby=oldest&filterby=earned").text
         self.assertLess(oldest.index("Opening bonus"), oldest.index("Visit 0"))
 
