@@ -52,7 +52,8 @@ class GiftCardBalance(http.Controller):
         company = env.company.sudo()
         values = {
             "company": company,
-            "home_url": company.website or "/",
+            # the shop's own website when it has one (web addresses only), else this server's home
+            "home_url": company.website if (company.website or "").startswith(("https://", "http://")) else "/",
             "code_example": example,
             "code_help": env._(
                 "The %(length)s letters and digits printed on the card, like %(example)s. "

@@ -159,9 +159,10 @@ class TestGiftCardBalancePageLayout(HttpCase):
         self.assertIn("6 digits", pin_help)
 
     def test_without_a_company_website_the_way_back_is_home(self):
-        self.company.website = False
-        tree = lxml_html.fromstring(self.url_open("/giftcard/balance").text)
-        self.assertEqual(tree.xpath("//a[hasclass('o_gift_card_home')]/@href"), ["/"])
+        for website in (False, "javascript:alert(1)"):
+            self.company.partner_id.sudo().write({"website": website})
+            tree = lxml_html.fromstring(self.url_open("/giftcard/balance").text)
+            self.assertEqual(tree.xpath("//a[hasclass('o_gift_card_home')]/@href"), ["/"], website)
 
     def test_expiry_date_in_the_customer_language(self):
         self.assertTrue(self.expiry)
