@@ -55,6 +55,8 @@ class LoyaltyClubPortal(CustomerPortal):
         lang = request.env.lang
         # Dates the customer reads: Solar Hijri in Persian, the language's format otherwise.
         values["club_date"] = lambda value: club._customer_date(value, lang)
+        # Points with the language's signs: a negative number keeps its minus on the left in RTL.
+        values["club_points"] = lambda value, plus=False: club._customer_points(value, lang, plus=plus)
         return values
 
     def _prepare_home_portal_values(self, counters):
@@ -98,6 +100,13 @@ class LoyaltyClubPortal(CustomerPortal):
                 ),
                 "progress_labels": {card.id: card._tier_progress_label() for card in cards if card.state == "active"},
                 "join_club": club if can_join else False,
+                "join_benefits": club._join_benefits(request.env.lang) if can_join else [],
+                "join_pin_help": request.env._(
+                    "%(length)s digits, for paying with your points at the till. Keep it to yourself.",
+                    length=club.pin_length,
+                )
+                if can_join
+                else "",
                 "gift_cards": request.env["loyalty.club.gift.card"]._portal_gift_cards(partner).sudo(),
                 "join_phone": kwargs.get("phone", partner.mobile or partner.phone or ""),
                 "join_error": kwargs.get("join_error"),

@@ -5,9 +5,10 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import float_round, format_date, formatLang, ormcache
+from odoo.tools import float_round, format_amount, format_date, format_list, formatLang, ormcache
 
 from ..tools.jalali import format_jalali, is_persian
+from ..tools.numbers import signed
 
 
 class LoyaltyClub(models.Model):
@@ -583,6 +584,67 @@ class LoyaltyClub(models.Model):
         if is_persian(lang):
             return format_jalali(value, persian_digits=bool(self[:1].customer_persian_digits))
         return format_date(self.env, value.date() if isinstance(value, datetime) else value, lang_code=lang)
+
+    def _join_benefits(self, lang=None):
+        """Short sentences telling a customer what the club offers, from its own settings: welcome
+        points, the earning rate, the value of a point, the rewards and the tiers (for the join form)."""
+        self.ensure_one()
+        lang = lang or self.env.lang or "en_US"
+        club = self.sudo().with_context(lang=lang)
+        env = club.env
+
+        def points(value):
+            return club._customer_points(value, lang)
+
+        benefits = []
+        welcome = sum(env["loyalty.club.bonus.rule"]._active_rules(club, ["join"]).mapped("points"))
+        if welcome > 0:
+            benefits.append(env._("%(points)s welcome points when you join.", points=points(welcome)))
+        if club.earn_points > 0:
+            spend = format_amount(env, club.earn_amount, club.currency_id, lang_code=lang)
+            if club.earn_points == 1:
+                benefits.append(env._("1 point for every %(amount)s you spend.", amount=spend))
+            else:
+                benefits.append(
+                    env._(
+                        "%(points)s points for every %(amount)s you spend.",
+                        points=points(club.earn_points),
+                        amount=spend,
+                    )
+                )
+        if club.point_value > 0:
+            value = format_amount(env, club.point_value, club.currency_id, lang_code=lang)
+            benefits.append(env._("Each point is worth %(value)s when you pay with points.", value=value))
+        rewards = club.reward_ids.filtered("active").sorted(lambda reward: (reward.points_cost, reward.sequence))
+        if rewards:
+            benefits.append(
+                env._(
+                    "Rewards from %(points)s points: %(rewards)s.",
+                    points=points(rewards[0].points_cost),
+                    rewards=format_list(env, rewards[:3].mapped("name"), lang_code=lang),
+                )
+            )
+        tiers = club.tier_ids.filtered(lambda tier: tier.active and tier.threshold > 0).sorted("threshold")
+        if tiers:
+            benefits.append(
+                env._(
+                    "More benefits in the higher tiers: %(tiers)s.",
+                    tiers=format_list(env, tiers.mapped("name"), lang_code=lang),
+                )
+            )
+        return benefits
+
+    def _customer_points(self, value, lang=None, plus=False):
+        """``value`` (whole points) as a customer reads it: grouped as the language groups digits,
+        with the language's CLDR signs (in Persian a left-to-right mark and U+2212 before the digits,
+        so a debt still reads minus 200 in a right-to-left line instead of ``200-``); ``plus`` also
+        signs positive numbers."""
+        lang = lang or self.env.lang or "en_US"
+        value = int(value or 0)
+        Lang = self.env["res.lang"]
+        language = Lang._lang_get(lang) or Lang._lang_get("en_US")
+        text = language.format("%d", abs(value), grouping=True) if language else str(abs(value))
+        return signed(text, value, lang, plus=plus)
 
     # ------------------------------------------------------------------
     # Point of Sale

@@ -4,6 +4,7 @@ from freezegun import freeze_time
 from lxml import html as lxml_html
 
 from odoo.tests import tagged
+from odoo.tools import file_open
 
 from odoo.addons.loyalty_club.tools.jalali import format_jalali, gregorian_to_jalali
 
@@ -75,6 +76,107 @@ class TestPersianPortal(LoyaltyPortalCase):
         self.start_tour("/my", "loyalty_club_portal_persian_tour", login="club_portal_x")
         self.card_x.invalidate_recordset()
         self.assertTrue(self.card_x._verify_pin("7391"))
+
+
+MINUS_FA = "\u200e\u2212"  # CLDR fa: a left-to-right mark and U+2212 MINUS SIGN
+PLUS_FA = "\u200e+"
+
+
+@tagged("post_install", "-at_install")
+class TestPersianNumbers(LoyaltyPortalCase):
+    """Negative points read "minus 300" in Persian, never "300-": points carry the language's CLDR
+    signs (in Persian a left-to-right mark before the sign, so the sign stays on the left of the
+    digits even in plain text) and sit in left-to-right spans on the customer pages and PDFs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fa_IR")
+        # 1,200 points; a correction of 1,500 leaves a debt of 300
+        cls.Posting._post(cls.card_x, -1500, "adjust", "portal:x:debt", reason="Correction", allow_negative=True)
+
+    def test_points_with_the_language_signs(self):
+        self.assertEqual(self.card_x.balance, -300)
+        club = self.club
+        self.assertEqual(club._customer_points(-300, "fa_IR"), f"{MINUS_FA}300")
+        self.assertEqual(club._customer_points(-1500, "fa_IR"), f"{MINUS_FA}1,500")
+        self.assertEqual(club._customer_points(1500, "fa_IR", plus=True), f"{PLUS_FA}1,500")
+        self.assertEqual(club._customer_points(1500, "fa_IR"), "1,500")
+        self.assertEqual(club._customer_points(0, "fa_IR", plus=True), "0")
+        self.assertEqual(club._customer_points(-300, "en_US"), "-300")
+        self.assertEqual(club._customer_points(1500, "en_US", plus=True), "+1,500")
+
+    def _page(self, url, lang):
+        self.portal_x.lang = lang
+        self.authenticate("club_portal_x", "club_portal_x")
+        response = self.url_open(url)
+        self.assertEqual(response.status_code, 200)
+        return lxml_html.fromstring(response.text)
+
+    def test_club_page_and_history_in_persian(self):
+        tree = self._page("/my/club", "fa_IR")
+        balance = tree.xpath("//*[hasclass('o_loyalty_portal_balance')]/*[hasclass('o_loyalty_portal_points')]")[0]
+        self.assertEqual((balance.text_content(), balance.get("dir")), (f"{MINUS_FA}300", "ltr"))
+        self.assertTrue(
+            tree.xpath("//*[hasclass('o_loyalty_portal_value')][hasclass('o_loyalty_portal_amount')]"),
+            "the money value's number reads left to right too",
+        )
+        history = self._page(f"/my/club/card/{self.card_x.id}/history", "fa_IR")
+        balance = history.xpath("//*[hasclass('o_loyalty_portal_balance')]/*[hasclass('o_loyalty_portal_points')]")[0]
+        self.assertEqual((balance.text_content(), balance.get("dir")), (f"{MINUS_FA}300", "ltr"))
+        points = history.xpath("//tr[hasclass('o_loyalty_portal_entry')]//*[hasclass('o_loyalty_portal_points')]")
+        self.assertEqual({point.get("dir") for point in points}, {"ltr"})
+        texts = [point.text_content() for point in points]
+        self.assertIn(f"{MINUS_FA}1,500", texts)
+        self.assertIn(f"{MINUS_FA}300", texts)
+        self.assertIn(f"{PLUS_FA}1,000", texts)
+        self.assertFalse([text for text in texts if text.startswith("-")], "no bare hyphen-minus in Persian")
+
+    def test_club_page_in_english_keeps_the_hyphen(self):
+        tree = self._page("/my/club", "en_US")
+        balance = tree.xpath("//*[hasclass('o_loyalty_portal_balance')]/*[hasclass('o_loyalty_portal_points')]")[0]
+        self.assertEqual(balance.text_content(), "-300")
+
+    def test_statement_in_persian(self):
+        self.portal_x.partner_id.lang = "fa_IR"
+        report = "loyalty_club.action_report_card_statement"
+        html = self.env["ir.actions.report"]._render_qweb_html(report, self.card_x.ids)[0]
+        wrapper = lxml_html.fromstring(html).xpath("//div[hasclass('o_loyalty_club_report')]")[0]
+        self.assertEqual(wrapper.get("dir"), "rtl")
+        closing = wrapper.xpath(".//td[hasclass('o_loyalty_club_closing')]/span")[0]
+        self.assertEqual((closing.text_content(), closing.get("dir")), (f"{MINUS_FA}300", "ltr"))
+        today = wrapper.xpath(".//*[hasclass('o_loyalty_club_balance')]")[0]
+        self.assertEqual((today.text_content(), today.get("dir")), (f"{MINUS_FA}300", "ltr"))
+        numbers = [span.text_content() for span in wrapper.xpath(".//tbody//*[hasclass('o_loyalty_club_number')]")]
+        self.assertIn(f"{MINUS_FA}1,500", numbers)
+        self.assertIn(f"{PLUS_FA}1,000", numbers)
+        self.assertFalse([text for text in numbers if "-" in text], "no bare hyphen-minus in Persian")
+
+
+@tagged("post_install", "-at_install")
+class TestPersianBackOfficeNumbers(LoyaltyClubCase):
+    """In the back office, points that can be negative are shown and typed left to right, so a
+    Persian user reads -200 and not 200- (Odoo's list cells already are; forms are not)."""
+
+    def _field_classes(self, model, view_type="form"):
+        arch = self.env[model].get_views([(False, view_type)])["views"][view_type]["arch"]
+        tree = lxml_html.fromstring(arch)
+        return {node.get("name"): node.get("class") or "" for node in tree.iter("field")}
+
+    def test_signed_point_fields_read_left_to_right(self):
+        expected = {
+            "loyalty.club.entry": ["points"],
+            "loyalty.club.card": ["balance", "points_available"],
+            "loyalty.club.adjust.wizard": ["balance", "delta", "new_balance"],
+            "loyalty.club.redeem.wizard": ["balance"],
+        }
+        for model, names in expected.items():
+            classes = self._field_classes(model)
+            for name in names:
+                self.assertIn("o_loyalty_club_ltr", classes[name].split(), f"{model}.{name}")
+        with file_open("loyalty_club/static/src/scss/loyalty_club.scss") as scss:
+            style = scss.read()
+        self.assertIn(".o_loyalty_club_ltr input", style, "typed numbers too")
 
 
 @tagged("post_install", "-at_install")

@@ -2,10 +2,12 @@ import re
 from datetime import timedelta
 
 from freezegun import freeze_time
+from lxml import html as lxml_html
 
 from odoo import fields, http
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tools import format_amount
 
 from odoo.addons.mail.tests.common import MockEmail
 from odoo.addons.sms.tests.common import SMSCase
@@ -128,7 +130,7 @@ class TestPortalPages(LoyaltyPortalCase):
         self.assertEqual(earned.text.count("o_loyalty_portal_entry"), 4, "2 earnings + 22 bonuses, 20 a page")
         self.assertEqual(self.url_open(f"{url}?filterby=expired").text.count("o_loyalty_portal_entry"), 0)
         by_points = self.url_open(f"{url}?sortby=points").text
-        self.assertLess(by_points.index("+1000"), by_points.index("+500"))
+        self.assertLess(by_points.index("+1,000"), by_points.index("+500"))
         oldest = self.url_open(f"{url}?sortby=oldest&filterby=earned").text
         self.assertLess(oldest.index("Opening bonus"), oldest.index("Visit 0"))
 
@@ -416,6 +418,64 @@ class TestPortalJoin(LoyaltyPortalCase, SMSCase):
         newcomer.partner_id.email = "X@example.com"
         self.assertIn(message, self.send_code(phone="0912 000 0000").text, "e-mail of X's card")
         self.assertFalse(self.env["loyalty.club.card"].search([("partner_id", "=", newcomer.partner_id.id)]))
+
+    def test_join_form_shows_the_pin_length_and_the_benefits(self):
+        self.club.sudo().write({"pin_length": 5, "earn_amount": 10, "earn_points": 2})
+        self.env["loyalty.club.bonus.rule"].create(
+            {"name": "Welcome", "club_id": self.club.id, "kind": "join", "points": 50}
+        )
+        Reward = self.env["loyalty.club.reward"]
+        Reward.create(
+            {
+                "name": "10% off",
+                "club_id": self.club.id,
+                "reward_type": "discount",
+                "points_cost": 300,
+                "discount_percent": 10,
+            }
+        )
+        Reward.create(
+            {
+                "name": "7% off",
+                "club_id": self.club.id,
+                "reward_type": "discount",
+                "points_cost": 150,
+                "discount_percent": 7,
+            }
+        )
+        self._portal_user("club_portal_benefits", "benefits@example.com", False)
+        self.authenticate("club_portal_benefits", "club_portal_benefits")
+        page = lxml_html.fromstring(self.url_open("/my/club").text)
+        benefits = [item.text_content() for item in page.xpath("//ul[hasclass('o_loyalty_portal_join_benefits')]/li")]
+        amount = format_amount(self.env, 10, self.club.currency_id)
+        self.assertEqual(
+            benefits,
+            [
+                "50 welcome points when you join.",
+                f"2 points for every {amount} you spend.",
+                f"Each point is worth {format_amount(self.env, 0.5, self.club.currency_id)} when you pay with points.",
+                "Rewards from 150 points: 7% off and 10% off.",
+                "More benefits in the higher tiers: Silver and Gold.",
+            ],
+        )
+        rule = page.xpath("//*[hasclass('o_loyalty_portal_join_pin_rule')]")[0].text_content()
+        self.assertIn("5 digits", rule, "the PIN length of the club, before the customer starts")
+        # the second step: the PIN fields say it too
+        self.send_code()
+        page = lxml_html.fromstring(self.url_open("/my/club").text)
+        pin_input = page.xpath("//input[@name='pin']")[0]
+        self.assertEqual(pin_input.get("maxlength"), "5")
+        pin_help = page.xpath("//*[@id=$id]", id=pin_input.get("aria-describedby"))[0].text_content()
+        self.assertIn("5 digits", pin_help)
+
+    def test_join_benefits_follow_the_club(self):
+        """A club without rewards, tiers or welcome points does not promise them."""
+        self.club.sudo().write({"earn_points": 1, "point_value": 0})
+        self.club.tier_ids.filtered(lambda tier: tier.threshold > 0).write({"active": False})
+        self.assertEqual(
+            self.club._join_benefits("en_US"),
+            [f"1 point for every {format_amount(self.env, 10, self.club.currency_id)} you spend."],
+        )
 
     def test_join_bad_input(self):
         newcomer = self._portal_user("club_portal_bad", "bad@example.com", False)
