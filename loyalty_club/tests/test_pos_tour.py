@@ -215,7 +215,11 @@ class TestPosTours(TestPointOfSaleHttpCommon):
         self.browser_size = f"{width}x{height}"
         self.touch_enabled = touch
         self.main_pos_config.with_user(self.pos_user).open_ui()
-        self.start_pos_tour("LoyaltyClubPosCardButtonTour")
+        self.start_tour(
+            f"/pos/ui?config_id={self.main_pos_config.id}&loyalty_width={width}",
+            "LoyaltyClubPosCardButtonTour",
+            login="pos_user",
+        )
         order = self.env["pos.order"].search([("loyalty_card_id", "=", self.card.id)])
         self.assertEqual(order.partner_id, self.member)
         self.assertEqual(order.loyalty_points_redeemed, 40)

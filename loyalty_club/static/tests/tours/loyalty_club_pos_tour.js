@@ -374,6 +374,16 @@ registry.category("web_tour.tours").add("LoyaltyClubPosPointsTour", {
 registry.category("web_tour.tours").add("LoyaltyClubPosCardButtonTour", {
     steps: () =>
         [
+            {
+                content: "the screen has the width the test asked for",
+                trigger: ".pos",
+                run: () => {
+                    const width = new URLSearchParams(window.location.search).get("loyalty_width");
+                    if (String(window.innerWidth) !== width) {
+                        throw new Error(`the screen is ${window.innerWidth} px wide, not ${width}`);
+                    }
+                },
+            },
             Chrome.startPoS(),
             Dialog.confirm("Open Register"),
             ProductScreen.clickDisplayedProduct("Club Shirt"),
