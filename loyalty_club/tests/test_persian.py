@@ -100,6 +100,18 @@ class TestPersianPos(TestPosTours):
     def test_gold_member_gets_the_window_discount(self):
         """Covered in English by TestPosTours."""
 
+    def test_pay_with_points_entered_in_points(self):
+        """Covered in English by TestPosTours."""
+
+    def test_club_card_button_on_a_phone(self):
+        """Covered in English by TestPosTours."""
+
+    def test_club_card_button_on_a_tablet(self):
+        """Covered in English by TestPosTours."""
+
+    def test_club_card_button_on_a_desktop(self):
+        """Covered in English by TestPosTours."""
+
 
 @tagged("post_install", "-at_install")
 class TestPersianMessagesAndStatements(EngagementCase):
