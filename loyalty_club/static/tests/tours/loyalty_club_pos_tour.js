@@ -122,6 +122,10 @@ registry.category("web_tour.tours").add("LoyaltyClubPosRefundTour", {
             // The points paid on the sold order go back as points, proposed by the till: the
             // whole order, 40 points (20.00); the cash share goes back in cash.
             PaymentScreen.selectedPaymentlineHas("Club points", "-20.00"),
+            {
+                content: "the points given back are shown in points",
+                trigger: '.paymentline.selected .o_loyalty_club_line_points:contains("-40 pts")',
+            },
             // Paying the whole refund out in cash is refused.
             PaymentScreen.clickPaymentlineDelButton("Club points", "-20.00"),
             PaymentScreen.clickPaymentMethod("Cash"),
@@ -132,6 +136,10 @@ registry.category("web_tour.tours").add("LoyaltyClubPosRefundTour", {
             PaymentScreen.clickPaymentlineDelButton("Cash", "-100.00"),
             PaymentScreen.clickPaymentMethod("Club points"),
             PaymentScreen.selectedPaymentlineHas("Club points", "-20.00"),
+            {
+                content: "points given back, in points",
+                trigger: '.paymentline.selected .o_loyalty_club_line_points:contains("-40 pts")',
+            },
             PaymentScreen.clickPaymentMethod("Cash"),
             PaymentScreen.remainingIs("0.00"),
             PaymentScreen.clickValidate(),
