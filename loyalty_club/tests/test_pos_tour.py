@@ -187,3 +187,48 @@ class TestPosTours(TestPointOfSaleHttpCommon):
         self.start_pos_tour("LoyaltyClubPosWindowTour")
         line = self.env["pos.order"].search([("loyalty_card_id", "=", self.card.id)]).lines
         self.assertEqual((line.discount, line.loyalty_discount_window_id), (10, window))
+
+    def test_pay_with_points_entered_in_points(self):
+        """Points are typed in points (their money value beside), changed in points, and the
+        payment screen shows the member's available points and tier; the server books exactly
+        the money it books for that number of points."""
+        silver = self.env["loyalty.club.tier"].create({"name": "Silver", "club_id": self.club.id, "threshold": 0})
+        self.card._change_tier(silver, "upgrade")
+        self.club.point_value = 0.07  # 45 * 0.07 is 3.1500000000000004 in binary floats
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("LoyaltyClubPosPointsTour")
+        order = self.env["pos.order"].search([("loyalty_card_id", "=", self.card.id)])
+        self.assertEqual(order.loyalty_points_redeemed, 45)
+        payment = order.payment_ids.filtered(lambda p: p.payment_method_id == self.points_method)
+        self.assertEqual(payment.amount, 3.15)
+        self.assertEqual(order.currency_id.compare_amounts(payment.amount, order.currency_id.round(45 * 0.07)), 0)
+        entry = self.env["loyalty.club.entry"].search([("posting_key", "=", order._loyalty_club_key("redeem"))])
+        self.assertEqual((entry.kind, entry.points, entry.card_id), ("redeem", -45, self.card))
+        holds = self.env["loyalty.club.hold"].search([("card_id", "=", self.card.id)], order="id")
+        # the 60 points first held were freed when the cashier changed the line to 45
+        self.assertEqual([(hold.points, hold.state) for hold in holds], [(60, "released"), (45, "captured")])
+        self.assertEqual(self.card.balance, 100 - 45 + order.loyalty_points_earned)
+
+    def _check_club_card_button_at(self, width, height, touch):
+        """The cashier finds the Club card button at this screen width and identifies the member
+        with it (then pays with points)."""
+        self.browser_size = f"{width}x{height}"
+        self.touch_enabled = touch
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_tour(
+            f"/pos/ui?config_id={self.main_pos_config.id}&loyalty_width={width}",
+            "LoyaltyClubPosCardButtonTour",
+            login="pos_user",
+        )
+        order = self.env["pos.order"].search([("loyalty_card_id", "=", self.card.id)])
+        self.assertEqual(order.partner_id, self.member)
+        self.assertEqual(order.loyalty_points_redeemed, 40)
+
+    def test_club_card_button_on_a_phone(self):
+        self._check_club_card_button_at(390, 844, touch=True)
+
+    def test_club_card_button_on_a_tablet(self):
+        self._check_club_card_button_at(800, 1280, touch=True)
+
+    def test_club_card_button_on_a_desktop(self):
+        self._check_club_card_button_at(1280, 800, touch=False)

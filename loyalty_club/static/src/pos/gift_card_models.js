@@ -50,6 +50,23 @@ patch(PosPayment.prototype, {
     setLoyaltyHold(hold) {
         this.uiState = {...(this.uiState || {}), loyaltyHold: hold};
     },
+    /** Points a refund line gives back (negative) for ``amount``, as the till proposed them. */
+    setLoyaltyPointsBack(points, amount) {
+        this.uiState = {...(this.uiState || {}), loyaltyPointsBack: {points, amount}};
+    },
+    /** Points this club points payment spends (or, negative, gives back), or null when the
+     * till does not know them (a refund amount the cashier changed). */
+    getLoyaltyPoints() {
+        if (!this.payment_method_id?.loyalty_club_points) {
+            return null;
+        }
+        const hold = this.getLoyaltyHold();
+        if (hold) {
+            return hold.points;
+        }
+        const back = this.uiState?.loyaltyPointsBack;
+        return back && Math.abs(back.amount - this.get_amount()) < 1e-6 ? back.points : null;
+    },
     serialize(options = {}) {
         const data = super.serialize(...arguments);
         const card = this.getLoyaltyGiftCard();

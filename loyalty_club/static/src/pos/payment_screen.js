@@ -5,12 +5,42 @@ import {onMounted} from "@odoo/owl";
 import {PaymentScreen} from "@point_of_sale/app/screens/payment_screen/payment_screen";
 import {makeAwaitable} from "@point_of_sale/app/store/make_awaitable_dialog";
 import {NumberPopup} from "@point_of_sale/app/utils/input_popups/number_popup";
+import {BACKSPACE, EMPTY, ZERO, getButtons} from "@point_of_sale/app/generic_components/numpad/numpad";
+import {PaymentScreenPaymentLines} from "@point_of_sale/app/screens/payment_screen/payment_lines/payment_lines";
 
 /** Whether a payment line spends club points or gift card money held on the server. */
 function isHeldClubPayment(line) {
     const method = line?.payment_method_id;
     return Boolean(method && (method.loyalty_club_points || method.loyalty_gift_card) && line.amount > 0);
 }
+
+/** Whether a payment line spends club points held on the server. */
+function isHeldPointsPayment(line) {
+    return Boolean(line?.payment_method_id?.loyalty_club_points && line.amount > 0);
+}
+
+/** A whole, positive number of points typed on a keypad, else NaN. */
+function parsePoints(buffer) {
+    const text = String(buffer ?? "").trim();
+    return /^\d+$/.test(text) ? Number(text) : NaN;
+}
+
+PaymentScreenPaymentLines.props.changeLoyaltyPoints = {type: Function, optional: true};
+
+patch(PaymentScreenPaymentLines.prototype, {
+    /** On small screens Odoo asks a tapped line's new amount in money: a points line asks its
+     * points instead, a gift card line keeps what its card holds. */
+    async selectLine(paymentline) {
+        if (this.ui.isSmall && isHeldClubPayment(paymentline)) {
+            this.props.selectLine(paymentline.uuid);
+            if (isHeldPointsPayment(paymentline)) {
+                await this.props.changeLoyaltyPoints?.(paymentline);
+            }
+            return;
+        }
+        return super.selectLine(...arguments);
+    },
+});
 
 patch(PaymentScreen.prototype, {
     setup() {
@@ -51,15 +81,35 @@ patch(PaymentScreen.prototype, {
             }
             const result = await super.addNewPaymentLine(...arguments);
             if (result) {
-                order.get_selected_paymentline().set_amount(amount);
+                const line = order.get_selected_paymentline();
+                line.set_amount(amount);
+                line.setLoyaltyPointsBack(-this.loyaltyClubRefundShares(order).pointsBack, amount);
             }
             return result;
         }
-        const spend = await this.loyaltyClubAskPoints();
+        return this.loyaltyClubPayWithPoints(paymentMethod);
+    },
+
+    /**
+     * Pay with points: the member's PIN is checked by the server for this order, the cashier
+     * enters a number of points, the server holds them and answers the money they pay. With
+     * ``replacing``, the points line the cashier changes: its points are freed first and the
+     * new line takes its place (an unchanged number keeps it as it is).
+     */
+    async loyaltyClubPayWithPoints(paymentMethod, {replacing = null} = {}) {
+        const order = this.currentOrder;
+        const spend = await this.loyaltyClubAskPoints({replacing});
         if (!spend) {
             return false;
         }
-        const result = await super.addNewPaymentLine(...arguments);
+        if (replacing) {
+            if (spend.points === replacing.getLoyaltyHold()?.points) {
+                return false;
+            }
+            order.remove_paymentline(replacing);
+            await this.loyaltyClubFreeLine(replacing, order);
+        }
+        const result = await super.addNewPaymentLine(paymentMethod);
         return this.loyaltyClubHoldPaymentLine(result, {
             method: "loyalty_club_hold_points",
             args: [spend.card.id, spend.points],
@@ -111,23 +161,51 @@ patch(PaymentScreen.prototype, {
     },
 
     deletePaymentLine(uuid) {
+        const order = this.currentOrder;
         const line = this.paymentLines.find((l) => l.uuid === uuid);
         const held = isHeldClubPayment(line);
         const result = super.deletePaymentLine(...arguments);
-        if (held && !this.currentOrder.payment_ids.some((l) => l.uuid === uuid)) {
-            this.pos.loyaltyClubReleaseHolds([uuid]);
+        if (held && !order.payment_ids.some((l) => l.uuid === uuid)) {
+            this.loyaltyClubFreeLine(line, order);
         }
         return result;
+    },
+
+    /** Free on the server what the removed line ``line`` of ``order`` held; once freed, its
+     * points count again in the member's available points the till shows. */
+    async loyaltyClubFreeLine(line, order) {
+        const points = line.getLoyaltyHold?.()?.points || 0;
+        const freed = await this.pos.loyaltyClubReleaseHolds([line.uuid]);
+        if (freed && points) {
+            order.loyaltyClubPointsFreed(points);
+        }
+    },
+
+    /** The cashier changes the points of a held points line (typed on the numpad, or the line
+     * tapped on a small screen): the new number is entered in points, the PIN asked again. */
+    async loyaltyClubChangePoints(line) {
+        if (this.loyaltyClubChanging) {
+            return false;
+        }
+        this.loyaltyClubChanging = true;
+        try {
+            return await this.loyaltyClubPayWithPoints(line.payment_method_id, {replacing: line});
+        } finally {
+            this.loyaltyClubChanging = false;
+        }
     },
 
     updateSelectedPaymentline(amount = false) {
         const line = this.selectedPaymentLine;
         if (isHeldClubPayment(line) && amount !== null && this.numberBuffer.get() !== null) {
-            // What the server holds is what the line pays: change it by removing the line.
             this.numberBuffer.reset();
-            this.pos.loyaltyClubAlert(
-                _t("To change a club points or gift card payment, remove it and add it again.")
-            );
+            if (isHeldPointsPayment(line)) {
+                // A points line is changed in points, on the points keypad (the PIN asked again).
+                this.loyaltyClubChangePoints(line);
+                return;
+            }
+            // What the server holds is what the line pays: change it by removing the line.
+            this.pos.loyaltyClubAlert(_t("To change a gift card payment, remove it and add it again."));
             return;
         }
         return super.updateSelectedPaymentline(...arguments);
@@ -135,10 +213,12 @@ patch(PaymentScreen.prototype, {
 
     /**
      * Points to pay with: the member's PIN is checked by the server for this order, then the
-     * cashier enters a whole number of points (the available balance and the money value shown).
-     * Returns {card, token, points} or null.
+     * cashier enters a whole number of points on a keypad of digits, the money they pay shown
+     * beside (the server's rule: points times the point value, rounded by the currency; the
+     * line pays what the server answers). ``replacing``: the points line being changed, whose
+     * points and amount are available again. Returns {card, token, points} or null.
      */
-    async loyaltyClubAskPoints() {
+    async loyaltyClubAskPoints({replacing = null} = {}) {
         const order = this.currentOrder;
         const club = this.pos.loyaltyClub;
         const card = order.getLoyaltyCard();
@@ -150,8 +230,8 @@ patch(PaymentScreen.prototype, {
             this.pos.loyaltyClubAlert(_t("Points of this club have no money value."));
             return null;
         }
-        const due = order.get_due();
         const decimals = this.pos.currency.decimal_places;
+        const due = order.get_due() + (replacing ? replacing.get_amount() : 0);
         if (due <= 0 || floatIsZero(due, decimals)) {
             return null;
         }
@@ -159,7 +239,8 @@ patch(PaymentScreen.prototype, {
         if (!checked) {
             return null;
         }
-        const available = checked.card.points_available ?? checked.card.balance ?? 0;
+        const replaced = replacing?.getLoyaltyHold()?.points || 0;
+        const available = (checked.card.points_available ?? checked.card.balance ?? 0) + replaced;
         const minimum = Math.max(club.redeem_min_points || 0, 1);
         if (available < minimum) {
             this.pos.loyaltyClubAlert(
@@ -173,24 +254,32 @@ patch(PaymentScreen.prototype, {
         const value = checked.pointValue;
         const maxPoints = Math.floor(Math.min(due / value, available) + 1e-9);
         const fmt = (amount) => this.env.utils.formatCurrency(amount);
+        const worth = (points) => fmt(roundDecimals(points * value, decimals));
+        const isValid = (buffer) => {
+            const points = parsePoints(buffer);
+            return points > 0 && points <= maxPoints;
+        };
         const entered = await makeAwaitable(this.dialog, NumberPopup, {
             title: _t("Pay with points"),
             subtitle: _t(
                 "%(available)s points available, one point is worth %(value)s: up to %(max)s points (%(money)s)",
-                {
-                    available,
-                    value: fmt(value),
-                    max: maxPoints,
-                    money: fmt(roundDecimals(maxPoints * value, decimals)),
-                }
+                {available, value: fmt(value), max: maxPoints, money: worth(maxPoints)}
             ),
-            startingValue: String(maxPoints),
+            buttons: getButtons([{...EMPTY, disabled: true, class: "invisible"}, ZERO, BACKSPACE]),
+            startingValue: String(Math.min(replaced, maxPoints) || maxPoints),
+            formatDisplayedValue: (buffer) => (buffer ? _t("%(points)s pts", {points: buffer}) : ""),
+            feedback: (buffer) =>
+                isValid(buffer)
+                    ? _t("Pays %(money)s", {money: worth(parsePoints(buffer))})
+                    : _t("Enter a whole number of points, at most %(max)s.", {max: maxPoints}),
+            isValid,
+            confirmButtonLabel: _t("Pay"),
         });
         if (entered === undefined || entered === null || entered === "") {
             return null;
         }
-        const points = Number(String(entered).trim());
-        if (!Number.isInteger(points) || points <= 0 || points > maxPoints) {
+        const points = parsePoints(entered);
+        if (!isValid(entered)) {
             this.pos.loyaltyClubAlert(
                 _t("Enter a whole number of points, at most %(max)s.", {max: maxPoints})
             );
@@ -212,7 +301,8 @@ patch(PaymentScreen.prototype, {
 
     /**
      * What a refund gives back per tender, in proportion to the refunded order's payments:
-     * {points, gift, money} (negative amounts), or null when this is no refund.
+     * {points, gift, money} (negative amounts) and pointsBack (the points given back), or null
+     * when this is no refund.
      */
     loyaltyClubRefundShares(order) {
         const refunded = order.getLoyaltyRefundedOrder();
@@ -230,13 +320,15 @@ patch(PaymentScreen.prototype, {
             (p) => !p.payment_method_id?.loyalty_club_points && !p.payment_method_id?.loyalty_gift_card
         );
         let points = 0;
+        let pointsBack = 0;
         const redeemed = refunded.loyalty_points_redeemed || 0;
         if (redeemed && pointsPaid > 0) {
-            const pointsBack = Math.round(share * redeemed);
+            pointsBack = Math.round(share * redeemed);
             points = -roundDecimals((pointsBack * pointsPaid) / redeemed, decimals);
         }
         return {
             points,
+            pointsBack,
             gift: giftPaid > 0 ? -roundDecimals(share * giftPaid, decimals) : 0,
             money: roundDecimals(share * moneyPaid, decimals),
         };
@@ -264,6 +356,9 @@ patch(PaymentScreen.prototype, {
             if (method && amount) {
                 const line = order.add_paymentline(method);
                 line?.set_amount(amount);
+                if (line && method === pointsMethod) {
+                    line.setLoyaltyPointsBack(-shares.pointsBack, amount);
+                }
             }
         }
     },

@@ -62,6 +62,21 @@ patch(PosOrder.prototype, {
             state.card = {...state.card, ...card};
         }
     },
+    /** Points of the attached card the member can spend now: balance less live holds, as the
+     * server last said (after this till's holds and releases). */
+    getLoyaltyPointsAvailable() {
+        const card = this.getLoyaltyCard();
+        return card ? (card.points_available ?? card.balance ?? 0) : 0;
+    },
+    /** ``points`` held for a removed payment line were freed on the server: the member has
+     * them available again (as the server's next summary will say). */
+    loyaltyClubPointsFreed(points) {
+        const card = this.uiState.loyaltyClub?.card;
+        if (card && typeof card.points_available === "number") {
+            card.points_available += points;
+            card.points_held = Math.max((card.points_held || 0) - points, 0);
+        }
+    },
     clearLoyaltyCard() {
         this.uiState.loyaltyClub = null;
         this.loyaltyClubApplyDiscounts();

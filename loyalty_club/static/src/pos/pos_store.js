@@ -147,18 +147,19 @@ patch(PosStore.prototype, {
     },
 
     /** Free on the server what removed payment lines held (best effort: an unreachable server
-     * frees them when they expire). */
+     * frees them when they expire). Returns how many holds the server freed. */
     async loyaltyClubReleaseHolds(paymentUuids) {
         if (!paymentUuids.length) {
-            return;
+            return 0;
         }
         try {
-            await this.data.call("pos.config", "loyalty_club_release_holds", [
+            return await this.data.call("pos.config", "loyalty_club_release_holds", [
                 [this.config.id],
                 paymentUuids,
             ]);
         } catch {
             // offline: the holds expire on their own
+            return 0;
         }
     },
 

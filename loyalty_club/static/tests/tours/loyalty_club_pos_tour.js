@@ -15,7 +15,8 @@ const CARD = "7711000000000013";
 function memberShown(name, balance) {
     return [
         {content: `member ${name} shown`, trigger: `.o_loyalty_club_member_name:contains("${name}")`},
-        {content: `balance ${balance}`, trigger: `.o_loyalty_club_balance:contains("${balance} points")`},
+        // the number only: the word "points" is translated (a Persian till runs these tours too)
+        {content: `balance ${balance}`, trigger: `.o_loyalty_club_balance .fw-bold:contains("${balance}")`},
     ];
 }
 
@@ -83,11 +84,13 @@ registry.category("web_tour.tours").add("LoyaltyClubPosTour", {
             Dialog.confirm(),
             PaymentScreen.selectedPaymentlineHas("Club points", "20.00"),
             ...serverHolds(40),
-            // A held payment keeps its amount: typing over it is refused.
+            // Typing on a held points line changes its points (the PIN asked again): given up here.
             PaymentScreen.clickNumpad("5"),
-            {content: "held amount kept", trigger: '.modal-body:contains("remove it and add it again")'},
-            Dialog.confirm(),
+            {content: "the PIN is asked again", trigger: ".modal-title:contains('Member')"},
+            Dialog.cancel(),
+            {content: "no popup left", trigger: "body:not(:has(.modal))"},
             PaymentScreen.selectedPaymentlineHas("Club points", "20.00"),
+            ...serverHolds(40),
             PaymentScreen.clickPaymentMethod("Cash"),
             PaymentScreen.remainingIs("0.00"),
             PaymentScreen.clickValidate(),
@@ -120,6 +123,10 @@ registry.category("web_tour.tours").add("LoyaltyClubPosRefundTour", {
             // The points paid on the sold order go back as points, proposed by the till: the
             // whole order, 40 points (20.00); the cash share goes back in cash.
             PaymentScreen.selectedPaymentlineHas("Club points", "-20.00"),
+            {
+                content: "the points given back are shown in points",
+                trigger: '.paymentline.selected .o_loyalty_club_line_points:contains("-40 pts")',
+            },
             // Paying the whole refund out in cash is refused.
             PaymentScreen.clickPaymentlineDelButton("Club points", "-20.00"),
             PaymentScreen.clickPaymentMethod("Cash"),
@@ -130,6 +137,10 @@ registry.category("web_tour.tours").add("LoyaltyClubPosRefundTour", {
             PaymentScreen.clickPaymentlineDelButton("Cash", "-100.00"),
             PaymentScreen.clickPaymentMethod("Club points"),
             PaymentScreen.selectedPaymentlineHas("Club points", "-20.00"),
+            {
+                content: "points given back, in points",
+                trigger: '.paymentline.selected .o_loyalty_club_line_points:contains("-40 pts")',
+            },
             PaymentScreen.clickPaymentMethod("Cash"),
             PaymentScreen.remainingIs("0.00"),
             PaymentScreen.clickValidate(),
@@ -275,6 +286,159 @@ registry.category("web_tour.tours").add("LoyaltyClubPosOfflineHoldTour", {
                     }
                 },
             },
+            ReceiptScreen.clickNextOrder(),
+        ].flat(),
+});
+
+/** The points keypad: digits only, the number shown in points, the money they pay beside. */
+function enterPoints(points, money) {
+    return [
+        {
+            content: "the points keypad has digits, no decimal point",
+            trigger: ".modal .numpad:has(button[value='0']):not(:has(button[value='.']))",
+        },
+        NumberPopup.enterValue(points),
+        {
+            content: `${points} points shown in points`,
+            trigger: `.modal .input-value:contains("${points} pts")`,
+        },
+        {content: `they pay ${money}`, trigger: `.modal:contains("Pays"):contains("${money}")`},
+        Dialog.confirm(),
+    ];
+}
+
+function pointsLineHas(points, money) {
+    return [
+        {
+            content: `the points line shows ${points} pts`,
+            trigger: `.paymentline.selected .o_loyalty_club_line_points:contains("${points} pts")`,
+        },
+        PaymentScreen.selectedPaymentlineHas("Club points", money),
+    ];
+}
+
+function availableIs(points) {
+    return {
+        content: `the payment screen shows ${points} points available`,
+        trigger: `.o_loyalty_club_payment_member .o_loyalty_club_available:contains("${points} points")`,
+    };
+}
+
+// Points paid in points: the balance and tier on the payment screen, the points typed on a
+// keypad of digits with their money value beside, then changed in points on the numpad.
+registry.category("web_tour.tours").add("LoyaltyClubPosPointsTour", {
+    steps: () =>
+        [
+            Chrome.startPoS(),
+            Dialog.confirm("Open Register"),
+            ProductScreen.addOrderline("Club Shirt", "1"),
+            scan_barcode(CARD),
+            {
+                content: "the banner's balance stands out",
+                trigger: ".o_loyalty_club_member .o_loyalty_club_balance .fw-bold:contains('100')",
+            },
+            ProductScreen.clickPayButton(),
+            {
+                content: "member and tier on the payment screen",
+                trigger:
+                    ".o_loyalty_club_payment_member:contains('Nima Member') .o_loyalty_club_tier:contains('Silver')",
+            },
+            availableIs(100),
+            PaymentScreen.clickPaymentMethod("Club points"),
+            NumberPopup.enterValue("2468"),
+            Dialog.confirm(),
+            {content: "points are asked in points", trigger: '.modal-body:contains("100 points available")'},
+            {content: "the most the member can pay", trigger: '.modal .input-value:contains("100 pts")'},
+            ...enterPoints("60", "4.20"),
+            ...pointsLineHas("60", "4.20"),
+            ...serverHolds(60),
+            availableIs(40),
+            // Typing on the points line changes it in points.
+            PaymentScreen.clickNumpad("1"),
+            NumberPopup.enterValue("2468"),
+            Dialog.confirm(),
+            {
+                content: "the line's points are available again",
+                trigger: '.modal-body:contains("100 points available")',
+            },
+            {
+                content: "the keypad starts from the line's points",
+                trigger: '.modal .input-value:contains("60 pts")',
+            },
+            ...enterPoints("45", "3.15"),
+            ...pointsLineHas("45", "3.15"),
+            ...serverHolds(45),
+            availableIs(55),
+            PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.remainingIs("0.00"),
+            PaymentScreen.clickValidate(),
+            ReceiptScreen.isShown(),
+            receiptHas(".o_loyalty_club_receipt_redeemed", "-45"),
+            ReceiptScreen.clickNextOrder(),
+        ].flat(),
+});
+
+// The Club card button at every width: beside Customer on a wide screen, under Actions on a
+// tablet or a phone (Odoo's small-screen layout).
+registry.category("web_tour.tours").add("LoyaltyClubPosCardButtonTour", {
+    steps: () =>
+        [
+            {
+                content: "the screen has the width the test asked for",
+                trigger: ".pos",
+                run: () => {
+                    const width = new URLSearchParams(window.location.search).get("loyalty_width");
+                    if (String(window.innerWidth) !== width) {
+                        throw new Error(`the screen is ${window.innerWidth} px wide, not ${width}`);
+                    }
+                },
+            },
+            Chrome.startPoS(),
+            Dialog.confirm("Open Register"),
+            ProductScreen.clickDisplayedProduct("Club Shirt"),
+            ProductScreen.clickReview(),
+            {
+                isActive: ["desktop"],
+                content: "the Club card button is beside Customer",
+                trigger: ".control-buttons .set-partner + .o_loyalty_club_card_button",
+                run: "click",
+            },
+            {
+                isActive: ["mobile"],
+                content: "no control buttons row on a small screen",
+                trigger: ".product-screen:not(:has(.control-buttons .o_loyalty_club_card_button))",
+            },
+            {isActive: ["mobile"], content: "open Actions", trigger: ".mobile-more-button", run: "click"},
+            {
+                isActive: ["mobile"],
+                content: "the Club card button is under Actions",
+                trigger: ".modal .o_loyalty_club_card_button",
+                run: "click",
+            },
+            TextInputPopup.inputText("09121112233"),
+            Dialog.confirm("Apply"),
+            ...memberShown("Nima Member", 100),
+            {content: "pay", trigger: ".product-screen .pay-order-button", run: "click"},
+            PaymentScreen.clickPaymentMethod("Club points"),
+            NumberPopup.enterValue("2468"),
+            Dialog.confirm(),
+            ...enterPoints("40", "20.00"),
+            ...pointsLineHas("40", "20.00"),
+            // On a small screen a tapped points line asks points, never a money amount.
+            {
+                isActive: ["mobile"],
+                content: "tap the points line",
+                trigger: ".paymentline .payment-infos:contains('Club points')",
+                run: "click",
+            },
+            {isActive: ["mobile"], content: "the PIN is asked", trigger: ".modal-title:contains('Member')"},
+            {...Dialog.cancel(), isActive: ["mobile"]},
+            {content: "no popup left", trigger: "body:not(:has(.modal))"},
+            PaymentScreen.clickPaymentMethod("Cash"),
+            PaymentScreen.remainingIs("0.00"),
+            PaymentScreen.clickValidate(),
+            ReceiptScreen.isShown(),
+            receiptHas(".o_loyalty_club_receipt_redeemed", "-40"),
             ReceiptScreen.clickNextOrder(),
         ].flat(),
 });
