@@ -1,6 +1,6 @@
 import json
 
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import config as odoo_config
 
@@ -472,6 +472,29 @@ class TestAttemptLimitsBackOffice(SaleClubCase):
         order = self._order()
         return self.env["loyalty.club.redeem.wizard"].create(
             {"order_id": order.id, "card_id": self.card.id, "reward_id": self.reward.id, "pin": pin}
+        )
+
+    def test_no_pin_check_on_a_card_of_another_company(self):
+        """A PIN sent over RPC for a card id the user may not read is refused before it is checked:
+        no answer (right or wrong), no failure counted on the card."""
+        other_company = self.env["res.company"].create({"name": "Redeem other chain"})
+        outsider = new_test_user(
+            self.env,
+            login="redeem_outsider",
+            groups="sales_team.group_sale_salesman,loyalty_club.group_loyalty_club_user",
+            company_id=other_company.id,
+            company_ids=[other_company.id],
+        )
+        order = self._order()
+        Wizard = self.env["loyalty.club.redeem.wizard"].with_user(outsider).with_company(other_company)
+        for pin in (PIN, "000000"):
+            with self.assertRaises(AccessError):
+                Wizard.create({"order_id": order.id, "card_id": self.card.id, "reward_id": self.reward.id, "pin": pin})
+        self.assertEqual(self.card.sudo().pin_failed_attempts, 0)
+        self.assertFalse(
+            self.env["loyalty.club.pin.check"]
+            .sudo()
+            .search([("card_model", "=", "loyalty.club.card"), ("card_id", "=", self.card.id)])
         )
 
     def pay_wizard(self, code, pin):

@@ -56,6 +56,8 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
         Attempt = self.env["loyalty.club.attempt"].sudo()
         for wizard in self:
             if wizard.pin:
+                # a PIN is checked only for a card the user may see (not any card id sent over RPC)
+                wizard.card_id.check_access("read")
                 scope = Attempt._scope("backoffice", code=Attempt._card_key(wizard.card_id))
                 Attempt._check_limit(scope)
                 if wizard.card_id.sudo()._verify_pin(wizard.pin):
