@@ -10,13 +10,17 @@ class LoyaltyClub(models.Model):
     @api.model
     def _demo_setup_shop(self, company_id, name, xmlid):
         """A POS shop of ``company_id`` with its cash, card and customer account methods (the
-        company gets Odoo's generic chart of accounts first if it has none). Returns its id."""
+        company gets Odoo's generic chart of accounts, in its own currency, first if it has
+        none). Returns its id."""
         shop = self.env.ref(xmlid, raise_if_not_found=False)
         if shop:
             return shop.id
         company = self.env["res.company"].browse(company_id)
         if not company.chart_template:
+            currency = company.currency_id
             self.env["account.chart.template"].try_loading("generic_coa", company, install_demo=False)
+            # the generic chart brings its own currency (USD): the company keeps its own
+            company.currency_id = currency
         Config = self.env["pos.config"].with_company(company)
         journal, method_ids = Config._create_journal_and_payment_methods(
             cash_journal_vals={"name": self.env._("Cash %s", name), "show_on_dashboard": False}
