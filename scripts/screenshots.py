@@ -36,7 +36,8 @@ from demo_smoke import CARD_ALI, CARD_SARA, PIN, SHOP, Session
 
 DESKTOP = (1280, 800)
 PHONE = (390, 844)
-PRODUCTS = ("Butter Croissant", "Multigrain Bread")
+PRODUCTS = ("Apple Pie", "Pecan Pie", "Butter Croissant", "Butter Croissant", "Sourdough Loaf")
+POINTS_PAID = "100"
 
 
 class Browser:
@@ -185,7 +186,7 @@ def till(browser, base, db, out):
     for product in PRODUCTS:
         browser.click("article.product .product-name", product)
     browser.click(".o_loyalty_club_card_button")
-    browser.type_text(".modal input", CARD_SARA)
+    browser.type_text(".modal input, .modal textarea", CARD_SARA)
     browser.click(".modal .modal-footer .btn-primary")
     browser.wait_for(".o_loyalty_club_member_name")
     browser.shot(os.path.join(out, "till-member.png"))
@@ -195,16 +196,18 @@ def till(browser, base, db, out):
     browser.click(".paymentmethods .paymentmethod", "Club points")
     browser.wait_for(".modal .numpad")
     numpad(browser, PIN)
+    pin_dialog = browser.js("document.querySelector('.modal').textContent")
     browser.click(".modal .modal-footer .btn-primary")
-    # the till then asks how many points to use (the PIN dialog closes first)
+    # then the till asks how many points to use (a new dialog), or adds the payment line at once
     browser.wait(
-        "!document.querySelector('.modal .numpad button') || document.querySelector('.modal .modal-body')"
-        " && !document.querySelector('.modal .modal-body').textContent.includes('PIN')",
-        "the PIN dialog closed",
+        f"document.querySelector('.modal') ? document.querySelector('.modal').textContent !== {json.dumps(pin_dialog)}"
+        " : document.querySelector('.payment-screen .paymentline')",
+        "the PIN accepted",
     )
     if browser.js("!!document.querySelector('.modal .numpad')"):
-        browser.js("document.querySelectorAll('.modal .numpad button[value=\"⌫\"]').forEach(b => b.click())")
-        numpad(browser, "100")
+        for _index in range(8):  # clear the proposed value
+            browser.click(".modal .numpad button[value='⌫']")
+        numpad(browser, POINTS_PAID)
         browser.click(".modal .modal-footer .btn-primary")
     browser.wait("!document.querySelector('.modal')", "the payment dialogs closed")
     browser.wait_for(".payment-screen .paymentline")
@@ -264,7 +267,12 @@ def main():
                 step()
             except (RuntimeError, OSError, KeyError, IndexError) as error:
                 failed.append(name)
-                print(f"  FAILED: {error}")
+                debug = os.path.join(tempfile.gettempdir(), f"screenshot-failed-{name}.png")
+                try:
+                    browser.shot(debug, settle=0)
+                except (RuntimeError, OSError):
+                    debug = "none"
+                print(f"  FAILED: {error} (the page then: {debug})")
     finally:
         browser.close()
     sys.exit(1 if failed else 0)
