@@ -207,7 +207,8 @@ run_demo_phase() {
     local db="${ADDON_NAME}_test_demo_${STAMP//-/_}_$$" log="$LOG_DIR/test-$STAMP-$$-demo.log"
     LOGS+=("$log")
     info "[demo] Building the demo database $db and running the demo smoke test; full log: $log"
-    if LOYALTY_DEMO_DB="$db" LOYALTY_HTTP_PORT="${LOYALTY_TEST_HTTP_PORT:-8169}" \
+    # run.sh finds Odoo again itself (lib.sh skips the search when ODOO_DIR is in the environment)
+    if env -u ODOO_DIR LOYALTY_DEMO_DB="$db" LOYALTY_HTTP_PORT="${LOYALTY_TEST_HTTP_PORT:-8169}" \
         "$LIB_DIR/run.sh" --reset --smoke >"$log" 2>&1; then
         PASSED=$((PASSED + 1))
     else
