@@ -18,6 +18,9 @@ ADDON_NAME=loyalty_club
 # Directory that contains the loyalty_club/ folder (and goes on the addons path).
 ADDON_PARENT="${LOYALTY_ADDON_DIR:-$REPO_ROOT}"
 LOCAL_DIR="$REPO_ROOT/.local"
+# a git worktree may link .local to the main checkout's: use the real path, so that the template
+# databases' stamps (which record the data dir) stay those of that checkout
+[[ ! -L "$LOCAL_DIR" ]] || LOCAL_DIR="$(readlink -f "$LOCAL_DIR")"
 LOG_DIR="$LOCAL_DIR/logs"
 LOCK_DIR="$LOCAL_DIR/locks"
 DATA_DIR="$LOCAL_DIR/data"

@@ -13,7 +13,10 @@
 # LOYALTY_TEST_NATIVE=0 skips it.
 # Without --tags, the scripts' own tests run first (scripts/tests/*.sh: finding or cloning Odoo;
 # offline, seconds); a failure there fails the run too.
-# The last line printed is "N passed, N failed" (both phases). Exit status is non-zero when a
+# With the whole addon selected, a last "demo" phase builds the demo database as
+# ./scripts/run.sh --reset does and runs the demo smoke test on it (./scripts/run.sh --smoke,
+# about 4 minutes; counted as one test); LOYALTY_TEST_DEMO=0 skips it.
+# The last line printed is "N passed, N failed" (all phases). Exit status is non-zero when a
 # test failed, Odoo logged an ERROR/CRITICAL line, Odoo exited non-zero, no
 # test summary was found or no test ran. LOYALTY_TEST_TIMEOUT=SECONDS stops a hung run.
 set -euo pipefail
@@ -21,7 +24,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-    sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 TAGS="/$ADDON_NAME"
@@ -209,8 +212,32 @@ run_phase() {
     fi
 }
 
+# run_demo_phase: ./scripts/run.sh --reset --smoke on a throwaway demo database; one test.
+run_demo_phase() {
+    local db="${ADDON_NAME}_test_demo_${STAMP//-/_}_$$" log="$LOG_DIR/test-$STAMP-$$-demo.log"
+    LOGS+=("$log")
+    info "[demo] Building the demo database $db and running the demo smoke test; full log: $log"
+    # run.sh finds Odoo again itself (lib.sh skips the search when ODOO_DIR is in the environment)
+    if env -u ODOO_DIR LOYALTY_DEMO_DB="$db" LOYALTY_HTTP_PORT="${LOYALTY_TEST_HTTP_PORT:-8169}" \
+        "$LIB_DIR/run.sh" --reset --smoke >"$log" 2>&1; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        REASONS+=("[demo] the demo smoke test failed")
+        ERROR_REPORT+="--- [demo] last lines of $log:"$'\n'"$(tail -n 20 "$log" | cut -c1-300)"$'\n'
+    fi
+    if ((KEEP)); then
+        info "Keeping database $db"
+    else
+        drop_db "$db" >/dev/null 2>&1 || warn "could not drop $db"
+    fi
+}
+
 [[ -z "$MAIN_TAGS" ]] || run_phase main "$TEST_TEMPLATE_DB" "$MAIN_TAGS"
 [[ -z "$NATIVE_TAGS" ]] || run_phase native "$NATIVE_TEMPLATE_DB" "$NATIVE_TAGS"
+if [[ "$TAGS" == "/$ADDON_NAME" && "${LOYALTY_TEST_DEMO:-1}" != 0 ]]; then
+    run_demo_phase
+fi
 
 echo
 for r in "${REASONS[@]}"; do printf 'FAILED: %s\n' "$r" >&2; done

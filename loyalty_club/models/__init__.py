@@ -1,6 +1,7 @@
 from . import loyalty_club_protected_mixin
 from . import loyalty_club_cached_settings_mixin
 from . import loyalty_club
+from . import loyalty_club_demo
 from . import loyalty_club_tier
 from . import loyalty_club_pin_mixin
 from . import loyalty_club_pin_check

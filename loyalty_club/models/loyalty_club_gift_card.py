@@ -538,11 +538,12 @@ class LoyaltyClubGiftCard(models.Model):
         return len(card_ids)
 
     @api.model
-    def _demo_issue(self, club_id, code, pin, amount, key):
-        """Demo data helper: a gift card with a known code and PIN, loaded with ``amount``."""
+    def _demo_issue(self, club_id, code, pin, amount, key, partner_id=False):
+        """Demo data helper: a gift card with a known code and PIN, loaded with ``amount``, owned
+        by ``partner_id`` if given."""
         club = self.env["loyalty.club"].browse(club_id)
         card = self.sudo().search([("code", "=", normalize_code(code))], limit=1) or self.create(
-            {"club_id": club.id, "code": code, "initial_amount": amount}
+            {"club_id": club.id, "code": code, "initial_amount": amount, "partner_id": partner_id}
         )
         if not card.pin_set:
             card._set_pin(pin)

@@ -48,3 +48,4 @@ from . import test_ledger_chain
 from . import test_sms_gateway
 from . import test_rfm
 from . import test_sms_campaign
+from . import test_demo
