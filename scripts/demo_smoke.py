@@ -159,10 +159,9 @@ class Smoke:
         self.check("points expire within 30 days", expiring > 0, expiring)
 
     def _dashboard_figures(self, s):
-        """The dashboard's key figures (its transient record today; a client action may replace it)."""
-        names = ["member_count", "points_issued", "liability_points"]
-        record_id = s.call("loyalty.club.dashboard", "create", {})
-        return s.call("loyalty.club.dashboard", "read", [record_id], names)[0]
+        """The dashboard's key figures, as its client action reads them ({key: value})."""
+        data = s.call("loyalty.club.dashboard", "get_dashboard_data")
+        return {kpi["key"]: kpi["value"] for section in data["sections"] for kpi in section["kpis"]}
 
     # ------------------------------------------------------------------
     def cashier(self):
