@@ -68,6 +68,7 @@
         "web.assets_backend": [
             "loyalty_club/static/src/scss/loyalty_club.scss",
             "loyalty_club/static/src/dashboard/**/*",
+            "loyalty_club/static/src/l10n/**/*",
         ],
         "point_of_sale._assets_pos": [
             "loyalty_club/static/src/pos/**/*",

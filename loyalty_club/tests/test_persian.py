@@ -4,7 +4,7 @@ from unittest import skip
 from freezegun import freeze_time
 from lxml import html as lxml_html
 
-from odoo.tests import tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import file_open
 
 from odoo.addons.loyalty_club.tools.jalali import format_jalali, gregorian_to_jalali
@@ -178,6 +178,31 @@ class TestPersianBackOfficeNumbers(LoyaltyClubCase):
         with file_open("loyalty_club/static/src/scss/loyalty_club.scss") as scss:
             style = scss.read()
         self.assertIn(".o_loyalty_club_ltr input", style, "typed numbers too")
+
+
+@tagged("post_install", "-at_install")
+class TestPersianBackOfficeMonths(HttpCase):
+    """A Persian user's date filters cover Gregorian months and are labelled with their Gregorian
+    names ("دسامبر 2026"), not with the Jalali month the browser's Persian calendar would give
+    ("آذر 2026" for 1-31 December 2026)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fa_IR")
+        cls.persian_user = new_test_user(
+            cls.env,
+            login="club_persian_back_office",
+            lang="fa_IR",
+            groups="base.group_user,loyalty_club.group_loyalty_club_user",
+        )
+
+    def test_date_filter_names_gregorian_months(self):
+        self.start_tour(
+            "/odoo/action-loyalty_club.loyalty_club_activity_report_action",
+            "LoyaltyClubPersianDateFilterTour",
+            login="club_persian_back_office",
+        )
 
 
 @tagged("post_install", "-at_install")
