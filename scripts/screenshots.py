@@ -139,9 +139,17 @@ class Browser:
         self.js(f"({condition}).click()")
 
     def type_text(self, selector, text):
+        """Type ``text`` into the field, again until it holds it (a dialog still mounting may
+        re-render the field and drop what was typed)."""
         self.wait_for(selector)
-        self.js(f"document.querySelector({json.dumps(selector)}).focus()")
-        self.send("Input.insertText", text=text)
+        for _attempt in range(10):
+            self.js(f"document.querySelector({json.dumps(selector)}).focus()")
+            self.send("Input.insertText", text=text)
+            time.sleep(0.3)
+            if self.js(f"document.querySelector({json.dumps(selector)}).value === {json.dumps(text)}"):
+                return
+            self.js(f"document.querySelector({json.dumps(selector)}).value = ''")
+        raise RuntimeError(f"could not type into {selector}")
 
     def login(self, base_url, db, login, password):
         self.send("Network.clearBrowserCookies")
