@@ -15,7 +15,7 @@ from ..tools.card_number import normalize_digits
 class LoyaltyClubCard(models.Model):
     """Lookups of member cards by number or phone, and the PIN checks of their holders."""
 
-    _inherit = "loyalty.club.card"
+    _inherit = "loyalty.club.card"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------------
     # Lookup

@@ -58,7 +58,7 @@ class LoyaltyClubCard(models.Model):
     Cards that are not active have no RFM values.
     """
 
-    _inherit = "loyalty.club.card"
+    _inherit = "loyalty.club.card"  # pylint: disable=consider-merging-classes-inherited
 
     rfm_recency_days = fields.Integer(
         "Days since last purchase", readonly=True, copy=False, help="Computed nightly (RFM analysis)."

@@ -11,7 +11,8 @@ class LoyaltyClubCard(models.Model):
     """Tiers of member cards: the qualification value, upgrades at once, downgrades after the
     grace period (nightly evaluation), one set-based tier change and the tier history."""
 
-    _inherit = "loyalty.club.card"
+    # one subject per file: the card model is extended here for its tiers (and in _lookup, _rfm)
+    _inherit = "loyalty.club.card"  # pylint: disable=consider-merging-classes-inherited
 
     tier_id = fields.Many2one(
         "loyalty.club.tier",

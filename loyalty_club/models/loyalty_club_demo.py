@@ -2,7 +2,7 @@ from odoo import api, models
 
 
 class LoyaltyClub(models.Model):
-    _inherit = "loyalty.club"
+    _inherit = "loyalty.club"  # pylint: disable=consider-merging-classes-inherited
 
     # ------------------------------------------------------------------
     # Demo data helpers (called by demo/loyalty_club_demo.xml only)
