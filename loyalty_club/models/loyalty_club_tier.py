@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import format_amount, formatLang
 
 
 class LoyaltyClubTier(models.Model):
@@ -27,6 +28,8 @@ class LoyaltyClubTier(models.Model):
     )
     # the form shows the threshold in whole units unless the club qualifies by money or a weighted mix
     club_tier_metric = fields.Selection(related="club_id.tier_metric", string="Club qualifies by")
+    # the list of every club's tiers says each threshold in its club's unit ("1,500 points", "$2,000.00")
+    threshold_display = fields.Char("Qualification threshold", compute="_compute_threshold_display")
     earn_multiplier = fields.Float("Earning multiplier", digits=(6, 2), default=1.0, required=True)
     discount_percent = fields.Float("Automatic discount (%)", digits=(5, 2), default=0.0)
     card_count = fields.Integer(compute="_compute_card_count")
@@ -47,6 +50,20 @@ class LoyaltyClubTier(models.Model):
         for tier in self:
             if tier.earn_multiplier > 100:
                 raise ValidationError(self.env._("An earning multiplier above 100 is surely a mistake."))
+
+    @api.depends("threshold", "club_id.tier_metric", "club_id.currency_id")
+    @api.depends_context("lang")
+    def _compute_threshold_display(self):
+        for tier in self:
+            metric, club = tier.club_id.tier_metric, tier.club_id
+            if metric == "points":
+                tier.threshold_display = self.env._("%s points", club._format_points(tier.threshold))
+            elif metric == "purchases":
+                tier.threshold_display = self.env._("%s purchases", club._format_points(tier.threshold))
+            elif metric == "amount":
+                tier.threshold_display = format_amount(self.env, tier.threshold, club.currency_id)
+            else:
+                tier.threshold_display = formatLang(self.env, tier.threshold, digits=2)
 
     def _compute_card_count(self):
         counts = dict(

@@ -6,6 +6,7 @@ from lxml import etree
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
+from odoo.tools import format_amount
 from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -362,6 +363,22 @@ class TestSaleRedemption(SaleClubCase):
                 ]
                 self.assertEqual(shown, ["[16, 0]"] if metric in ("points", "purchases") else [None], (model, metric))
         self.assertEqual(self.silver.club_tier_metric, "points")
+
+    def test_the_list_of_every_clubs_tiers_says_each_threshold_in_its_unit(self):
+        """The stand-alone tier list mixes clubs: each threshold reads in its club's unit."""
+        arch = etree.fromstring(self.env["loyalty.club.tier"].get_view(view_type="list")["arch"])
+        self.assertEqual(arch.xpath("//field[starts-with(@name, 'threshold')]/@name"), ["threshold_display"])
+        tier = self.env["loyalty.club.tier"].create({"name": "Big", "club_id": self.club.id, "threshold": 1340})
+        expected = {
+            "points": "1,340 points",
+            "purchases": "1,340 purchases",
+            "amount": format_amount(self.env, 1340, self.club.currency_id),
+            "weighted": "1,340.00",
+        }
+        for metric, text in expected.items():
+            self.club.tier_metric = metric
+            tier.invalidate_recordset(["threshold_display"])
+            self.assertEqual(tier.threshold_display, text, metric)
 
     def test_a_new_reward_is_for_the_companys_club(self):
         """The reward form preselects the club of the user's company (issue 25: it was empty)."""
