@@ -30,9 +30,9 @@ import uuid
 
 # What the demo data promises (loyalty_club/demo/loyalty_club_demo.xml)
 PIN = "1234"
-CARD_SARA = "7700990000000018"
-CARD_JOHN = "7700990000000042"
-CARD_JOEL = "7700990000000059"
+CARD_SARA = "7700550000000010"
+CARD_JOHN = "7700550000000044"
+CARD_JOEL = "7700550000000051"
 CARD_ALI = "7800990000000017"
 PHONE_SARA_LOCAL = "0912 345 6789"  # Iranian local form (the club's phone country)
 PHONE_JOHN_LOCAL = "(202) 555-0147"  # US local form (the company's country)
