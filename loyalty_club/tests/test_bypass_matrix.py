@@ -34,7 +34,7 @@ FIELDS = {
         "earn_on_points_paid pending_days pos_hold_hours review_user_id rfm_window_days",
     },
     "loyalty.club.tier": {
-        "server": "company_id card_count club_tier_metric",
+        "server": "company_id card_count club_tier_metric threshold_display",
         "input": "name sequence color active club_id threshold earn_multiplier discount_percent",
     },
     "loyalty.club.card": {
