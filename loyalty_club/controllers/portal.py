@@ -309,17 +309,7 @@ class LoyaltyClubPortal(CustomerPortal):
     # ------------------------------------------------------------------
     def _loyalty_phone_taken(self, club, normalized, partner, email=True):
         """Whether a card of another customer of ``club`` has the phone (or ``partner``'s e-mail)."""
-        domain = [("partner_phone_sanitized", "=", normalized)]
-        if email and partner.email_normalized:
-            domain = ["|", ("partner_id.email_normalized", "=", partner.email_normalized), *domain]
-        return bool(
-            request.env["loyalty.club.card"]
-            .sudo()
-            .search_count(
-                [("club_id", "=", club.id), ("partner_id.commercial_partner_id", "!=", partner.id), *domain],
-                limit=1,
-            )
-        )
+        return club._phone_or_email_taken(normalized, partner, email=email)
 
     @http.route("/my/club/join", type="http", auth="user", website=True, methods=["POST"])
     def portal_my_club_join(self, phone="", **kwargs):

@@ -585,6 +585,27 @@ class LoyaltyClub(models.Model):
             return format_jalali(value, persian_digits=bool(self[:1].customer_persian_digits))
         return format_date(self.env, value.date() if isinstance(value, datetime) else value, lang_code=lang)
 
+    def _phone_or_email_taken(self, normalized_phone, partner, email=True):
+        """Whether a card of this club held by another customer than ``partner`` has the phone
+        ``normalized_phone`` (E.164) or, with ``email``, ``partner``'s e-mail address: the check of
+        every channel where customers join by themselves (portal, web shop checkout)."""
+        self.ensure_one()
+        domain = [("partner_phone_sanitized", "=", normalized_phone)]
+        if email and partner.email_normalized:
+            domain = ["|", ("partner_id.email_normalized", "=", partner.email_normalized), *domain]
+        return bool(
+            self.env["loyalty.club.card"]
+            .sudo()
+            .search_count(
+                [
+                    ("club_id", "=", self.id),
+                    ("partner_id.commercial_partner_id", "!=", partner.commercial_partner_id.id),
+                    *domain,
+                ],
+                limit=1,
+            )
+        )
+
     def _join_benefits(self, lang=None):
         """Short sentences telling a customer what the club offers, from its own settings: welcome
         points, the earning rate, the value of a point, the rewards and the tiers (for the join form)."""

@@ -314,6 +314,17 @@ class SaleOrder(models.Model):
             wanted += self._loyalty_discount_line_values(by_taxes, label, extra)
         return wanted
 
+    def _get_update_prices_lines(self):
+        """Reward lines and member discount lines keep their price when prices are recomputed (the
+        *Update prices* button, a pricelist change, the web shop's checkout): their price is what
+        the points paid for or the member's discount, not a pricelist's. The member discount of
+        the other lines is given again by :meth:`sale.order.line._compute_discount`."""
+        return (
+            super()
+            ._get_update_prices_lines()
+            .filtered(lambda line: not line.loyalty_reward_id and not line.loyalty_tier_discount_line)
+        )
+
     def _get_copiable_order_lines(self):
         """Reward lines and member discount lines are not copied: a copy spends no points of its
         own until points are used on it, and gets the member discounts of its own day."""
@@ -394,6 +405,77 @@ class SaleOrder(models.Model):
             "target": "new",
             "context": {"default_order_id": self.id, "default_card_id": self.loyalty_card_id.id},
         }
+
+    def _loyalty_add_reward(self, card, reward, available_points):
+        """Add the reward lines of ``reward`` paid by ``card`` to this quotation, after the club's
+        checks (reward open to the member's tier, minimum balance, ``available_points`` covering
+        its cost, something to apply it to); nothing is written on refusal. The caller checked
+        the order, the card and, where the club asks for it, the PIN."""
+        self.ensure_one()
+        club = card.club_id
+        if reward not in reward._available_for(card):
+            raise UserError(self.env._("The reward %s is not available to this member's tier.", reward.name))
+        if card.balance < club.redeem_min_points:
+            raise UserError(
+                self.env._(
+                    "Members can use points from %(minimum)s points on; this card has %(balance)s.",
+                    minimum=club._format_points(club.redeem_min_points),
+                    balance=club._format_points(card.balance),
+                )
+            )
+        if available_points < reward.points_cost:
+            raise UserError(
+                self.env._(
+                    "Not enough points: %(reward)s costs %(cost)s points, %(available)s are available "
+                    "(balance less points reserved on open quotations and held at tills).",
+                    reward=reward.name,
+                    cost=club._format_points(reward.points_cost),
+                    available=club._format_points(available_points),
+                )
+            )
+        lines = self._loyalty_reward_line_values(reward)
+        if not lines:
+            raise UserError(self.env._("This order has nothing the reward could apply to."))
+        lines[0]["loyalty_reward_points"] = reward.points_cost
+        for values in lines:
+            values["loyalty_reward_card_id"] = card.id
+        self.sudo().write({"order_line": [Command.create(values) for values in lines]})
+
+    def _loyalty_reward_line_values(self, reward):
+        """Values of the order lines that give ``reward``: for discounts and credits, one line per
+        tax combination of the eligible lines, so each line carries the taxes of what it discounts.
+        A credit in the club's currency is converted to the order's at the order's date rate."""
+        self.ensure_one()
+        common = {"loyalty_reward_id": reward.id}
+        if reward.reward_type == "product":
+            return [
+                {
+                    **common,
+                    "product_id": reward.product_id.id,
+                    "product_uom_qty": 1.0,
+                    "discount": 100.0,
+                    "sequence": 9999,
+                }
+            ]
+        # the lines that earn points and get member discounts: never gift cards or excluded categories
+        totals_by_taxes = self._loyalty_eligible_totals_by_taxes(self.loyalty_card_id.sudo().club_id)
+        order_total = sum(totals_by_taxes.values())
+        if not order_total:
+            return []
+        if reward.reward_type == "discount":
+            shares = {taxes: total * reward.discount_percent / 100.0 for taxes, total in totals_by_taxes.items()}
+        else:
+            # the credit is worth its amount in the club's currency, at the order's date rate
+            club = self.loyalty_card_id.sudo().club_id
+            value = club._from_club_currency(reward.credit_amount, self.currency_id, self.company_id, self.date_order)
+            credit = min(value, order_total)
+            shares = {taxes: credit * total / order_total for taxes, total in totals_by_taxes.items()}
+        label = self.env._(
+            "%(reward)s (%(points)s points)",
+            reward=reward.name,
+            points=self.env["loyalty.club"]._format_points(reward.points_cost),
+        )
+        return self._loyalty_discount_line_values(shares, label, common)
 
     # ------------------------------------------------------------------
     # Earning and reversal

@@ -310,6 +310,21 @@ class TestSaleRedemption(SaleClubCase):
         kinds = self._entries().mapped("kind")
         self.assertEqual(kinds, ["adjust", "redeem", "earn", "reverse", "reverse"])
 
+    def test_updating_prices_keeps_what_the_points_paid(self):
+        """Recomputing prices (the *Update prices* button, a pricelist change, the web shop's
+        checkout) reset the reward lines to their product's price: the points stayed reserved
+        and then spent, the discount was gone."""
+        for reward in (self.seven, self.credit, self.gift):
+            with self.subTest(reward=reward.name):
+                order = self._order()
+                self._use(order, reward)
+                total = order.amount_total
+                lines = {line: (line.price_unit, line.discount) for line in self._reward_lines(order)}
+                order.action_update_prices()
+                self.assertEqual({line: (line.price_unit, line.discount) for line in lines}, lines)
+                self.assertAlmostEqual(order.amount_total, total)
+                order.order_line.unlink()
+
     def test_points_to_earn_follow_the_reward_lines(self):
         """Points to earn change when a reward line is added or removed (issue 25: they stayed),
         and are what confirming the order posts."""
@@ -500,6 +515,21 @@ class TestSaleTierDiscount(SaleClubCase):
         [column] = discount_columns(salesman)
         self.assertEqual((shown(column, True), shown(column, False)), (True, True), "Odoo's own column")
         self.assertNotIn(column.get("readonly"), ("True", "1"))
+
+    def test_updating_prices_keeps_the_member_discounts(self):
+        for mode in ("line", "separate"):
+            with self.subTest(mode=mode):
+                self.club.tier_discount_mode = mode
+                order = self._order([(self.product, 2)])
+                member_discount = order.order_line.filtered(
+                    lambda line: line.discount == 10.0 or line.loyalty_tier_discount_line
+                )
+                self.assertTrue(member_discount)
+                lines = [(line.id, line.price_unit, line.discount) for line in order.order_line]
+                total = order.amount_total
+                order.action_update_prices()
+                self.assertEqual([(line.id, line.price_unit, line.discount) for line in order.order_line], lines)
+                self.assertAlmostEqual(order.amount_total, total)
 
     def test_no_discount_without_a_tier_discount_or_a_card(self):
         self.card.sudo()._change_tier(self.bronze, "downgrade")

@@ -1,4 +1,4 @@
-from odoo import Command, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -70,7 +70,7 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
     def action_apply(self):
         """Add the reward lines to the quotation, after every check; nothing is written on refusal."""
         self.ensure_one()
-        order, card, reward, club = self.order_id, self.card_id.sudo(), self.reward_id, self.club_id
+        order, card, reward = self.order_id, self.card_id.sudo(), self.reward_id
         order.check_access("write")  # an order and a card of the user's companies only
         self.card_id.check_access("read")
         if order.state not in ("draft", "sent"):
@@ -81,69 +81,5 @@ class LoyaltyClubRedeemWizard(models.TransientModel):
         if self.pin_required and not self.pin_verified:
             # the card is the order's, picked by staff: say what is wrong with the PIN
             raise card._pin_refusal_error()
-        if reward not in reward._available_for(card):
-            raise UserError(self.env._("The reward %s is not available to this member's tier.", reward.name))
-        if card.balance < club.redeem_min_points:
-            raise UserError(
-                self.env._(
-                    "Members can use points from %(minimum)s points on; this card has %(balance)s.",
-                    minimum=club._format_points(club.redeem_min_points),
-                    balance=club._format_points(card.balance),
-                )
-            )
-        if self.available_points < reward.points_cost:
-            raise UserError(
-                self.env._(
-                    "Not enough points: %(reward)s costs %(cost)s points, %(available)s are available "
-                    "(balance less points reserved on open quotations and held at tills).",
-                    reward=reward.name,
-                    cost=club._format_points(reward.points_cost),
-                    available=club._format_points(self.available_points),
-                )
-            )
-        lines = self._reward_line_values(order, reward)
-        if not lines:
-            raise UserError(self.env._("This order has nothing the reward could apply to."))
-        lines[0]["loyalty_reward_points"] = reward.points_cost
-        for values in lines:
-            values["loyalty_reward_card_id"] = card.id
-        order.sudo().write({"order_line": [Command.create(values) for values in lines]})
+        order._loyalty_add_reward(card, reward, self.available_points)
         return {"type": "ir.actions.act_window_close"}
-
-    @api.model
-    def _reward_line_values(self, order, reward):
-        """Values of the order lines that give ``reward``: for discounts and credits, one line per
-        tax combination of the eligible lines, so each line carries the taxes of what it discounts.
-        A credit in the club's currency is converted to the order's at the order's date rate."""
-        common = {"loyalty_reward_id": reward.id}
-        if reward.reward_type == "product":
-            return [
-                {
-                    **common,
-                    "product_id": reward.product_id.id,
-                    "product_uom_qty": 1.0,
-                    "discount": 100.0,
-                    "sequence": 9999,
-                }
-            ]
-        # the lines that earn points and get member discounts: never gift cards or excluded categories
-        totals_by_taxes = order._loyalty_eligible_totals_by_taxes(order.loyalty_card_id.sudo().club_id)
-        order_total = sum(totals_by_taxes.values())
-        if not order_total:
-            return []
-        if reward.reward_type == "discount":
-            shares = {taxes: total * reward.discount_percent / 100.0 for taxes, total in totals_by_taxes.items()}
-        else:
-            # the credit is worth its amount in the club's currency, at the order's date rate
-            club = order.loyalty_card_id.sudo().club_id
-            value = club._from_club_currency(
-                reward.credit_amount, order.currency_id, order.company_id, order.date_order
-            )
-            credit = min(value, order_total)
-            shares = {taxes: credit * total / order_total for taxes, total in totals_by_taxes.items()}
-        label = self.env._(
-            "%(reward)s (%(points)s points)",
-            reward=reward.name,
-            points=self.env["loyalty.club"]._format_points(reward.points_cost),
-        )
-        return order._loyalty_discount_line_values(shares, label, common)
