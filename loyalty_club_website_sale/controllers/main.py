@@ -1,0 +1,39 @@
+from odoo import http
+from odoo.exceptions import UserError, ValidationError
+from odoo.http import request
+
+
+class WebsiteSaleLoyaltyClub(http.Controller):
+    """The cart's club box: use points on a reward, remove it, join the club with the order. They
+    act on the visitor's own cart only (the session's, never an id sent by the browser); a refusal
+    is shown in the cart."""
+
+    @http.route("/shop/club/reward", type="http", auth="public", website=True, methods=["POST"], sitemap=False)
+    def shop_club_reward_apply(self, reward_id=None, pin="", **kwargs):
+        order = request.website.sale_get_order()
+        if order:
+            try:
+                order._loyalty_website_apply_reward(reward_id, pin)
+            except (UserError, ValidationError) as error:
+                order.shop_warning = error.args[0]
+        return request.redirect("/shop/cart")
+
+    @http.route("/shop/club/reward/remove", type="http", auth="public", website=True, methods=["POST"], sitemap=False)
+    def shop_club_reward_remove(self, line_id=None, **kwargs):
+        order = request.website.sale_get_order()
+        if order:
+            try:
+                order._loyalty_website_remove_rewards(line_id)
+            except (UserError, ValidationError) as error:
+                order.shop_warning = error.args[0]
+        return request.redirect("/shop/cart")
+
+    @http.route("/shop/club/join", type="http", auth="public", website=True, methods=["POST"], sitemap=False)
+    def shop_club_join(self, join=None, **kwargs):
+        order = request.website.sale_get_order()
+        if order:
+            try:
+                order._loyalty_website_set_join(bool(join))
+            except (UserError, ValidationError) as error:
+                order.shop_warning = error.args[0]
+        return request.redirect("/shop/cart")

@@ -1,0 +1,3 @@
+from . import test_website_club
+from . import test_website_concurrency
+from . import test_website_tour
