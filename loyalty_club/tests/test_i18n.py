@@ -12,21 +12,25 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd%]")
 
 @tagged("post_install", "-at_install")
 class TestTranslations(TransactionCase):
-    """The shipped .pot matches what Odoo exports, and fa.po translates all of it."""
+    """The shipped .pot matches what Odoo exports, and fa.po translates all of it (the bridge
+    addons test theirs by subclassing this class with their ``module``)."""
+
+    module = "loyalty_club"
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         buffer = io.BytesIO()
-        trans_export(None, ["loyalty_club"], buffer, "po", cls.env.cr)
+        trans_export(None, [cls.module], buffer, "po", cls.env.cr)
         cls.exported = {entry.msgid for entry in polib.pofile(buffer.getvalue().decode())}
-        cls.template = polib.pofile(file_path("loyalty_club/i18n/loyalty_club.pot"))
-        cls.persian = polib.pofile(file_path("loyalty_club/i18n/fa.po"))
+        cls.template = polib.pofile(file_path(f"{cls.module}/i18n/{cls.module}.pot"))
+        cls.persian = polib.pofile(file_path(f"{cls.module}/i18n/fa.po"))
 
     def test_pot_is_up_to_date(self):
         shipped = {entry.msgid for entry in self.template}
-        self.assertFalse(sorted(self.exported - shipped), "terms missing from loyalty_club.pot: regenerate it (README)")
-        self.assertFalse(sorted(shipped - self.exported), "loyalty_club.pot has terms the addon no longer has")
+        missing = sorted(self.exported - shipped)
+        self.assertFalse(missing, f"terms missing from {self.module}.pot: regenerate it (./scripts/i18n.sh)")
+        self.assertFalse(sorted(shipped - self.exported), f"{self.module}.pot has terms the addon no longer has")
 
     def test_persian_translation_is_complete(self):
         translated = {entry.msgid: entry.msgstr for entry in self.persian if entry.msgstr and not entry.fuzzy}

@@ -22,6 +22,7 @@ class SaleOrder(models.Model):
         "paid online, until the payment fails or the order is cancelled (they are then given back).",
     )
     loyalty_payment_attempts = fields.Integer(
+        "Online payment attempts",
         readonly=True,
         copy=False,
         groups="loyalty_club.group_loyalty_club_user",
