@@ -97,20 +97,24 @@ class LoyaltyClub(models.Model):
                 }
             )
         journal = club.gift_card_journal_id
+        Journal = self.env["account.journal"].sudo().with_context(active_test=False).with_company(company)
         if not journal:
-            journal = (
-                self.env["account.journal"]
-                .sudo()
-                .with_company(company)
-                .create(
-                    {
-                        "name": self.env._("Gift cards"),
-                        "type": "bank",
-                        "code": "GIFT",
-                        "company_id": company.id,
-                        "default_account_id": account.id,
-                    }
-                )
+            # the journal of an earlier club of the company (archived or moved) books the same account
+            journal = Journal.search(
+                [("company_id", "=", company.id), ("code", "=like", "GIFT%"), ("default_account_id", "=", account.id)],
+                limit=1,
+            )
+        if not journal:
+            taken = set(Journal.search([("company_id", "=", company.id)]).mapped("code"))
+            code = next(code for code in ["GIFT", *(f"GIFT{n}" for n in range(2, 100))] if code not in taken)
+            journal = Journal.create(
+                {
+                    "name": self.env._("Gift cards"),
+                    "type": "bank",
+                    "code": code,
+                    "company_id": company.id,
+                    "default_account_id": account.id,
+                }
             )
             journal.inbound_payment_method_line_ids.payment_account_id = account
             journal.outbound_payment_method_line_ids.payment_account_id = account

@@ -70,6 +70,17 @@ class TestGiftCardSales(PosClubCase):
     # ------------------------------------------------------------------
     # Setup and accounting configuration
     # ------------------------------------------------------------------
+    def test_setup_in_a_company_whose_earlier_club_had_gift_cards(self):
+        """A new club of a company whose earlier club moved away (or was archived) after setting
+        up gift cards: the journal code was taken and the setup failed."""
+        company = self.club.company_id
+        self.club.company_id = self.env["res.company"].create({"name": "Elsewhere Retail"})
+        self.club.flush_recordset()
+        second = self.env["loyalty.club"].create({"name": "Second club", "company_id": company.id})
+        second._setup_gift_cards()
+        self.assertEqual(second.gift_card_account_id, self.club.gift_card_account_id)
+        self.assertEqual(second.gift_card_journal_id.default_account_id, second.gift_card_account_id)
+
     def test_setup_makes_the_sale_a_liability(self):
         self.assertEqual(self.liability.account_type, "liability_current")
         self.assertEqual(self.gift_product.property_account_income_id, self.liability)

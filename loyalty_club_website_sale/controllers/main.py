@@ -37,3 +37,39 @@ class WebsiteSaleLoyaltyClub(http.Controller):
             except (UserError, ValidationError) as error:
                 order.shop_warning = error.args[0]
         return request.redirect("/shop/cart")
+
+    @http.route("/shop/club/gift_card", type="http", auth="public", website=True, methods=["POST"], sitemap=False)
+    def shop_club_gift_card_apply(self, code="", pin="", **kwargs):
+        order = request.website.sale_get_order()
+        if order:
+            try:
+                order._loyalty_website_apply_gift_card(code, pin)
+            except (UserError, ValidationError) as error:
+                order.shop_warning = error.args[0]
+        return request.redirect("/shop/payment")
+
+    @http.route(
+        "/shop/club/gift_card/remove", type="http", auth="public", website=True, methods=["POST"], sitemap=False
+    )
+    def shop_club_gift_card_remove(self, **kwargs):
+        order = request.website.sale_get_order()
+        if order:
+            order._loyalty_website_remove_gift_card()
+        return request.redirect("/shop/payment")
+
+    @http.route(
+        "/shop/club/gift_card/confirm", type="http", auth="public", website=True, methods=["POST"], sitemap=False
+    )
+    def shop_club_gift_card_confirm(self, **kwargs):
+        """Confirm a cart its gift card pays in full (no payment provider involved)."""
+        order = request.website.sale_get_order()
+        if not order:
+            return request.redirect("/shop")
+        try:
+            order._loyalty_website_confirm_paid_by_gift_card()
+        except (UserError, ValidationError) as error:
+            order.shop_warning = error.args[0]
+            return request.redirect("/shop/payment")
+        request.session["sale_last_order_id"] = order.id
+        request.website.sale_reset()
+        return request.redirect("/shop/confirmation")

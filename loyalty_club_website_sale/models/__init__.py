@@ -2,3 +2,4 @@ from . import loyalty_club
 from . import payment_transaction
 from . import product_template
 from . import sale_order
+from . import account_move

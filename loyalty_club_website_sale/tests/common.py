@@ -4,12 +4,16 @@ from odoo import Command, http
 from odoo.tests import HttpCase, new_test_user
 
 PIN = "2468"
+# a well-formed gift card code (check symbol) and its PIN
+GIFT_CODE = "K7QM-3XPA-9TRW-B2H1"
+GIFT_PIN = "864213"
 
 
 class WebsiteClubCase(HttpCase):
     """The current website's company with a club of its own (any club the database had there is
-    moved away: nothing comes from demo data), a published product, a 150-point reward, a portal
-    member with 400 points and a portal customer without a card; the demo payment provider."""
+    moved away: nothing comes from demo data), a published product at 200, a 150-point reward, a
+    portal member with 400 points, a portal customer without a card, a gift card holding 100; the
+    demo payment provider."""
 
     @classmethod
     def setUpClass(cls):
@@ -74,6 +78,12 @@ class WebsiteClubCase(HttpCase):
         cls.customer_user = new_test_user(
             env, "club_web_customer", groups="base.group_portal", name="Cyrus Customer", email="cyrus@example.com"
         )
+        cls.club._setup_gift_cards()
+        cls.gift_card = env["loyalty.club.gift.card"].create(
+            {"club_id": cls.club.id, "code": GIFT_CODE, "currency_id": cls.company.currency_id.id}
+        )
+        cls.gift_card._set_pin(GIFT_PIN)
+        env["loyalty.club.posting"]._post_gift_card(cls.gift_card, 100.0, "load", "test:web:gift:load")
         cls.provider = env["payment.provider"].search([("code", "=", "demo")], limit=1)
         cls.provider.write({"state": "test", "is_published": True, "company_id": cls.company.id})
         cls.provider.payment_method_ids.active = True

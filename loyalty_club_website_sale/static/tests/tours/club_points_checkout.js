@@ -85,3 +85,109 @@ registry.category("web_tour.tours").add("loyalty_club_website_join_at_checkout",
         ...tourUtils.payWithDemo(),
     ],
 });
+
+function useGiftCard(code, pin) {
+    return [
+        {
+            content: "type the gift card's code",
+            trigger: "input#loyalty_club_gift_card_code",
+            run: `edit ${code}`,
+        },
+        {
+            content: "type its PIN",
+            trigger: "input#loyalty_club_gift_card_pin",
+            run: `edit ${pin}`,
+        },
+        {
+            content: "use the gift card",
+            trigger: ".o_loyalty_club_gift_card_form button.o_loyalty_club_gift_card_apply",
+            run: "click",
+        },
+        {
+            content: "the card pays part of the order",
+            trigger: ".o_loyalty_club_gift_card:contains(B2H1)",
+        },
+        {
+            content: "what is left to pay",
+            trigger: "#order_left_to_pay .o_loyalty_club_left_to_pay:contains(100.00)",
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("loyalty_club_website_gift_card_and_provider", {
+    url: "/shop?search=Club Lamp",
+    steps: () => [
+        ...tourUtils.addToCart({ productName: "Club Lamp", search: false }),
+        tourUtils.goToCart(),
+        tourUtils.goToCheckout(),
+        ...useGiftCard("K7QM-3XPA-9TRW-B2H1", "864213"),
+        ...tourUtils.payWithDemo(),
+        {
+            content: "the order is confirmed without a warning about the amount paid",
+            trigger:
+                '.oe_website_sale_tx_status:contains("successfully processed"):not(:contains("Unfortunately"))',
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("loyalty_club_website_failed_payment", {
+    url: "/shop?search=Club Lamp",
+    steps: () => [
+        ...tourUtils.addToCart({ productName: "Club Lamp", search: false }),
+        tourUtils.goToCart(),
+        {
+            content: "pick the 150-point reward",
+            trigger: "select#loyalty_club_reward",
+            run: "selectByLabel 7% off your order (150)",
+        },
+        {
+            content: "use the points",
+            trigger: ".o_loyalty_club_use_points button.o_loyalty_club_apply",
+            run: "click",
+        },
+        {
+            content: "the reward is in the cart",
+            trigger: '.o_loyalty_club_applied:contains("7% off your order")',
+        },
+        tourUtils.goToCheckout(),
+        {
+            content: "type the gift card's code",
+            trigger: "input#loyalty_club_gift_card_code",
+            run: "edit K7QM-3XPA-9TRW-B2H1",
+        },
+        {
+            content: "type its PIN",
+            trigger: "input#loyalty_club_gift_card_pin",
+            run: "edit 864213",
+        },
+        {
+            content: "use the gift card",
+            trigger: ".o_loyalty_club_gift_card_form button.o_loyalty_club_gift_card_apply",
+            run: "click",
+        },
+        {
+            content: "the card pays part of the order",
+            trigger: ".o_loyalty_club_gift_card:contains(B2H1)",
+        },
+        {
+            content: "select the demo provider",
+            trigger: 'input[name="o_payment_radio"][data-payment-method-code="demo"]',
+            run: "click",
+        },
+        {
+            content: "a card number",
+            trigger: 'input[name="customer_input"]',
+            run: "edit 4242424242424242",
+        },
+        {
+            content: "the provider will refuse the payment",
+            trigger: "select#simulated_payment_state",
+            run: "selectByLabel Error",
+        },
+        tourUtils.pay(),
+        {
+            content: "the payment failed",
+            trigger: '.oe_website_sale_tx_status:contains("payment status: error")',
+        },
+    ],
+});
