@@ -544,14 +544,103 @@ odoo_run() {
 }
 
 # odoo_run_logged LOG ARGS...: odoo_run, output to the terminal and to LOG; returns Odoo's exit code.
+# Odoo runs in the background in a process group of its own, writing to LOG directly (stdin from
+# /dev/null); "tail -f --pid" copies LOG to the terminal until Odoo is gone. Whatever Odoo leaves
+# behind in its group (e.g. a headless Chromium of a browser test, which keeps Odoo's output open)
+# is stopped once Odoo exits (TERM, then KILL), so nothing waits for it. INT, TERM and HUP stop
+# Odoo's group too, then do what the caller's trap for that signal does (or the default).
 odoo_run_logged() {
-    local log="$1" rc
+    local log="$1" rc=0 monitor=0 sig prev
     shift
-    set +e
-    odoo_run "$@" 2>&1 | tee "$log"
-    rc=${PIPESTATUS[0]}
-    set -e
+    : >"$log" || return 1
+    _OLR_PREV=()
+    for sig in INT TERM HUP; do
+        prev="$(trap -p "$sig")"
+        _OLR_PREV+=("$prev")
+        # a signal the caller ignores stays ignored
+        [[ "$prev" == "trap -- '' SIG$sig" ]] || trap "_odoo_run_logged_signal $sig" "$sig"
+    done
+    [[ $- == *m* ]] && monitor=1
+    # job control on for this one job only: it gets its own process group (PGID = its PID). The
+    # lock descriptors (6-9, see ensure_template) are not passed on: a leftover must not hold them.
+    set -m
+    odoo_run "$@" </dev/null >>"$log" 2>&1 6>&- 7>&- 8>&- 9>&- &
+    _OLR_PID=$!
+    ((monitor)) || set +m
+    tail -n +1 -s 0.5 -f --pid="$_OLR_PID" "$log" &
+    _OLR_TAIL=$!
+    while :; do
+        rc=0
+        wait "$_OLR_PID" || rc=$?
+        # a status > 128 with Odoo still there: a trap (that did not exit) interrupted wait
+        ((rc > 128)) && kill -0 "$_OLR_PID" 2>/dev/null || break
+    done
+    # tail prints what is left once it sees Odoo gone (within its 0.5 s interval)
+    wait "$_OLR_TAIL" 2>/dev/null || true
+    _pgrp_stop "$_OLR_PID" 5 "left behind by Odoo"
+    _odoo_run_logged_restore_traps
+    _OLR_PID=""
     return "$rc"
+}
+
+_odoo_run_logged_restore_traps() {
+    local i sigs=(INT TERM HUP)
+    for i in 0 1 2; do
+        if [[ -n "${_OLR_PREV[i]}" ]]; then
+            eval "${_OLR_PREV[i]}"
+        else
+            trap - "${sigs[i]}"
+        fi
+    done
+}
+
+# _odoo_run_logged_signal SIG: trap of odoo_run_logged: stop Odoo's group, then the caller's trap.
+_odoo_run_logged_signal() {
+    local sig="$1" i prev
+    case "$sig" in INT) i=0 ;; TERM) i=1 ;; *) i=2 ;; esac
+    prev="${_OLR_PREV[i]}"
+    if [[ -n "${_OLR_PID:-}" ]]; then
+        printf '\n' >&2
+        warn "SIG$sig: stopping Odoo (process group $_OLR_PID)"
+        _pgrp_stop "$_OLR_PID" 10 ""
+        kill "$_OLR_TAIL" 2>/dev/null || true
+    fi
+    _odoo_run_logged_restore_traps
+    if [[ -n "$prev" ]]; then
+        # e.g. test.sh's "exit 130": its EXIT trap then drops the test database
+        eval "set -- $prev"
+        eval "$3"
+    else
+        kill -s "$sig" "$BASHPID"
+    fi
+}
+
+# _pgrp_procs PGID: "PID NAME" of every process of group PGID that still runs (zombies, which an
+# init that does not reap orphans may keep, do not count). _pgrp_alive PGID: there is one.
+_pgrp_procs() {
+    ps -e -o pgid=,pid=,stat=,comm= 2>/dev/null | awk -v g="$1" '$1 == g && $3 !~ /^Z/ { print $2, $4 }'
+}
+_pgrp_alive() {
+    if command -v ps >/dev/null 2>&1; then
+        [[ -n "$(_pgrp_procs "$1")" ]]
+    else
+        kill -0 -- "-$1" 2>/dev/null
+    fi
+}
+
+# _pgrp_stop PGID GRACE WHAT: TERM to every process of group PGID, KILL to those still there
+# GRACE seconds later. With WHAT, says so when there was something to stop.
+_pgrp_stop() {
+    local pgid="$1" grace="$2" what="$3" i
+    _pgrp_alive "$pgid" || return 0
+    [[ -z "$what" ]] || info "Stopping the processes $what (process group $pgid): $(_pgrp_procs "$pgid" | paste -sd, - | sed 's/,/, /g')"
+    kill -TERM -- "-$pgid" 2>/dev/null || return 0
+    for ((i = 0; i < grace * 10; i++)); do
+        _pgrp_alive "$pgid" || return 0
+        sleep 0.1
+    done
+    warn "processes of group $pgid still run ${grace}s after SIGTERM: SIGKILL"
+    kill -KILL -- "-$pgid" 2>/dev/null || true
 }
 
 # free_port START: first TCP port >= START (up to START+99) nobody listens on.

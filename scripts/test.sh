@@ -138,7 +138,8 @@ TIMEOUT="${LOYALTY_TEST_TIMEOUT:-0}"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || die "LOYALTY_TEST_TIMEOUT must be a number of seconds, not '$TIMEOUT'"
 if ((TIMEOUT > 0)); then
     # a hung test must not block CI forever: SIGTERM after TIMEOUT s, SIGKILL 30 s later
-    ODOO_CMD=(timeout -k 30 "$TIMEOUT" "${ODOO_CMD[@]}")
+    # (--foreground: timeout stays in Odoo's process group, which odoo_run_logged stops at the end)
+    ODOO_CMD=(timeout --foreground -k 30 "$TIMEOUT" "${ODOO_CMD[@]}")
 fi
 
 TEST_DB=""
