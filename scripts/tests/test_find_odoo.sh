@@ -98,7 +98,7 @@ mkdir -p "$WORK/bin" "$WORK/nogit-bin"
 printf '#!/bin/sh\nexec "%s" -I -S "$@"\n' "$REAL_PY" >"$WORK/bin/python3"
 chmod +x "$WORK/bin/python3"
 # PATH without git: only the tools lib.sh uses
-for tool in bash sh env dirname basename mkdir mktemp rm mv sed head tail tr grep flock timeout tee cut sha256sum id cat; do
+for tool in bash sh env dirname basename readlink mkdir mktemp rm mv sed head tail tr grep flock timeout tee cut sha256sum id cat; do
     p="$(command -v "$tool")" && ln -s "$p" "$WORK/nogit-bin/$tool"
 done
 # a git that writes a complete-looking tree where the clone goes, then dies (a clone cut short)
