@@ -691,22 +691,110 @@ stop_bench_server() {
     trap - EXIT
 }
 
-# addon_depends: comma-separated "depends" of loyalty_club/__manifest__.py.
 # addon_hash: hash of the addon's files (a template that follows the code under test)
 addon_hash() {
     (cd "$ADDON_PARENT" && find "$ADDON_NAME" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
         sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 }
 
+# addon_depends [ADDON]: comma-separated "depends" of ADDON's __manifest__.py (default loyalty_club).
 addon_depends() {
-    local manifest="$ADDON_PARENT/$ADDON_NAME/__manifest__.py"
+    local manifest="$ADDON_PARENT/${1:-$ADDON_NAME}/__manifest__.py"
     [[ -f "$manifest" ]] || die "$manifest not found (LOYALTY_ADDON_DIR=${LOYALTY_ADDON_DIR:-<repo root>})"
-    "$PYTHON" - "$manifest" <<'EOF'
+    "${PYTHON:-python3}" - "$manifest" <<'EOF'
 import ast, sys
 with open(sys.argv[1], encoding="utf-8") as f:
     manifest = ast.literal_eval(f.read())
 print(",".join(manifest.get("depends") or ["base"]))
 EOF
+}
+
+# repo_addons [DIR]: the repository's addons, one a line, loyalty_club first: every folder of DIR
+# (default ADDON_PARENT) with a __manifest__.py (not marked "installable": False).
+# bridge_addons: the same without loyalty_club (e.g. loyalty_club_website_sale).
+repo_addons() {
+    local dir="${1:-$ADDON_PARENT}"
+    "${PYTHON:-python3}" - "$dir" "$ADDON_NAME" <<'EOF' || die "could not list the addons of $dir"
+import ast, os, sys
+parent, main = sys.argv[1:3]
+names = []
+for name in sorted(os.listdir(parent)):
+    manifest = os.path.join(parent, name, "__manifest__.py")
+    if not os.path.isfile(manifest):
+        continue
+    with open(manifest, encoding="utf-8") as f:
+        try:
+            installable = ast.literal_eval(f.read()).get("installable", True)
+        except (SyntaxError, ValueError) as e:
+            sys.exit(f"ERROR: {manifest}: not a Python dict literal ({e})")
+    if installable:
+        names.append(name)
+print("\n".join(sorted(names, key=lambda n: (n != main, n))))
+EOF
+}
+bridge_addons() {
+    local all
+    all="$(repo_addons)" || return 1
+    grep -vxF "$ADDON_NAME" <<<"$all" || true
+}
+
+# The repository's other addons (bridges: loyalty_club_website_sale) are tested (test.sh) and
+# translated (i18n.sh) in copies of a template of their own: the main template (TEST_TEMPLATE_DB)
+# plus the Odoo modules of the addon's depends (not the repository's addons: -i installs them with
+# the addon) and those TEMPLATE_EXTRA adds for one of them. The addon's phase NAME (BRIDGE_PHASE,
+# else its name without "loyalty_club_") names the template, loyalty_club_NAME_tpl, and test.sh's
+# phase and switch LOYALTY_TEST_NAME=0.
+declare -gA BRIDGE_PHASE=([loyalty_club_website_sale]=website)
+# payment_demo: a payment provider the web shop's checkout (and its browser tours) can pay with
+declare -gA TEMPLATE_EXTRA=([website_sale]=payment_demo)
+
+# bridge_phase ADDON: the addon's phase name (see above).
+bridge_phase() {
+    local name="${BRIDGE_PHASE[$1]:-${1#"${ADDON_NAME}_"}}"
+    [[ "$name" =~ ^[a-z0-9_]+$ && ! "$name" =~ ^(main|native|demo)$ ]] ||
+        die "addon $1: no phase name ('$name'); give it one in BRIDGE_PHASE (scripts/lib.sh)"
+    printf '%s' "$name"
+}
+
+# bridge_template_modules ADDON: comma-separated Odoo modules the addon's template adds to the
+# main template (empty when there are none: the addon's template is then the main one).
+bridge_template_modules() {
+    local dep deps mods=() all
+    all="$(repo_addons)" || return 1
+    deps="$(addon_depends "$1")" || return 1
+    IFS=',' read -r -a deps <<<"$deps"
+    for dep in "${deps[@]}"; do
+        grep -qxF "$dep" <<<"$all" && continue
+        mods+=("$dep")
+        [[ -z "${TEMPLATE_EXTRA[$dep]:-}" ]] || mods+=("${TEMPLATE_EXTRA[$dep]}")
+    done
+    (
+        IFS=,
+        printf '%s' "${mods[*]}"
+    )
+}
+
+# bridge_template ADDON: the name of the addon's template database.
+bridge_template() {
+    local modules phase
+    modules="$(bridge_template_modules "$1")" || return 1
+    phase="$(bridge_phase "$1")" || return 1
+    if [[ -z "$modules" ]]; then
+        printf '%s' "$TEST_TEMPLATE_DB"
+    else
+        printf '%s' "${ADDON_NAME}_${phase}_tpl"
+    fi
+}
+
+# ensure_bridge_template ADDON: build (or reuse) the main template and the addon's template, with
+# pre-generated web assets like the main one (bridges have browser tours). It follows the main
+# template: ensure_template rebuilds it whenever the main one was rebuilt (FROM's stamp).
+ensure_bridge_template() {
+    local modules template
+    modules="$(bridge_template_modules "$1")" || die "could not read the depends of $1"
+    template="$(bridge_template "$1")" || die "no template for $1"
+    ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1
+    [[ -z "$modules" ]] || ensure_template "$template" "$modules" 1 "$TEST_TEMPLATE_DB" 1
 }
 
 # odoo_revision: something that changes when the Odoo source changes.

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Run the loyalty_club tests in a fresh throwaway database.
+# Run the tests of every addon of the repository in fresh throwaway databases.
 #
-#   ./scripts/test.sh                               all tests of the addon
+#   ./scripts/test.sh                               all tests of every addon
 #   ./scripts/test.sh --tags /loyalty_club:TestX    a narrower --test-tags
+#   ./scripts/test.sh --tags /loyalty_club_website_sale    the tests of one bridge addon
 #   ./scripts/test.sh --keep                        keep the test databases afterwards
+#   ./scripts/test.sh --dry-run                     print the phases the tags select, run nothing
 #
-# Two phases, each in its own throwaway database: "main" (the addon's depends) runs the
+# Phases, each in its own throwaway database: "main" (loyalty_club's depends) runs the
 # tests the tags select; "native" (the same plus Odoo's Loyalty app, which auto-installs
 # sale_loyalty and pos_loyalty) runs only the tests tagged loyalty_club_native (migration
 # from Odoo's Loyalty; classes TestNative*), so that app never changes the main run.
 # The native phase runs when the tags select the whole addon or a TestNative* class;
 # LOYALTY_TEST_NATIVE=0 skips it.
-# Without --tags, the scripts' own tests run first (scripts/tests/*.sh: finding or cloning Odoo;
-# offline, seconds); a failure there fails the run too.
-# With the whole addon selected, a last "demo" phase builds the demo database as
+# Every other addon of the repository (a folder with a __manifest__.py: the bridge
+# loyalty_club_website_sale) has a phase of its own, "website": the Odoo modules of its
+# depends (website_sale, plus payment_demo) on top of the main template, the addon installed,
+# its tests run. It runs with the whole suite or when the tags name the addon
+# (/loyalty_club_website_sale[:TestX]); LOYALTY_TEST_WEBSITE=0 skips it.
+# Without --tags, the scripts' own tests run first (scripts/tests/*.sh: finding or cloning Odoo,
+# the Odoo runner; offline, seconds); a failure there fails the run too.
+# With the whole suite, a last "demo" phase builds the demo database as
 # ./scripts/run.sh --reset does and runs the demo smoke test on it (./scripts/run.sh --smoke,
 # about 4 minutes; counted as one test); LOYALTY_TEST_DEMO=0 skips it.
 # The last line printed is "N passed, N failed" (all phases). Exit status is non-zero when a
@@ -24,11 +31,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-    sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    # the comment lines at the top, up to "set -euo pipefail"
+    sed -n '2,/^set /s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 TAGS="/$ADDON_NAME"
 KEEP=0
+DRY_RUN=0
 while (($#)); do
     case "$1" in
     --tags)
@@ -42,6 +51,10 @@ while (($#)); do
         ;;
     --keep)
         KEEP=1
+        shift
+        ;;
+    --dry-run)
+        DRY_RUN=1
         shift
         ;;
     -h | --help)
@@ -58,9 +71,23 @@ NATIVE_TAG="${ADDON_NAME}_native"
 NATIVE_TEMPLATE_DB="${ADDON_NAME}_native_tpl"
 NATIVE_MODULES=loyalty
 
-# split_tags: MAIN_TAGS and NATIVE_TAGS from TAGS (empty = phase not needed).
+# The other addons of the repository (bridges: loyalty_club_website_sale), each tested in a phase
+# of its own, in a copy of its own template (scripts/lib.sh: BRIDGE_PHASE, TEMPLATE_EXTRA).
+find_python
+ALL_ADDONS="$(repo_addons)"
+BRIDGES="$(grep -vxF "$ADDON_NAME" <<<"$ALL_ADDONS" || true)"
+declare -A IS_BRIDGE=()
+declare -A PHASE_OF=()
+for b in $BRIDGES; do
+    IS_BRIDGE[$b]=1
+    PHASE_OF[$b]="$(bridge_phase "$b")"
+done
+
+# split_tags: MAIN_TAGS, NATIVE_TAGS and BRIDGE_TAGS[addon] from TAGS (empty = phase not needed).
 split_tags() {
-    local spec sign rest tag target klass main=() native=() excludes=() wants_main=0 wants_native=0
+    local spec sign rest tag target klass module b skip_var main=() native=() excludes=() wants_main=0 wants_native=0
+    local -A bridge=()
+    local skipped=()
     IFS=',' read -r -a specs <<<"$TAGS"
     for spec in "${specs[@]}"; do
         spec="${spec//[[:space:]]/}"
@@ -84,7 +111,11 @@ split_tags() {
         target="${rest%%.*}"
         klass=""
         [[ "$target" == *:* ]] && klass="${target#*:}"
-        if [[ "$tag" == "$NATIVE_TAG" || "$klass" == TestNative* ]]; then
+        module=""
+        [[ "$target" == /* ]] && module="${target#/}" && module="${module%%:*}"
+        if [[ -n "$module" && -n "${IS_BRIDGE[$module]:-}" ]]; then
+            bridge[$module]+=",$sign$spec"
+        elif [[ "$tag" == "$NATIVE_TAG" || "$klass" == TestNative* ]]; then
             native+=("$NATIVE_TAG${rest:-/$ADDON_NAME}")
             wants_native=1
         elif [[ -n "$klass" ]]; then
@@ -97,20 +128,65 @@ split_tags() {
             wants_native=1
         fi
     done
+    if [[ "$TAGS" == "/$ADDON_NAME" ]]; then
+        # the whole suite: every addon
+        for b in $BRIDGES; do bridge[$b]=",/$b"; done
+    fi
     MAIN_TAGS=""
     NATIVE_TAGS=""
+    BRIDGE_TAGS=()
     if ((wants_main)); then
         MAIN_TAGS="$(IFS=,; printf '%s' "${main[*]}${excludes[*]:+,${excludes[*]}}")"
     fi
     if ((wants_native)) && [[ "${LOYALTY_TEST_NATIVE:-1}" != 0 ]]; then
         NATIVE_TAGS="$(IFS=,; printf '%s' "${native[*]}${excludes[*]:+,${excludes[*]}}")"
     fi
-    if [[ -z "$MAIN_TAGS" && -z "$NATIVE_TAGS" ]]; then
+    for b in "${!bridge[@]}"; do
+        skip_var="LOYALTY_TEST_${PHASE_OF[$b]^^}"
+        if [[ "${!skip_var:-1}" == 0 ]]; then
+            skipped+=("${PHASE_OF[$b]} ($skip_var=0)")
+            continue
+        fi
+        BRIDGE_TAGS[$b]="$(IFS=,; printf '%s' "${bridge[$b]#,}${excludes[*]:+,${excludes[*]}}")"
+    done
+    if [[ -z "$MAIN_TAGS" && -z "$NATIVE_TAGS" && ${#BRIDGE_TAGS[@]} == 0 ]]; then
+        ((${#skipped[@]} == 0)) ||
+            die "nothing to run: the tags '$TAGS' select only the phase(s) ${skipped[*]}"
         # nothing recognisable (or native skipped): let Odoo judge the tags in the main database
         MAIN_TAGS="$TAGS"
     fi
 }
+declare -A BRIDGE_TAGS=()
 split_tags
+
+# the template of each bridge phase to run, and the modules it adds to the main one
+declare -A BRIDGE_TEMPLATE=()
+declare -A BRIDGE_MODULES=()
+for b in $BRIDGES; do
+    [[ -n "${BRIDGE_TAGS[$b]:-}" ]] || continue
+    BRIDGE_MODULES[$b]="$(bridge_template_modules "$b")"
+    BRIDGE_TEMPLATE[$b]="$(bridge_template "$b")"
+done
+RUN_SCRIPT_TESTS=0
+RUN_DEMO=0
+if [[ "$TAGS" == "/$ADDON_NAME" ]]; then
+    RUN_SCRIPT_TESTS=1
+    [[ "${LOYALTY_TEST_DEMO:-1}" == 0 ]] || RUN_DEMO=1
+fi
+
+if ((DRY_RUN)); then
+    ((RUN_SCRIPT_TESTS == 0)) || echo "scripts' own tests: $(cd "$LIB_DIR" && printf '%s ' tests/test_*.sh)"
+    [[ -z "$MAIN_TAGS" ]] ||
+        echo "phase main: template $TEST_TEMPLATE_DB ($(addon_depends)); -i $ADDON_NAME --test-tags $MAIN_TAGS"
+    [[ -z "$NATIVE_TAGS" ]] ||
+        echo "phase native: template $NATIVE_TEMPLATE_DB ($NATIVE_MODULES on $TEST_TEMPLATE_DB); -i $ADDON_NAME --test-tags $NATIVE_TAGS"
+    for b in $BRIDGES; do
+        [[ -n "${BRIDGE_TAGS[$b]:-}" ]] || continue
+        echo "phase ${PHASE_OF[$b]}: template ${BRIDGE_TEMPLATE[$b]} (${BRIDGE_MODULES[$b]:-$(addon_depends)}${BRIDGE_MODULES[$b]:+ on $TEST_TEMPLATE_DB}); -i $b --test-tags ${BRIDGE_TAGS[$b]}"
+    done
+    ((RUN_DEMO == 0)) || echo "phase demo: ./scripts/run.sh --reset --smoke"
+    exit 0
+fi
 
 PASSED=0
 FAILED=0
@@ -119,7 +195,7 @@ LOGS=()
 ERROR_REPORT=""
 
 # the scripts' own tests (seconds, offline), with the whole suite only
-if [[ "$TAGS" == "/$ADDON_NAME" ]]; then
+if ((RUN_SCRIPT_TESTS)); then
     for t in "$LIB_DIR"/tests/test_*.sh; do
         info "Running the scripts' test $t"
         bash "$t" || REASONS+=("the scripts' test $t failed")
@@ -127,11 +203,13 @@ if [[ "$TAGS" == "/$ADDON_NAME" ]]; then
 fi
 
 setup_all
-[[ -z "$MAIN_TAGS" ]] || ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1
-if [[ -n "$NATIVE_TAGS" ]]; then
-    ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1
-    ensure_template "$NATIVE_TEMPLATE_DB" "$NATIVE_MODULES" 1 "$TEST_TEMPLATE_DB" 0
-fi
+# every phase starts from the main template or from a template built on top of it; those are
+# rebuilt whenever it is (ensure_template: FROM's stamp is part of theirs)
+ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1
+[[ -z "$NATIVE_TAGS" ]] || ensure_template "$NATIVE_TEMPLATE_DB" "$NATIVE_MODULES" 1 "$TEST_TEMPLATE_DB" 0
+for b in $BRIDGES; do
+    [[ -z "${BRIDGE_TAGS[$b]:-}" ]] || ensure_bridge_template "$b"
+done
 
 STAMP="$(date +%Y%m%d-%H%M%S)"
 TIMEOUT="${LOYALTY_TEST_TIMEOUT:-0}"
@@ -157,10 +235,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# run_phase NAME TEMPLATE TAGS: run the tests TAGS in a fresh copy of TEMPLATE and add the
-# verdict to PASSED, FAILED, REASONS.
+# run_phase NAME TEMPLATE MODULE TAGS: install MODULE in a fresh copy of TEMPLATE, run the tests
+# TAGS and add the verdict to PASSED, FAILED, REASONS.
 run_phase() {
-    local name="$1" template="$2" tags="$3" log rc=0 port
+    local name="$1" template="$2" module="$3" tags="$4" log rc=0 port
     TEST_DB="${ADDON_NAME}_test_${name}_${STAMP//-/_}_$$"
     log="$LOG_DIR/test-$STAMP-$$-$name.log"
     LOGS+=("$log")
@@ -168,7 +246,7 @@ run_phase() {
     DB_CREATED=1
     port="$(free_port "${LOYALTY_TEST_HTTP_PORT:-8169}")" || die "no free TCP port found from ${LOYALTY_TEST_HTTP_PORT:-8169} on"
     info "[$name] Running tests '$tags' in database $TEST_DB (http port $port); full log: $log"
-    odoo_run_logged "$log" -d "$TEST_DB" -i "$ADDON_NAME" --test-tags "$tags" \
+    odoo_run_logged "$log" -d "$TEST_DB" -i "$module" --test-tags "$tags" \
         --stop-after-init --log-level=test --http-port="$port" --http-interface=127.0.0.1 \
         --workers=0 --max-cron-threads=0 || rc=$?
     cleanup
@@ -234,11 +312,12 @@ run_demo_phase() {
     fi
 }
 
-[[ -z "$MAIN_TAGS" ]] || run_phase main "$TEST_TEMPLATE_DB" "$MAIN_TAGS"
-[[ -z "$NATIVE_TAGS" ]] || run_phase native "$NATIVE_TEMPLATE_DB" "$NATIVE_TAGS"
-if [[ "$TAGS" == "/$ADDON_NAME" && "${LOYALTY_TEST_DEMO:-1}" != 0 ]]; then
-    run_demo_phase
-fi
+[[ -z "$MAIN_TAGS" ]] || run_phase main "$TEST_TEMPLATE_DB" "$ADDON_NAME" "$MAIN_TAGS"
+[[ -z "$NATIVE_TAGS" ]] || run_phase native "$NATIVE_TEMPLATE_DB" "$ADDON_NAME" "$NATIVE_TAGS"
+for b in $BRIDGES; do
+    [[ -z "${BRIDGE_TAGS[$b]:-}" ]] || run_phase "${PHASE_OF[$b]}" "${BRIDGE_TEMPLATE[$b]}" "$b" "${BRIDGE_TAGS[$b]}"
+done
+((RUN_DEMO == 0)) || run_demo_phase
 
 echo
 for r in "${REASONS[@]}"; do printf 'FAILED: %s\n' "$r" >&2; done
