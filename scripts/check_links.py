@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Check the relative links of the repository's Markdown documentation.
 
-Every ``[text](target)`` link of README.md, docs/*.md, bench/README.md and
-loyalty_club/readme/*.md whose target is not a URL must name an existing file or
+Every ``[text](target)`` link of README.md, docs/*.md, bench/README.md and the
+readme/*.md of every addon (loyalty_club, its bridges) whose target is not a URL must name an existing file or
 directory (relative to the Markdown file); a ``#anchor`` must be the GitHub-style
 anchor of a heading of the target file (or of the file itself for ``(#anchor)``).
 Links inside fenced code blocks and inline code are ignored.
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_GLOBS = ("README.md", "docs/*.md", "bench/README.md", "loyalty_club/readme/*.md")
+DEFAULT_GLOBS = ("README.md", "docs/*.md", "bench/README.md", "*/readme/*.md")
 LINK_RE = re.compile(r"\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^()\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING_RE = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 FENCE_RE = re.compile(r"^ {0,3}(```|~~~)")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lint the addon (and the bench/ scripts): ruff (lint + format), pylint-odoo, prettier (XML, SCSS, JS),
-# and the relative links of the Markdown documentation (scripts/check_links.py).
+# Lint every addon of the repository (loyalty_club and its bridges: each folder with a
+# __manifest__.py) and the bench/ scripts: ruff (lint + format), pylint-odoo, prettier (XML, SCSS,
+# JS), and the relative links of the Markdown documentation (scripts/check_links.py).
 # Tools come from .venv (requirements-dev.txt) and .local/npm, installed by lib.sh.
 # Exits non-zero if any check fails; prints one line per check.
 set -euo pipefail
@@ -11,6 +12,10 @@ cd "$REPO_ROOT"
 find_python
 ensure_venv
 ensure_node_tools
+
+ADDONS_TEXT="$(repo_addons "$REPO_ROOT")"
+mapfile -t ADDONS <<<"$ADDONS_TEXT"
+info "lint: addons ${ADDONS[*]}"
 
 failed=()
 run_check() {
@@ -26,18 +31,24 @@ run_check() {
 }
 
 # as modules: with --system-site-packages their scripts may live outside .venv/bin
-run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "$ADDON_NAME" bench scripts/check_links.py
-run_check "ruff format" "$VENV_PY" -m ruff format --check "$ADDON_NAME" bench scripts/check_links.py
-run_check "pylint-odoo" "$VENV_PY" -m pylint --rcfile=.pylintrc "$ADDON_NAME"
+run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "${ADDONS[@]}" bench scripts/check_links.py
+run_check "ruff format" "$VENV_PY" -m ruff format --check "${ADDONS[@]}" bench scripts/check_links.py
+run_check "pylint-odoo" "$VENV_PY" -m pylint --rcfile=.pylintrc "${ADDONS[@]}"
 prettier="$NODE_TOOLS_DIR/node_modules/.bin/prettier"
 xml_plugin="$NODE_TOOLS_DIR/node_modules/@prettier/plugin-xml/src/plugin.js"
 if [[ -x "$prettier" && -f "$xml_plugin" ]]; then
-    run_check "prettier" "$prettier" --plugin="$xml_plugin" --check "$ADDON_NAME/**/*.{xml,scss,js}"
+    prettier_globs=()
+    for a in "${ADDONS[@]}"; do
+        # (an addon without such files yet, a new bridge, has nothing to check)
+        [[ -z "$(find "$a" \( -name '*.xml' -o -name '*.scss' -o -name '*.js' \) -print -quit)" ]] ||
+            prettier_globs+=("$a/**/*.{xml,scss,js}")
+    done
+    run_check "prettier" "$prettier" --plugin="$xml_plugin" --check "${prettier_globs[@]}"
 else
     echo "lint: prettier FAILED (not installed in $NODE_TOOLS_DIR: is npm available?)"
     failed+=(prettier)
 fi
-# README.md, docs/*.md, bench/README.md, loyalty_club/readme/*.md: every relative link and anchor resolves
+# README.md, docs/*.md, bench/README.md, <addon>/readme/*.md: every relative link and anchor resolves
 run_check "markdown links" "$VENV_PY" scripts/check_links.py
 
 if ((${#failed[@]})); then
