@@ -602,7 +602,7 @@ _odoo_run_logged_signal() {
     if [[ -n "${_OLR_PID:-}" ]]; then
         printf '\n' >&2
         warn "SIG$sig: stopping Odoo (process group $_OLR_PID)"
-        _pgrp_stop "$_OLR_PID" 10 ""
+        _pgrp_stop "$_OLR_PID" 6 ""
         kill "$_OLR_TAIL" 2>/dev/null || true
     fi
     _odoo_run_logged_restore_traps
@@ -628,16 +628,18 @@ _pgrp_alive() {
     fi
 }
 
-# _pgrp_stop PGID GRACE WHAT: TERM to every process of group PGID, KILL to those still there
-# GRACE seconds later. With WHAT, says so when there was something to stop.
+# _pgrp_stop PGID GRACE WHAT: TERM to every process of group PGID, again halfway through GRACE
+# seconds (Odoo shuts down at once on a second one), KILL to those still there after GRACE
+# seconds. With WHAT, says so when there was something to stop.
 _pgrp_stop() {
     local pgid="$1" grace="$2" what="$3" i
     _pgrp_alive "$pgid" || return 0
     [[ -z "$what" ]] || info "Stopping the processes $what (process group $pgid): $(_pgrp_procs "$pgid" | paste -sd, - | sed 's/,/, /g')"
     kill -TERM -- "-$pgid" 2>/dev/null || return 0
-    for ((i = 0; i < grace * 10; i++)); do
-        _pgrp_alive "$pgid" || return 0
+    for ((i = 1; i <= grace * 10; i++)); do
         sleep 0.1
+        _pgrp_alive "$pgid" || return 0
+        ((i != grace * 5)) || kill -TERM -- "-$pgid" 2>/dev/null || true
     done
     warn "processes of group $pgid still run ${grace}s after SIGTERM: SIGKILL"
     kill -KILL -- "-$pgid" 2>/dev/null || true
