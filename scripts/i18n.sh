@@ -32,12 +32,12 @@ else
 fi
 
 setup_all
+ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1 >/dev/null
 DB=""
 trap '[[ -z "$DB" ]] || drop_db "$DB"' EXIT
 for addon in "${ADDONS[@]}"; do
     if [[ "$addon" == "$ADDON_NAME" ]]; then
         template="$TEST_TEMPLATE_DB"
-        ensure_template "$template" "$(addon_depends)" 1 >/dev/null
     else
         template="$(bridge_template "$addon")"
         ensure_bridge_template "$addon" >/dev/null

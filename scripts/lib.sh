@@ -788,14 +788,13 @@ bridge_template() {
     fi
 }
 
-# ensure_bridge_template ADDON: build (or reuse) the main template and the addon's template, with
-# pre-generated web assets like the main one (bridges have browser tours). It follows the main
-# template: ensure_template rebuilds it whenever the main one was rebuilt (FROM's stamp).
+# ensure_bridge_template ADDON: build (or reuse) the addon's template, with pre-generated web
+# assets like the main one (bridges have browser tours); ensure the main template first. It
+# follows the main template: ensure_template rebuilds it whenever the main one was (FROM's stamp).
 ensure_bridge_template() {
     local modules template
     modules="$(bridge_template_modules "$1")" || die "could not read the depends of $1"
     template="$(bridge_template "$1")" || die "no template for $1"
-    ensure_template "$TEST_TEMPLATE_DB" "$(addon_depends)" 1
     [[ -z "$modules" ]] || ensure_template "$template" "$modules" 1 "$TEST_TEMPLATE_DB" 1
 }
 
