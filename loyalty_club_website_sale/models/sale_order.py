@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from odoo.addons.loyalty_club.tools.gift_card_code import format_code
+
 # Posting keys of what an order takes when the customer pays online; one number per payment
 # attempt (a failed payment gives back, the next attempt takes again):
 #   sale.order:<order id>:payment:<attempt>:redeem               the points of the reward lines
@@ -442,9 +444,10 @@ class SaleOrder(models.Model):
     @api.depends("transaction_ids", "loyalty_gift_card_amount")
     def _compute_amount_paid(self):
         # the gift card's part is paid as soon as it is taken off the card
-        super()._compute_amount_paid()
+        result = super()._compute_amount_paid()
         for order in self:
             order.amount_paid += order.sudo().loyalty_gift_card_amount
+        return result
 
     def _loyalty_settle_gift_card_on(self, invoice):
         """Register the gift card's part of the order on its posted ``invoice`` (the club's gift
@@ -464,6 +467,60 @@ class SaleOrder(models.Model):
             self.env._("Gift card %s", card._masked()),
             self.env._("Paid %(amount)s with gift card %(card)s at the web shop.", amount=amount, card=card._masked()),
         )[:1]
+
+    # ------------------------------------------------------------------
+    # Gift cards bought on the web shop
+    # ------------------------------------------------------------------
+    def _loyalty_gift_card_load_sold_cards(self):
+        """Gift cards bought on the web shop reach their buyer: each new card gets a PIN, and the
+        buyer an e-mail with its code and PIN (sent once, deleted once sent; the PIN is stored
+        nowhere else in clear). Cards sold in the back office keep being handed over by staff."""
+        result = super()._loyalty_gift_card_load_sold_cards()
+        for order in self.sudo().filtered("website_id"):
+            lines = order.order_line.filtered(lambda line: line.product_id.loyalty_gift_card)
+            cards = lines.loyalty_gift_card_ids.filtered(lambda card: not card.pin_set)
+            if cards:
+                order._loyalty_mail_bought_gift_cards(cards)
+        return result
+
+    def _loyalty_mail_bought_gift_cards(self, cards):
+        """Give ``cards`` a PIN each and e-mail their codes and PINs to the order's customer."""
+        self.ensure_one()
+        partner = self.partner_id
+        if not partner.email:
+            self.message_post(
+                body=self.env._("The gift cards bought have no PIN yet: the customer has no e-mail address.")
+            )
+            return
+        Card = self.env["loyalty.club.gift.card"].sudo()
+        lines = []
+        for card in cards:
+            pin = Card._new_pin()
+            card._set_pin(pin)
+            lines.append({"code": format_code(card.code), "pin": pin, "card": card})
+        env = self.env(context=dict(self.env.context, lang=partner.lang or self.env.lang))
+        body = env["ir.qweb"]._render(
+            "loyalty_club_website_sale.gift_cards_bought_mail", {"order": self.with_env(env), "cards": lines}
+        )
+        company = self.company_id
+        env["mail.mail"].sudo().create(
+            {
+                "subject": env._("Your gift cards from %s", company.name),
+                "body_html": body,
+                "email_from": company.email_formatted
+                or env["ir.mail_server"].sudo()._get_default_from_address()
+                or env.ref("base.partner_root").sudo().email_formatted,
+                "email_to": partner.email_formatted,
+                "auto_delete": True,
+            }
+        )
+        self.message_post(
+            body=self.env._(
+                "The codes and PINs of %(count)s gift card(s) were e-mailed to %(email)s.",
+                count=len(cards),
+                email=partner.email,
+            )
+        )
 
     # ------------------------------------------------------------------
     # Paying online: the points are spent when the payment starts

@@ -1,3 +1,5 @@
+import re
+
 from odoo.tests import tagged
 
 from .common import GIFT_CODE, GIFT_PIN, WebsiteClubCase
@@ -130,3 +132,32 @@ class TestWebsiteGiftCard(WebsiteClubCase):
         self.assertIsNone(error)
         self.assertAlmostEqual(tx.amount, 200.0)
         self.assertEqual(self.gift_card.balance, 100.0)
+
+    def test_gift_cards_bought_online_are_mailed_with_their_pins(self):
+        product = self.club.gift_card_product_id
+        product.write({"is_published": True, "website_id": self.website.id})
+        self.authenticate("club_web_member", "club_web_member")
+        order = self.add_to_cart(product, quantity=2)
+        self.pay(order)
+        self.assertEqual(order.state, "sale")
+        cards = order.order_line.loyalty_gift_card_ids
+        self.assertEqual(len(cards), 2)
+        self.assertEqual(cards.mapped("balance"), [50.0, 50.0])
+        mail = self.env["mail.mail"].search([("email_to", "ilike", "mina@example.com")], order="id desc", limit=1)
+        self.assertTrue(mail.auto_delete, "the codes and PINs are not kept once sent")
+        rows = re.findall(r'dir="ltr">([0-9A-Z-]{19})</td>\s*<td[^>]*dir="ltr">(\d+)</td>', mail.body_html)
+        self.assertEqual(len(rows), 2, mail.body_html)
+        GiftCard = self.env["loyalty.club.gift.card"]
+        self.assertEqual(
+            sorted(GiftCard._authenticate(code, pin, club=self.club).id for code, pin in rows), sorted(cards.ids)
+        )
+        # nothing of the PINs in the order's chatter
+        for _code, pin in rows:
+            self.assertNotIn(pin, " ".join(order.message_ids.mapped("body")))
+        # confirming again (after a cancellation) mails nothing new
+        order._action_cancel()
+        order.action_draft()
+        order.action_confirm()
+        self.assertEqual(
+            self.env["mail.mail"].search_count([("email_to", "ilike", "mina@example.com"), ("id", ">", mail.id)]), 0
+        )

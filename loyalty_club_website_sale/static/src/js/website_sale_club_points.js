@@ -24,7 +24,7 @@ publicWidget.registry.WebsiteSale.include({
  */
 publicWidget.registry.LoyaltyClubJoinForm = publicWidget.Widget.extend({
     selector: ".o_loyalty_club_join_form",
-    events: { "change input[name='join']": "_onChangeJoin" },
+    events: {"change input[name='join']": "_onChangeJoin"},
 
     start() {
         this.el.querySelector(".o_loyalty_club_join_save")?.classList.add("d-none");

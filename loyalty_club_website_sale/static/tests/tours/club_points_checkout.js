@@ -1,4 +1,4 @@
-import { registry } from "@web/core/registry";
+import {registry} from "@web/core/registry";
 import * as tourUtils from "@website_sale/js/tours/tour_utils";
 
 registry.category("web_tour.tours").add("loyalty_club_website_points_checkout", {
@@ -117,7 +117,7 @@ function useGiftCard(code, pin) {
 registry.category("web_tour.tours").add("loyalty_club_website_gift_card_and_provider", {
     url: "/shop?search=Club Lamp",
     steps: () => [
-        ...tourUtils.addToCart({ productName: "Club Lamp", search: false }),
+        ...tourUtils.addToCart({productName: "Club Lamp", search: false}),
         tourUtils.goToCart(),
         tourUtils.goToCheckout(),
         ...useGiftCard("K7QM-3XPA-9TRW-B2H1", "864213"),
@@ -133,7 +133,7 @@ registry.category("web_tour.tours").add("loyalty_club_website_gift_card_and_prov
 registry.category("web_tour.tours").add("loyalty_club_website_failed_payment", {
     url: "/shop?search=Club Lamp",
     steps: () => [
-        ...tourUtils.addToCart({ productName: "Club Lamp", search: false }),
+        ...tourUtils.addToCart({productName: "Club Lamp", search: false}),
         tourUtils.goToCart(),
         {
             content: "pick the 150-point reward",
