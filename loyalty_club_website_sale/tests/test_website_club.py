@@ -1,6 +1,7 @@
 import re
 
-from odoo.tests import tagged
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
 
 from .common import PIN, WebsiteClubCase
 
@@ -289,3 +290,28 @@ class TestWebsiteClubJoin(WebsiteClubCase):
         self.post_form("/shop/club/join", join="1")
         self.assertFalse(order.loyalty_join_club)
         self.assertIn("You are a member of the club already.", self.url_open("/shop/cart").text)
+
+
+@tagged("post_install", "-at_install")
+class TestWebsiteClubServerDecides(WebsiteClubCase):
+    """What the web shop records on an order (the gift card paying, what it paid, the entries taken
+    at payment, joining) is written by the server only: an RPC write of any role is refused."""
+
+    def test_clients_cannot_set_the_web_shop_fields(self):
+        salesman = new_test_user(
+            self.env,
+            "web_club_salesman",
+            groups="sales_team.group_sale_salesman_all_leads,loyalty_club.group_loyalty_club_manager",
+        )
+        order = self.env["sale.order"].create({"partner_id": self.member.id})
+        forged = [
+            {"loyalty_gift_card_id": self.gift_card.id},
+            {"loyalty_gift_card_amount": 1000.0},
+            {"loyalty_join_club": True},
+            {"loyalty_payment_attempts": 7},
+            {"loyalty_payment_entry_id": self.env["loyalty.club.entry"].search([], limit=1).id},
+        ]
+        for values in forged:
+            with self.subTest(values=values), self.assertRaises(AccessError):
+                order.with_user(salesman).write(values)
+        self.assertFalse(order.loyalty_gift_card_id or order.loyalty_join_club or order.loyalty_gift_card_amount)
