@@ -272,17 +272,8 @@ class LoyaltyClubPortal(CustomerPortal):
             "loyalty_club.portal_pin_reset_mail",
             {"card": card.with_env(env).sudo(), "url": f"{base_url}/my/club/pin/reset?token={token}"},
         )
-        company = card.company_id
-        env["mail.mail"].sudo().create(
-            {
-                "subject": env._("Set a new PIN for your club card"),
-                "body_html": body,
-                "email_from": company.email_formatted
-                or env["ir.mail_server"].sudo()._get_default_from_address()
-                or env.ref("base.partner_root").sudo().email_formatted,
-                "email_to": partner.email_formatted,
-                "auto_delete": True,
-            }
+        env["loyalty.club"]._mail_secret(
+            card.company_id, partner, env._("Set a new PIN for your club card"), body
         ).send()
         return request.redirect("/my/club?message=pin_mail_sent")
 

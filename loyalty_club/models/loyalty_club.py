@@ -585,6 +585,26 @@ class LoyaltyClub(models.Model):
             return format_jalali(value, persian_digits=bool(self[:1].customer_persian_digits))
         return format_date(self.env, value.date() if isinstance(value, datetime) else value, lang_code=lang)
 
+    @api.model
+    def _mail_secret(self, company, partner, subject, body):
+        """Queue an e-mail to ``partner`` from ``company`` that holds a secret (a PIN, a PIN reset
+        link): never posted in a chatter, deleted once sent. :returns: the ``mail.mail``"""
+        return (
+            self.env["mail.mail"]
+            .sudo()
+            .create(
+                {
+                    "subject": subject,
+                    "body_html": body,
+                    "email_from": company.email_formatted
+                    or self.env["ir.mail_server"].sudo()._get_default_from_address()
+                    or self.env.ref("base.partner_root").sudo().email_formatted,
+                    "email_to": partner.email_formatted,
+                    "auto_delete": True,
+                }
+            )
+        )
+
     def _phone_or_email_taken(self, normalized_phone, partner, email=True):
         """Whether a card of this club held by another customer than ``partner`` has the phone
         ``normalized_phone`` (E.164) or, with ``email``, ``partner``'s e-mail address: the check of

@@ -502,17 +502,8 @@ class SaleOrder(models.Model):
         body = env["ir.qweb"]._render(
             "loyalty_club_website_sale.gift_cards_bought_mail", {"order": self.with_env(env), "cards": lines}
         )
-        company = self.company_id
-        env["mail.mail"].sudo().create(
-            {
-                "subject": env._("Your gift cards from %s", company.name),
-                "body_html": body,
-                "email_from": company.email_formatted
-                or env["ir.mail_server"].sudo()._get_default_from_address()
-                or env.ref("base.partner_root").sudo().email_formatted,
-                "email_to": partner.email_formatted,
-                "auto_delete": True,
-            }
+        env["loyalty.club"]._mail_secret(
+            self.company_id, partner, env._("Your gift cards from %s", self.company_id.name), body
         )
         self.message_post(
             body=self.env._(

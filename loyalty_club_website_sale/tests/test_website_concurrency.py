@@ -11,8 +11,6 @@ class TestWebsitePaymentConcurrency(CommittedClubMixin, TransactionCase):
 
     def test_two_sessions_cannot_spend_the_same_points(self):
         ids = self.make_committed_card(balance=200, tag="web")
-        provider = self.env["payment.provider"].search([("code", "=", "demo")], limit=1)
-        provider_id, method_id = provider.id, provider.payment_method_ids[:1].id  # read here, not in the threads
         with self.committed_env() as env:
             card = env["loyalty.club.card"].browse(ids["card"])
             reward = env["loyalty.club.reward"].create(
@@ -40,26 +38,7 @@ class TestWebsitePaymentConcurrency(CommittedClubMixin, TransactionCase):
             order_ids, product_id, reward_id = orders.ids, product.id, reward.id
         self.addCleanup(self._cleanup_orders, order_ids, product_id, reward_id)
 
-        def pay(env, index):
-            order = env["sale.order"].browse(order_ids[index])
-            env["payment.transaction"].create(
-                {
-                    "provider_id": provider_id,
-                    "payment_method_id": method_id,
-                    "reference": f"WEB-CONCURRENCY-{order.id}",
-                    "amount": order.amount_total,
-                    "currency_id": order.currency_id.id,
-                    "partner_id": ids["partner"],
-                    "operation": "online_direct",
-                    "sale_order_ids": [Command.set([order.id])],
-                }
-            )
-
-        with self._error_log_lines() as errors:
-            outcomes = self._run_threads(2, pay)
-        failures = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
-        self.assertEqual(sorted(outcomes), ["ok", "refused"], "\n".join(failures))
-        self.assertFalse(errors)
+        self._pay_at_once(order_ids, ids["partner"])
         balance, kinds, mismatches = self._card_state(ids["card"])
         self.assertEqual(balance, 50)
         self.assertEqual(sorted(kinds), ["earn", "redeem"])
@@ -70,8 +49,6 @@ class TestWebsitePaymentConcurrency(CommittedClubMixin, TransactionCase):
 
     def test_a_gift_card_cannot_be_overdrawn_by_two_checkouts(self):
         ids = self.make_committed_card(tag="webgift")
-        provider = self.env["payment.provider"].search([("code", "=", "demo")], limit=1)
-        provider_id, method_id = provider.id, provider.payment_method_ids[:1].id  # read here, not in the threads
         with self.committed_env() as env:
             club = env["loyalty.club"].browse(ids["club"])
             gift_card = env["loyalty.club.gift.card"].create({"club_id": club.id, "currency_id": club.currency_id.id})
@@ -91,26 +68,7 @@ class TestWebsitePaymentConcurrency(CommittedClubMixin, TransactionCase):
             order_ids, product_id, gift_card_id = orders.ids, product.id, gift_card.id
         self.addCleanup(self._cleanup_orders, order_ids, product_id, None, gift_card_id)
 
-        def pay(env, index):
-            order = env["sale.order"].browse(order_ids[index])
-            env["payment.transaction"].create(
-                {
-                    "provider_id": provider_id,
-                    "payment_method_id": method_id,
-                    "reference": f"WEB-GIFT-CONCURRENCY-{order.id}",
-                    "amount": order.amount_total,
-                    "currency_id": order.currency_id.id,
-                    "partner_id": ids["partner"],
-                    "operation": "online_direct",
-                    "sale_order_ids": [Command.set([order.id])],
-                }
-            )
-
-        with self._error_log_lines() as errors:
-            outcomes = self._run_threads(2, pay)
-        failures = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
-        self.assertEqual(sorted(outcomes), ["ok", "refused"], "\n".join(failures))
-        self.assertFalse(errors)
+        self._pay_at_once(order_ids, ids["partner"])
         with self.committed_env() as env:
             gift_card = env["loyalty.club.gift.card"].browse(gift_card_id)
             self.assertEqual(gift_card.balance, 0.0)
@@ -119,6 +77,33 @@ class TestWebsitePaymentConcurrency(CommittedClubMixin, TransactionCase):
             paid = env["sale.order"].browse(order_ids).filtered("transaction_ids")
             self.assertEqual(len(paid), 1)
             self.assertAlmostEqual(paid.transaction_ids.amount, 50.0, msg="the provider pays what the card left")
+
+    def _pay_at_once(self, order_ids, partner_id):
+        """Start paying each order (demo provider) in its own transaction, all at the same moment:
+        exactly one payment starts, the others are refused, nothing else goes wrong."""
+        provider = self.env["payment.provider"].search([("code", "=", "demo")], limit=1)
+        provider_id, method_id = provider.id, provider.payment_method_ids[:1].id  # read here, not in the threads
+
+        def pay(env, index):
+            order = env["sale.order"].browse(order_ids[index])
+            env["payment.transaction"].create(
+                {
+                    "provider_id": provider_id,
+                    "payment_method_id": method_id,
+                    "reference": f"WEB-CONCURRENCY-{order.id}",
+                    "amount": order.amount_total,
+                    "currency_id": order.currency_id.id,
+                    "partner_id": partner_id,
+                    "operation": "online_direct",
+                    "sale_order_ids": [Command.set([order.id])],
+                }
+            )
+
+        with self._error_log_lines() as errors:
+            outcomes = self._run_threads(len(order_ids), pay)
+        failures = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
+        self.assertEqual(sorted(outcomes), ["ok"] + ["refused"] * (len(order_ids) - 1), "\n".join(failures))
+        self.assertFalse(errors)
 
     def _cleanup_orders(self, order_ids, product_id, reward_id, gift_card_id=None):
         with self.committed_env() as env:

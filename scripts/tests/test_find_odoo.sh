@@ -17,43 +17,19 @@ REPO_ROOT="$(cd "$HERE/../.." && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/loyalty_find_odoo.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-PASSED=0
-FAILED=0
-FAILURES=()
-CASE=""
-CASE_OK=1
+# shellcheck source=scripts/tests/harness.sh
+source "$HERE/harness.sh"
 
-fail() {
-    CASE_OK=0
-    FAILURES+=("$CASE: $*")
+show_last_output() {
+    echo "--- stderr of the last find_odoo:"
+    sed 's/^/    /' "$WORK/err" 2>/dev/null | head -n 30
 }
-# check DESCRIPTION COMMAND...: the command must succeed
-check() {
-    local what="$1"
-    shift
-    "$@" || fail "$what"
-}
-contains() { grep -qF -- "$2" "$1"; }
+
 lacks() { ! grep -qF -- "$2" "$1"; }
 matches() { grep -qE -- "$2" "$1"; }
 # no_leftover DIR: no temporary clone folder in DIR
 no_leftover() { ! compgen -G "$1/.odoo-18.0.tmp.*" >/dev/null; }
 
-start_case() {
-    CASE="$1"
-    CASE_OK=1
-}
-end_case() {
-    if ((CASE_OK)); then
-        PASSED=$((PASSED + 1))
-        echo "ok - $CASE"
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAILED - $CASE"
-        echo "--- stderr of the last find_odoo:"
-        sed 's/^/    /' "$WORK/err" 2>/dev/null | head -n 30
-    fi
-}
 
 # --------------------------------------------------------------------------
 # fixtures
@@ -303,7 +279,4 @@ check "the reason names the version" test "$(clone_reason)" = \
     "the branch 18.0 of file://$WORK/odoo17.git is not an Odoo 18 source (Odoo version 17, need 18)"
 end_case
 
-echo
-for f in "${FAILURES[@]}"; do printf 'FAILED: %s\n' "$f" >&2; done
-echo "scripts: $PASSED passed, $FAILED failed"
-((FAILED == 0))
+finish

@@ -24,23 +24,18 @@ kill_leftovers() {
 }
 trap 'kill_leftovers; rm -rf "$WORK"' EXIT
 
-PASSED=0
-FAILED=0
-FAILURES=()
-CASE=""
-CASE_OK=1
+# shellcheck source=scripts/tests/harness.sh
+source "$HERE/harness.sh"
 
-fail() {
-    CASE_OK=0
-    FAILURES+=("$CASE: $*")
+case_setup() {
+    kill_leftovers
+    rm -f "$WORK"/out "$WORK"/err "$WORK"/odoo.log "$WORK"/args
 }
-# check DESCRIPTION COMMAND...: the command must succeed
-check() {
-    local what="$1"
-    shift
-    "$@" || fail "$what"
+show_last_output() {
+    echo "--- stdout, stderr of the last call:"
+    { tail -n 15 "$WORK/out" 2>/dev/null; tail -n 15 "$WORK/err" 2>/dev/null; } | sed 's/^/    /'
 }
-contains() { grep -qF -- "$2" "$1"; }
+
 # gone PIDFILE: the process whose PID the file holds no longer runs (a zombie, which an init
 # that does not reap orphans may keep, counts as gone)
 gone() {
@@ -51,23 +46,6 @@ gone() {
     [[ -z "$stat" || "$stat" == Z* ]]
 }
 
-start_case() {
-    CASE="$1"
-    CASE_OK=1
-    kill_leftovers
-    rm -f "$WORK"/out "$WORK"/err "$WORK"/odoo.log "$WORK"/args
-}
-end_case() {
-    if ((CASE_OK)); then
-        PASSED=$((PASSED + 1))
-        echo "ok - $CASE"
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAILED - $CASE"
-        echo "--- stdout, stderr of the last call:"
-        { tail -n 15 "$WORK/out" 2>/dev/null; tail -n 15 "$WORK/err" 2>/dev/null; } | sed 's/^/    /'
-    fi
-}
 
 # The fake Odoo, sourced by every case after lib.sh. FAKE_MODE:
 #   leftover  prints lines (stdout and stderr), starts a child that keeps its output open and
@@ -218,7 +196,4 @@ check "the fake Odoo is gone" gone "$WORK/odoo.pid"
 check "its child is gone" gone "$WORK/child.pid"
 end_case
 
-echo
-for f in "${FAILURES[@]}"; do printf 'FAILED: %s\n' "$f" >&2; done
-echo "scripts: $PASSED passed, $FAILED failed"
-((FAILED == 0))
+finish

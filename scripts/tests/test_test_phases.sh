@@ -15,43 +15,19 @@ TEST_SH="$(cd "$HERE/.." && pwd)/test.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/loyalty_test_phases.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-PASSED=0
-FAILED=0
-FAILURES=()
-CASE=""
-CASE_OK=1
+# shellcheck source=scripts/tests/harness.sh
+source "$HERE/harness.sh"
 
-fail() {
-    CASE_OK=0
-    FAILURES+=("$CASE: $*")
+show_last_output() {
+    echo "--- output of the last test.sh --dry-run:"
+    sed 's/^/    /' "$WORK/out" "$WORK/err" | head -n 30
 }
-# check DESCRIPTION COMMAND...: the command must succeed
-check() {
-    local what="$1"
-    shift
-    "$@" || fail "$what"
-}
+
 # has_line LINE: the output has exactly this line
 has_line() { grep -qxF -- "$1" "$WORK/out"; }
 # no_phase NAME: the output has no phase NAME
 no_phase() { ! grep -q "^phase $1:" "$WORK/out"; }
-contains() { grep -qF -- "$2" "$1"; }
 
-start_case() {
-    CASE="$1"
-    CASE_OK=1
-}
-end_case() {
-    if ((CASE_OK)); then
-        PASSED=$((PASSED + 1))
-        echo "ok - $CASE"
-    else
-        FAILED=$((FAILED + 1))
-        echo "FAILED - $CASE"
-        echo "--- output of the last test.sh --dry-run:"
-        sed 's/^/    /' "$WORK/out" "$WORK/err" | head -n 30
-    fi
-}
 
 # addon DIR NAME DEPENDS [EXTRA]: a manifest for NAME in DIR
 addon() {
@@ -166,7 +142,4 @@ check "main runs" grep -q "^phase main: .* --test-tags /loyalty_club$" "$WORK/ou
 check "only main, native and demo" test "$(grep -c '^phase ' "$WORK/out")" = 3
 end_case
 
-echo
-for f in "${FAILURES[@]}"; do printf 'FAILED: %s\n' "$f" >&2; done
-echo "scripts: $PASSED passed, $FAILED failed"
-((FAILED == 0))
+finish

@@ -1,28 +1,27 @@
 import {registry} from "@web/core/registry";
 import * as tourUtils from "@website_sale/js/tours/tour_utils";
 
-registry.category("web_tour.tours").add("loyalty_club_website_points_checkout", {
-    url: "/shop?search=Club Lamp",
-    steps: () => [
-        {
-            content: "open the product",
-            trigger: '.oe_product_cart a:contains("Club Lamp")',
-            run: "click",
-        },
-        {
-            content: "the product page says what the member earns",
-            trigger: '.o_loyalty_club_earn_text:contains("Earn 20 club points")',
-        },
-        {
-            content: "add to cart",
-            trigger: '#product_detail form[action^="/shop/cart/update"] #add_to_cart',
-            run: "click",
-        },
-        tourUtils.goToCart(),
-        {
-            content: "the cart shows the member's balance",
-            trigger: '.o_loyalty_club_cart .o_loyalty_club_balance:contains("400")',
-        },
+const GIFT_CODE = "K7QM-3XPA-9TRW-B2H1";
+const GIFT_PIN = "864213";
+
+function openClubLamp() {
+    return {
+        content: "open the product",
+        trigger: '.oe_product_cart a:contains("Club Lamp")',
+        run: "click",
+    };
+}
+
+function addToCart() {
+    return {
+        content: "add to cart",
+        trigger: '#product_detail form[action^="/shop/cart/update"] #add_to_cart',
+        run: "click",
+    };
+}
+
+function useReward() {
+    return [
         {
             content: "pick the 150-point reward",
             trigger: "select#loyalty_club_reward",
@@ -37,6 +36,52 @@ registry.category("web_tour.tours").add("loyalty_club_website_points_checkout", 
             content: "the reward is in the cart",
             trigger: '.o_loyalty_club_applied:contains("7% off your order")',
         },
+    ];
+}
+
+function useGiftCard(leftToPay) {
+    return [
+        {
+            content: "type the gift card's code",
+            trigger: "input#loyalty_club_gift_card_code",
+            run: `edit ${GIFT_CODE}`,
+        },
+        {
+            content: "type its PIN",
+            trigger: "input#loyalty_club_gift_card_pin",
+            run: `edit ${GIFT_PIN}`,
+        },
+        {
+            content: "use the gift card",
+            trigger: ".o_loyalty_club_gift_card_form button.o_loyalty_club_gift_card_apply",
+            run: "click",
+        },
+        {
+            content: "the card pays part of the order",
+            trigger: ".o_loyalty_club_gift_card:contains(B2H1)",
+        },
+        {
+            content: "what is left to pay",
+            trigger: `#order_left_to_pay .o_loyalty_club_left_to_pay:contains(${leftToPay})`,
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("loyalty_club_website_points_checkout", {
+    url: "/shop?search=Club Lamp",
+    steps: () => [
+        openClubLamp(),
+        {
+            content: "the product page says what the member earns",
+            trigger: '.o_loyalty_club_earn_text:contains("Earn 20 club points")',
+        },
+        addToCart(),
+        tourUtils.goToCart(),
+        {
+            content: "the cart shows the member's balance",
+            trigger: '.o_loyalty_club_cart .o_loyalty_club_balance:contains("400")',
+        },
+        ...useReward(),
         {
             content: "the order earns on what is paid in money",
             trigger: '#order_club_points .o_loyalty_club_order_earn:contains("18")',
@@ -49,20 +94,12 @@ registry.category("web_tour.tours").add("loyalty_club_website_points_checkout", 
 registry.category("web_tour.tours").add("loyalty_club_website_join_at_checkout", {
     url: "/shop?search=Club Lamp",
     steps: () => [
-        {
-            content: "open the product",
-            trigger: '.oe_product_cart a:contains("Club Lamp")',
-            run: "click",
-        },
+        openClubLamp(),
         {
             content: "a visitor is invited to join",
             trigger: '.o_loyalty_club_join_hint a[href="/my/club"]',
         },
-        {
-            content: "add to cart",
-            trigger: '#product_detail form[action^="/shop/cart/update"] #add_to_cart',
-            run: "click",
-        },
+        addToCart(),
         tourUtils.goToCart(),
         {
             content: "join the club with this order",
@@ -86,41 +123,14 @@ registry.category("web_tour.tours").add("loyalty_club_website_join_at_checkout",
     ],
 });
 
-function useGiftCard(code, pin) {
-    return [
-        {
-            content: "type the gift card's code",
-            trigger: "input#loyalty_club_gift_card_code",
-            run: `edit ${code}`,
-        },
-        {
-            content: "type its PIN",
-            trigger: "input#loyalty_club_gift_card_pin",
-            run: `edit ${pin}`,
-        },
-        {
-            content: "use the gift card",
-            trigger: ".o_loyalty_club_gift_card_form button.o_loyalty_club_gift_card_apply",
-            run: "click",
-        },
-        {
-            content: "the card pays part of the order",
-            trigger: ".o_loyalty_club_gift_card:contains(B2H1)",
-        },
-        {
-            content: "what is left to pay",
-            trigger: "#order_left_to_pay .o_loyalty_club_left_to_pay:contains(100.00)",
-        },
-    ];
-}
-
 registry.category("web_tour.tours").add("loyalty_club_website_gift_card_and_provider", {
     url: "/shop?search=Club Lamp",
     steps: () => [
-        ...tourUtils.addToCart({productName: "Club Lamp", search: false}),
+        openClubLamp(),
+        addToCart(),
         tourUtils.goToCart(),
         tourUtils.goToCheckout(),
-        ...useGiftCard("K7QM-3XPA-9TRW-B2H1", "864213"),
+        ...useGiftCard("100.00"),
         ...tourUtils.payWithDemo(),
         {
             content: "the order is confirmed without a warning about the amount paid",
@@ -133,42 +143,12 @@ registry.category("web_tour.tours").add("loyalty_club_website_gift_card_and_prov
 registry.category("web_tour.tours").add("loyalty_club_website_failed_payment", {
     url: "/shop?search=Club Lamp",
     steps: () => [
-        ...tourUtils.addToCart({productName: "Club Lamp", search: false}),
+        openClubLamp(),
+        addToCart(),
         tourUtils.goToCart(),
-        {
-            content: "pick the 150-point reward",
-            trigger: "select#loyalty_club_reward",
-            run: "selectByLabel 7% off your order (150)",
-        },
-        {
-            content: "use the points",
-            trigger: ".o_loyalty_club_use_points button.o_loyalty_club_apply",
-            run: "click",
-        },
-        {
-            content: "the reward is in the cart",
-            trigger: '.o_loyalty_club_applied:contains("7% off your order")',
-        },
+        ...useReward(),
         tourUtils.goToCheckout(),
-        {
-            content: "type the gift card's code",
-            trigger: "input#loyalty_club_gift_card_code",
-            run: "edit K7QM-3XPA-9TRW-B2H1",
-        },
-        {
-            content: "type its PIN",
-            trigger: "input#loyalty_club_gift_card_pin",
-            run: "edit 864213",
-        },
-        {
-            content: "use the gift card",
-            trigger: ".o_loyalty_club_gift_card_form button.o_loyalty_club_gift_card_apply",
-            run: "click",
-        },
-        {
-            content: "the card pays part of the order",
-            trigger: ".o_loyalty_club_gift_card:contains(B2H1)",
-        },
+        ...useGiftCard("86.00"),
         {
             content: "select the demo provider",
             trigger: 'input[name="o_payment_radio"][data-payment-method-code="demo"]',
