@@ -1,5 +1,6 @@
 import re
 
+from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
@@ -42,6 +43,30 @@ class TestWebsiteClubPages(WebsiteClubCase):
         order = self.add_to_cart()
         self.assertEqual(order.order_line.discount, 10.0)
         self.assertAlmostEqual(order.amount_total, 180.0)
+
+    def test_discount_window_of_the_website_team_only(self):
+        """An open discount window for the website's sales team shows on the product page and
+        applies in the cart; a window of another team does neither."""
+        Window = self.env["loyalty.club.discount.window"]
+        other_team = self.env["crm.team"].create({"name": "Phone sales"})
+        window = Window.create(
+            {
+                "name": "Web week",
+                "club_id": self.club.id,
+                "discount_percent": 15.0,
+                "use_in_pos": False,
+                "team_ids": [Command.set(other_team.ids)],
+            }
+        )
+        self.authenticate("club_web_member", "club_web_member")
+        self.assertNotIn("Earn 17 club points", self.product_page())
+        self.assertEqual(self.add_to_cart().order_line.discount, 0.0)
+        window.team_ids = self.website.salesteam_id or self.env["crm.team"].create({"name": "Web"})
+        self.website.salesteam_id = window.team_ids[:1]
+        # 200 less 15 % = 170 -> 17 points
+        self.assertIn("Earn 17 club points", self.product_page())
+        self.authenticate("club_web_member", "club_web_member")
+        self.assertEqual(self.add_to_cart().order_line.discount, 15.0)
 
     def test_visitor_and_non_member_see_a_join_hint(self):
         for login in (None, "club_web_customer"):
