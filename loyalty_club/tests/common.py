@@ -210,3 +210,5 @@ class CommittedClubMixin:
             cr.execute("DELETE FROM loyalty_club_qualifying_total WHERE card_id = %s", [ids["card"]])
             cr.execute("DELETE FROM loyalty_club_card WHERE id = %s", [ids["card"]])
             cr.execute("DELETE FROM loyalty_club WHERE id = %s", [ids["club"]])
+            # the company stays (too much refers to it); its name is free again for a later run on a kept database
+            cr.execute("UPDATE res_company SET name = name || ' #' || id WHERE id = %s", [ids["company"]])
