@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.loyalty_club.tools.gift_card_code import format_code
@@ -185,13 +185,17 @@ class SaleOrder(models.Model):
             order.loyalty_gift_card_entry_id = False
             order.loyalty_gift_card_amount = 0.0
 
-    @api.depends("transaction_ids", "loyalty_gift_card_amount")
-    def _compute_amount_paid(self):
-        # the gift card's part is paid as soon as it is taken off the card
-        result = super()._compute_amount_paid()
-        for order in self:
-            order.amount_paid += order.sudo().loyalty_gift_card_amount
-        return result
+    def _is_confirmation_amount_reached(self):
+        """The gift card's part counts as paid once it is taken off the card: the order is confirmed
+        when the payment provider has paid what the card left. (``amount_paid`` stays the sum of
+        the transactions: the payment page asks for the order's total, and the transaction created
+        then asks the provider for what the card leaves, see ``payment.transaction.create``.)"""
+        self.ensure_one()
+        gift = self.sudo().loyalty_gift_card_amount
+        if not gift:
+            return super()._is_confirmation_amount_reached()
+        required = self._get_prepayment_required_amount()
+        return self.currency_id.compare_amounts(required, self.amount_paid + gift) <= 0
 
     def _loyalty_settle_gift_card_on(self, invoice):
         """Register the gift card's part of the order on its posted ``invoice`` (the club's gift

@@ -121,6 +121,8 @@ class WebsiteClubCase(HttpCase):
                 "tokenization_requested": False,
                 "landing_route": "/shop/payment/validate",
                 "is_validation": False,
+                # what the payment page's form sends (sale's portal payment values)
+                "amount": order.amount_total - order.amount_paid,
             },
         }
         answer = self.url_open(

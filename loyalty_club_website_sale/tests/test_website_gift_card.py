@@ -50,6 +50,24 @@ class TestWebsiteGiftCard(WebsiteClubCase):
         invoice.action_post()
         self.assertEqual(order.loyalty_gift_card_payment_id, payment)
 
+    def test_back_to_the_payment_page_while_a_payment_is_under_way(self):
+        """The customer leaves a started payment (back button, a provider's page closed) and pays
+        again from the payment page: the page asks for the order's total as before, the card is not
+        taken twice and the new payment asks the provider for what it leaves."""
+        self.authenticate("club_web_member", "club_web_member")
+        order = self.add_to_cart()
+        self.use_gift_card()
+        error, first = self.pay(order, state=None)
+        self.assertIsNone(error)
+        self.assertEqual(self.gift_card.balance, 0.0)
+        self.url_open("/shop/payment")
+        error, second = self.pay(order)
+        self.assertIsNone(error)
+        self.assertNotEqual(first, second)
+        self.assertAlmostEqual(second.amount, 100.0)
+        self.assertEqual(order.state, "sale")
+        self.assertEqual([entry.kind for entry in self.gift_entries()], ["load", "redeem"])
+
     def test_a_failed_payment_gives_the_money_back(self):
         self.authenticate("club_web_member", "club_web_member")
         order = self.add_to_cart()
