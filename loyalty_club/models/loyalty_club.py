@@ -1,14 +1,11 @@
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 
-from odoo import Command, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import float_round, format_amount, format_date, format_list, formatLang, ormcache
-
-from ..tools.jalali import format_jalali, is_persian
-from ..tools.numbers import signed
+from odoo.tools import float_round, formatLang
 
 
 class LoyaltyClub(models.Model):
@@ -255,30 +252,6 @@ class LoyaltyClub(models.Model):
 
     card_count = fields.Integer(compute="_compute_card_count")
 
-    # Engagement: bonus rules and notifications
-    bonus_rule_ids = fields.One2many("loyalty.club.bonus.rule", "club_id", "Bonus rules")
-    notify_channel = fields.Selection(
-        [("mail", "E-mail"), ("sms", "SMS"), ("both", "E-mail and SMS"), ("none", "No messages")],
-        "Send messages by",
-        default="none",
-        required=True,
-        help="Channel of the club's automatic messages to members (welcome, points, tiers, expiry, birthday). "
-        "Off until a channel is chosen, so installing or upgrading never messages existing members by surprise.",
-    )
-    notify_welcome = fields.Boolean("Welcome message", default=True)
-    notify_earned = fields.Boolean("Points earned message", help="A message each time a purchase earns points.")
-    notify_tier = fields.Boolean("Tier change messages", default=True)
-    notify_expiring = fields.Boolean("Expiring points reminder", default=True)
-    notify_expiring_days = fields.Integer(
-        "Remind days before expiry", default=14, help="Members hear about points expiring within this many days."
-    )
-    notify_birthday = fields.Boolean("Birthday message", default=True)
-    notify_cap_per_week = fields.Integer(
-        "Messages per member per week",
-        default=3,
-        help="At most this many automatic messages reach one member in any 7 days; 0 = no limit.",
-    )
-
     _sql_constraints = [
         ("company_unique", "unique(company_id)", "A company has one club."),
         ("earn_amount_positive", "CHECK(earn_amount > 0)", "The spend per earning step must be positive."),
@@ -499,14 +472,6 @@ class LoyaltyClub(models.Model):
         )
         return float(Decimal(repr(self.point_value)) * Decimal(repr(rate)))
 
-    def _review_users(self):
-        """Users asked to review till orders whose club part could not be booked."""
-        self.ensure_one()
-        if self.review_user_id:
-            return self.review_user_id
-        managers = self.env.ref("loyalty_club.group_loyalty_club_manager").sudo().users
-        return managers.filtered(lambda user: self.company_id in user.company_ids and not user.share)[:5]
-
     @api.model
     def _allocate_points(self, total_points, bases):
         """Split ``total_points`` over ``bases`` ({key: amount}) in proportion, by largest remainder.
@@ -572,263 +537,6 @@ class LoyaltyClub(models.Model):
         if self.tier_window == "calendar_year":
             return date(today.year, 1, 1)
         return None
-
-    def _customer_date(self, value, lang=None):
-        """``value`` (date or UTC datetime) as a customer reads it: Solar Hijri (Jalali) for a
-        Persian-speaking customer, the language's date format otherwise. Storage stays Gregorian."""
-        if not value:
-            return ""
-        lang = lang or self.env.lang or "en_US"
-        if isinstance(value, datetime):
-            value = fields.Datetime.context_timestamp(self.with_context(tz=self.env.context.get("tz")), value)
-        if is_persian(lang):
-            return format_jalali(value, persian_digits=bool(self[:1].customer_persian_digits))
-        return format_date(self.env, value.date() if isinstance(value, datetime) else value, lang_code=lang)
-
-    @api.model
-    def _mail_secret(self, company, partner, subject, body):
-        """Queue an e-mail to ``partner`` from ``company`` that holds a secret (a PIN, a PIN reset
-        link): never posted in a chatter, deleted once sent. :returns: the ``mail.mail``"""
-        return (
-            self.env["mail.mail"]
-            .sudo()
-            .create(
-                {
-                    "subject": subject,
-                    "body_html": body,
-                    "email_from": company.email_formatted
-                    or self.env["ir.mail_server"].sudo()._get_default_from_address()
-                    or self.env.ref("base.partner_root").sudo().email_formatted,
-                    "email_to": partner.email_formatted,
-                    "auto_delete": True,
-                }
-            )
-        )
-
-    def _phone_or_email_taken(self, normalized_phone, partner, email=True):
-        """Whether a card of this club held by another customer than ``partner`` has the phone
-        ``normalized_phone`` (E.164) or, with ``email``, ``partner``'s e-mail address: the check of
-        every channel where customers join by themselves (portal, web shop checkout)."""
-        self.ensure_one()
-        domain = [("partner_phone_sanitized", "=", normalized_phone)]
-        if email and partner.email_normalized:
-            domain = ["|", ("partner_id.email_normalized", "=", partner.email_normalized), *domain]
-        return bool(
-            self.env["loyalty.club.card"]
-            .sudo()
-            .search_count(
-                [
-                    ("club_id", "=", self.id),
-                    ("partner_id.commercial_partner_id", "!=", partner.commercial_partner_id.id),
-                    *domain,
-                ],
-                limit=1,
-            )
-        )
-
-    def _join_benefits(self, lang=None):
-        """Short sentences telling a customer what the club offers, from its own settings: welcome
-        points, the earning rate, the value of a point, the rewards and the tiers (for the join form)."""
-        self.ensure_one()
-        lang = lang or self.env.lang or "en_US"
-        club = self.sudo().with_context(lang=lang)
-        env = club.env
-
-        def points(value):
-            return club._customer_points(value, lang)
-
-        benefits = []
-        welcome = sum(env["loyalty.club.bonus.rule"]._active_rules(club, ["join"]).mapped("points"))
-        if welcome > 0:
-            benefits.append(env._("%(points)s welcome points when you join.", points=points(welcome)))
-        if club.earn_points > 0:
-            spend = format_amount(env, club.earn_amount, club.currency_id, lang_code=lang)
-            if club.earn_points == 1:
-                benefits.append(env._("1 point for every %(amount)s you spend.", amount=spend))
-            else:
-                benefits.append(
-                    env._(
-                        "%(points)s points for every %(amount)s you spend.",
-                        points=points(club.earn_points),
-                        amount=spend,
-                    )
-                )
-        if club.point_value > 0:
-            value = format_amount(env, club.point_value, club.currency_id, lang_code=lang)
-            benefits.append(env._("Each point is worth %(value)s when you pay with points.", value=value))
-        rewards = club.reward_ids.filtered("active").sorted(lambda reward: (reward.points_cost, reward.sequence))
-        if rewards:
-            benefits.append(
-                env._(
-                    "Rewards from %(points)s points: %(rewards)s.",
-                    points=points(rewards[0].points_cost),
-                    rewards=format_list(env, rewards[:3].mapped("name"), lang_code=lang),
-                )
-            )
-        tiers = club.tier_ids.filtered(lambda tier: tier.active and tier.threshold > 0).sorted("threshold")
-        if tiers:
-            benefits.append(
-                env._(
-                    "More benefits in the higher tiers: %(tiers)s.",
-                    tiers=format_list(env, tiers.mapped("name"), lang_code=lang),
-                )
-            )
-        return benefits
-
-    def _customer_points(self, value, lang=None, plus=False):
-        """``value`` (whole points) as a customer reads it: grouped as the language groups digits,
-        with the language's CLDR signs (in Persian a left-to-right mark and U+2212 before the digits,
-        so a debt still reads minus 200 in a right-to-left line instead of ``200-``); ``plus`` also
-        signs positive numbers."""
-        lang = lang or self.env.lang or "en_US"
-        value = int(value or 0)
-        Lang = self.env["res.lang"]
-        language = Lang._lang_get(lang) or Lang._lang_get("en_US")
-        text = language.format("%d", abs(value), grouping=True) if language else str(abs(value))
-        return signed(text, value, lang, plus=plus)
-
-    # ------------------------------------------------------------------
-    # Point of Sale
-    # ------------------------------------------------------------------
-    @api.model
-    @ormcache("club_id")
-    def _has_legacy_numbers_of(self, club_id):
-        """Whether club ``club_id`` keeps legacy card numbers; cached for the tills' lookups
-        (cleared when the flag changes)."""
-        return bool(self.sudo().browse(club_id).has_legacy_numbers)
-
-    @api.model
-    def _load_pos_data_domain(self, data):
-        company = self.env["pos.config"].browse(data["pos.config"]["data"][0]["id"]).company_id
-        return [("id", "=", company._loyalty_club_get().id)]
-
-    @api.model
-    def _load_pos_data_fields(self, config_id):
-        return [
-            "id",
-            "name",
-            "currency_id",
-            "point_value",
-            "redeem_min_points",
-            "earn_amount",
-            "earn_points",
-            "earn_rounding",
-            "earn_on_tax_included",
-            "earn_on_points_paid",
-            "earn_excluded_categ_ids",
-            "pin_length",
-            "card_prefix",
-            "discount_stacking",
-            "discount_stacking_max",
-            "customer_persian_digits",
-            "has_legacy_numbers",
-        ]
-
-    @api.depends("company_id")
-    def _compute_pos_points_ready(self):
-        Method = self.env["pos.payment.method"].sudo()
-        Config = self.env["pos.config"].sudo()
-        for club in self:
-            method = Method.search(
-                [("loyalty_club_points", "=", True), ("company_id", "=", club.company_id.id)], limit=1
-            )
-            club.pos_points_ready = bool(method) and not Config.search_count(
-                [("company_id", "child_of", club.company_id.id), ("payment_method_ids", "not in", method.ids)],
-                limit=1,
-            )
-
-    def action_setup_pos_payment_method(self):
-        """Create (once) the 'Club points' payment method of the club's company and add it to
-        every POS shop of the company and its branches."""
-        self.ensure_one()
-        method = self._get_pos_points_payment_method()
-        configs = (
-            self.env["pos.config"]
-            .sudo()
-            .search([("company_id", "child_of", self.company_id.id), ("payment_method_ids", "not in", method.ids)])
-        )
-        for config in configs:
-            if config.current_session_id:
-                continue  # an open till keeps its methods until the session is closed
-            config.payment_method_ids = [Command.link(method.id)]
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "message": self.env._("Members can pay with points in the shops of %s.", self.company_id.name),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
-
-    def _get_pos_points_payment_method(self):
-        self.ensure_one()
-        company = self.company_id
-        Method = self.env["pos.payment.method"].sudo().with_company(company)
-        method = Method.search([("loyalty_club_points", "=", True), ("company_id", "=", company.id)], limit=1)
-        if method:
-            return method
-        Account = self.env["account.account"].sudo().with_company(company)
-        account = Account.search(
-            [("code", "=", "CLUBPTS"), ("company_ids", "in", company.ids)], limit=1
-        ) or Account.create(
-            {
-                "name": self.env._("Club points redeemed"),
-                "code": "CLUBPTS",
-                "account_type": "expense",
-                "company_ids": [Command.set(company.ids)],
-            }
-        )
-        journal = (
-            self.env["account.journal"]
-            .sudo()
-            .with_company(company)
-            .create(
-                {
-                    "name": self.env._("Club points"),
-                    "type": "bank",
-                    "code": "CLUBP",
-                    "company_id": company.id,
-                    "default_account_id": account.id,
-                }
-            )
-        )
-        return Method.create(
-            {
-                "name": self.env._("Club points"),
-                "journal_id": journal.id,
-                "outstanding_account_id": account.id,
-                "loyalty_club_points": True,
-                "company_id": company.id,
-            }
-        )
-
-    def _barcode_rule_values(self):
-        self.ensure_one()
-        nomenclature = self.company_id.nomenclature_id or self.env.ref(
-            "barcodes.default_barcode_nomenclature", raise_if_not_found=False
-        )
-        return {
-            "name": self.env._("Club cards %s", self.name),
-            "barcode_nomenclature_id": nomenclature.id,
-            "type": "loyalty_club_card",
-            "encoding": "any",
-            "sequence": 40,
-            "pattern": self.card_prefix,
-        }
-
-    def _sync_barcode_rules(self):
-        """Keep one barcode rule per club matching its card prefix, so POS scanners
-        recognise member cards before products."""
-        Rule = self.env["barcode.rule"].sudo()
-        for club in self.sudo():
-            values = club._barcode_rule_values()
-            if not values["barcode_nomenclature_id"]:
-                continue
-            if club.barcode_rule_id:
-                club.barcode_rule_id.write(values)
-            else:
-                club.barcode_rule_id = Rule.create(values)
 
     @api.model_create_multi
     def create(self, vals_list):
