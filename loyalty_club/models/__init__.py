@@ -50,6 +50,9 @@ from . import loyalty_club_posting_merge
 from . import pos_payment
 from . import loyalty_club_bonus_rule
 from . import loyalty_club_notification
+from . import loyalty_club_notification_posting
+from . import loyalty_club_bonus_rule_posting
+from . import loyalty_club_card_tier_posting
 from . import loyalty_club_segment
 from . import loyalty_club_sms_campaign
 from . import loyalty_club_phone_verification

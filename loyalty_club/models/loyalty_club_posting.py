@@ -398,33 +398,23 @@ class LoyaltyClubPosting(models.AbstractModel):
         card._cache["balance"] = balance
         return entry
 
+    # ------------------------------------------------------------------
+    # Purchase hooks: what follows a purchase lives with its own subject (messages, bonus rules,
+    # tiers), which extends these hooks with _inherit; the posting service calls nothing above it.
+    # ------------------------------------------------------------------
     @api.model
     def _after_purchase(self, card, entry):
-        """Hook run once per purchase (an ``earn`` with ``purchase_count > 0``), by every channel:
-        the points-earned message and the purchase-driven bonus rules (visit, mission, n-th
-        purchase, referral). Bonuses post with kind ``bonus`` and no purchase count (no recursion)."""
-        self.env["loyalty.club.notification"]._notify(card, "earned", f"earned:{entry.id}", entry, entry=entry)
-        self.env["loyalty.club.bonus.rule"]._on_purchase(card, entry)
-        self._upgrade_referrer(card)
-
-    @api.model
-    def _upgrade_referrer(self, card):
-        """A purchase of a referred member may qualify the member who referred them for a higher
-        tier at once (clubs that weigh referrals in the tier metric)."""
-        club = card.club_id
-        referrer = card.referred_by_card_id
-        if not referrer or club.tier_metric != "weighted" or not club.tier_weight_referrals:
-            return
-        self.env["loyalty.club.card"].sudo().search(
-            [("partner_id", "=", referrer.partner_id.id), ("club_id", "=", club.id), ("state", "=", "active")]
-        )._upgrade_tier_if_qualified()
+        """Hook run once per purchase (an ``earn`` with ``purchase_count > 0``), by every channel,
+        after the entry is posted on ``card`` under its lock. Extensions call ``super()`` first;
+        what they post (bonuses: kind ``bonus``, no purchase count) does not run the hook again.
+        Extended by messages (points earned), bonus rules (visit, mission, n-th purchase, referral)
+        and tiers (the referrer's upgrade)."""
 
     @api.model
     def _after_purchase_undone(self, earn_entry):
-        """A purchase was cancelled or fully refunded: cancel its queued messages and take back
-        the bonuses it gave (idempotent)."""
-        self.env["loyalty.club.notification"]._cancel_for_entry(earn_entry)
-        self.env["loyalty.club.bonus.rule"]._on_purchase_undone(earn_entry)
+        """Hook run when a purchase is cancelled or fully refunded (a ``reverse`` of its ``earn``
+        ``earn_entry`` with ``purchase_count < 0``), idempotent. Extended by messages (queued ones
+        cancelled) and bonus rules (the bonuses it gave taken back)."""
 
     @api.model
     def _post_reversal(self, card, points, posting_key, reversed_entry, **values):
