@@ -60,22 +60,9 @@ class LoyaltyClub(models.Model):
         the POS 'Gift card' payment method, and add the method to the company's shops."""
         self.ensure_one()
         method = self._setup_gift_cards()
-        configs = (
-            self.env["pos.config"]
-            .sudo()
-            .search([("company_id", "child_of", self.company_id.id), ("payment_method_ids", "not in", method.ids)])
+        return self._add_payment_method_to_shops(
+            method, self.env._("Gift cards can be sold and redeemed in %s.", self.company_id.name)
         )
-        for config in configs.filtered(lambda c: not c.current_session_id):
-            config.payment_method_ids = [Command.link(method.id)]
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "message": self.env._("Gift cards can be sold and redeemed in %s.", self.company_id.name),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
 
     def _setup_gift_cards(self):
         """Accounting and products of gift cards for the club's company; returns the POS method."""

@@ -62,23 +62,25 @@ class LoyaltyClub(models.Model):
         every POS shop of the company and its branches."""
         self.ensure_one()
         method = self._get_pos_points_payment_method()
+        return self._add_payment_method_to_shops(
+            method, self.env._("Members can pay with points in the shops of %s.", self.company_id.name)
+        )
+
+    def _add_payment_method_to_shops(self, method, message):
+        """Add the POS payment ``method`` to the club company's shops (those with a till open keep
+        their methods until the session is closed) and say ``message``: the action's notification."""
+        self.ensure_one()
         configs = (
             self.env["pos.config"]
             .sudo()
             .search([("company_id", "child_of", self.company_id.id), ("payment_method_ids", "not in", method.ids)])
         )
-        for config in configs:
-            if config.current_session_id:
-                continue  # an open till keeps its methods until the session is closed
+        for config in configs.filtered(lambda config: not config.current_session_id):
             config.payment_method_ids = [Command.link(method.id)]
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {
-                "type": "success",
-                "message": self.env._("Members can pay with points in the shops of %s.", self.company_id.name),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
+            "params": {"type": "success", "message": message, "next": {"type": "ir.actions.act_window_close"}},
         }
 
     def _get_pos_points_payment_method(self):

@@ -591,3 +591,10 @@ class TestPosSetup(PosClubCase):
         self.club.action_setup_pos_payment_method()
         self.assertEqual(self.points_methods(), self.points_method)
         self.assertIn(self.points_method, self.other_currency_config.payment_method_ids)
+
+    def test_gift_card_setup_adds_its_method_to_closed_shops(self):
+        action = self.club.action_setup_gift_cards()
+        self.assertEqual(action["params"]["type"], "success")
+        method = self.club._setup_gift_cards()
+        self.assertIn(method, self.other_currency_config.payment_method_ids)
+        self.assertNotIn(method, self.config.payment_method_ids, "an open till is left alone")
