@@ -21,6 +21,22 @@ class LoyaltyClubCard(models.Model):
     # Lookup
     # ------------------------------------------------------------------
     @api.model
+    def _active_card_of(self, club, partner):
+        """The newest active card of ``club`` held by ``partner`` or its company (commercial
+        partner): the card an order of theirs earns on and spends from, in every channel."""
+        if not club or not partner:
+            return self.browse()
+        return self.search(
+            [
+                ("club_id", "=", club.id),
+                ("partner_id", "in", (partner | partner.commercial_partner_id).ids),
+                ("state", "=", "active"),
+            ],
+            order="id desc",
+            limit=1,
+        )
+
+    @api.model
     def _find_by_number(self, number):
         """Card with this number (validated first), or an empty recordset.
 

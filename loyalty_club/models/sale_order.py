@@ -89,18 +89,7 @@ class SaleOrder(models.Model):
             ):
                 continue
             club = order.company_id._loyalty_club_get() if order.company_id else None
-            order.loyalty_card_id = (
-                club
-                and self.env["loyalty.club.card"].search(
-                    [
-                        ("club_id", "=", club.id),
-                        ("partner_id", "in", (order.partner_id | order.partner_id.commercial_partner_id).ids),
-                        ("state", "=", "active"),
-                    ],
-                    order="id desc",
-                    limit=1,
-                )
-            ) or False
+            order.loyalty_card_id = self.env["loyalty.club.card"]._active_card_of(club, order.partner_id)
 
     @api.constrains("loyalty_card_id", "partner_id", "order_line")
     def _check_loyalty_card(self):
@@ -431,13 +420,19 @@ class SaleOrder(models.Model):
         redeemed = self.env["loyalty.club.entry"].search(
             [("posting_key", "=", f"sale.order:{self.id}:{cycle}:redeem")], limit=1
         )
-        if not redeemed:
-            return
-        self.env["loyalty.club.posting"]._post(
+        if redeemed:
+            self._loyalty_give_back_redemption(redeemed, f"sale.order:{self.id}:{cycle}:unredeem")
+
+    def _loyalty_give_back_redemption(self, redeemed, posting_key):
+        """Give back the points of this order's redemption entry ``redeemed``, once per
+        ``posting_key``, to the card that carries the member's points now (the active successor of
+        a replaced card)."""
+        self.ensure_one()
+        return self.env["loyalty.club.posting"]._post(
             redeemed.card_id._active_successor(),
             -redeemed.points,
             "reverse",
-            f"sale.order:{self.id}:{cycle}:unredeem",
+            posting_key,
             origin=self,
             branch=self.company_id,
             reversed_entry=redeemed,

@@ -51,16 +51,7 @@ class SaleOrder(models.Model):
         club = website.company_id._loyalty_club_get() if website else None
         if not club or user._is_public():
             return Card
-        partner = user.partner_id
-        return Card.search(
-            [
-                ("club_id", "=", club.id),
-                ("partner_id", "in", (partner | partner.commercial_partner_id).ids),
-                ("state", "=", "active"),
-            ],
-            order="id desc",
-            limit=1,
-        )
+        return Card._active_card_of(club, user.partner_id)
 
     @api.model
     def _loyalty_website_product_offer(self, product, quantity, website):
@@ -233,7 +224,7 @@ class SaleOrder(models.Model):
             club = order.company_id._loyalty_club_get()
             if not club:
                 continue
-            card = Card.search([("club_id", "=", club.id), ("partner_id", "=", partner.id), ("state", "=", "active")])
+            card = Card._active_card_of(club, order.partner_id)
             if not card:
                 try:
                     phone = Card._normalize_phone(order.partner_id.phone or partner.phone or "", club.company_id)
@@ -314,19 +305,11 @@ class SaleOrder(models.Model):
         """Give back the points spent when paying online (the payment failed or was cancelled, the
         order was cancelled or its rewards changed), once, to the card that carries the member's
         points now."""
-        Posting = self.env["loyalty.club.posting"]
         for order in self.sudo().filtered("loyalty_payment_entry_id"):
             entry = order.loyalty_payment_entry_id
             attempt = entry.posting_key.split(":")[3]
-            Posting._post(
-                entry.card_id._active_successor(),
-                -entry.points,
-                "reverse",
-                PAYMENT_KEY.format(order=order.id, attempt=attempt, what="unredeem"),
-                origin=order,
-                branch=order.company_id,
-                reversed_entry=entry,
-                reason=order.name,
+            order._loyalty_give_back_redemption(
+                entry, PAYMENT_KEY.format(order=order.id, attempt=attempt, what="unredeem")
             )
             order.loyalty_payment_entry_id = False
 
