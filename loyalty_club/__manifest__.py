@@ -45,6 +45,7 @@
         "report/loyalty_club_activity_report_views.xml",
         "report/loyalty_club_liability_report_views.xml",
         "wizard/loyalty_club_liability_wizard_views.xml",
+        "views/loyalty_club_accounting_batch_views.xml",
         "report/loyalty_club_member_report_views.xml",
         "report/loyalty_club_kpi_report_views.xml",
         "report/loyalty_club_dashboard_views.xml",

@@ -40,6 +40,8 @@ from . import pos_session
 from . import product_product
 from . import loyalty_club_discount_window
 from . import loyalty_club_gift_card_config
+from . import loyalty_club_accounting
+from . import loyalty_club_accounting_batch
 from . import loyalty_club_gift_card
 from . import loyalty_club_gift_card_entry
 from . import loyalty_club_attempt

@@ -111,6 +111,17 @@ class LoyaltyClubEntry(models.Model):
     purchase_count = fields.Integer("Purchases", readonly=True)
     qualifying = fields.Boolean("Counts for tiers", readonly=True)
     user_id = fields.Many2one("res.users", "Author", readonly=True, default=lambda self: self.env.user)
+    accounting_batch_ids = fields.Many2many(
+        "loyalty.club.accounting.batch",
+        "loyalty_club_accounting_batch_entry_rel",
+        "entry_id",
+        "batch_id",
+        "Booked by",
+        readonly=True,
+        groups="loyalty_club.group_loyalty_club_user",
+        copy=False,
+        help="Journal entry of the club's points that booked this movement (when the club books its points).",
+    )
     chain_digest = fields.Char(
         "Chain hash",
         readonly=True,

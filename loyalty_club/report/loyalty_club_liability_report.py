@@ -1,4 +1,5 @@
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
@@ -121,3 +122,59 @@ class LoyaltyClubLiabilityReport(models.Model):
             }
             for source, company_id, branch_id, currency_id, points, value in self.env.cr.fetchall()
         ]
+
+    @api.model
+    def _add_booked_as_of(self, date, rows):
+        """Reconcile the rows of :meth:`_liability_as_of` with the general ledger at the end of
+        ``date``: for a club that books its points (points) or has a gift card account (gift
+        cards), set ``booked``, ``expected`` (what the account should hold), ``account_balance``
+        (credit balance of the liability account, posted entries of the branch up to ``date``)
+        and ``difference``. Rows of clubs that book nothing get ``booked = False``."""
+        Batch = self.env["loyalty.club.accounting.batch"].sudo()
+        clubs = self.env["loyalty.club"].sudo().with_context(active_test=False)
+        for row in rows:
+            row["booked"] = False
+            club = clubs.search([("company_id", "=", row["company_id"])], order="active desc, id", limit=1)
+            currency = self.env["res.currency"].browse(row["currency_id"])
+            if row["source"] == "points" and club.points_liability_account_id and club.points_accounting_start:
+                batch = Batch.search(
+                    [("club_id", "=", club.id), ("branch_id", "=", row["branch_id"]), ("date", "<=", date)],
+                    order="date desc, id desc",
+                    limit=1,
+                )
+                value = Decimal(repr(batch.point_value if batch else club.points_accounting_value))
+                breakage = Decimal(repr(batch.breakage if batch else club.points_breakage))
+                unit = value * (100 - breakage) / 100
+                expected = Batch._round(currency, Decimal(row["points"]) * unit)
+                account = club.points_liability_account_id
+            elif row["source"] == "gift_card" and club.gift_card_account_id:
+                expected, account = row["value"], club.gift_card_account_id
+            else:
+                continue
+            balance = self._account_credit_balance(account, row["branch_id"], date, currency)
+            row.update(
+                booked=True, expected=expected, account_balance=balance, difference=currency.round(balance - expected)
+            )
+        return rows
+
+    @api.model
+    def _account_credit_balance(self, account, branch_id, date, currency):
+        """Credit balance of ``account`` in the branch's posted entries dated up to ``date``, in
+        ``currency`` (the company's, or the foreign currency of the entries' lines)."""
+        self.env.flush_all()
+        company_currency = self.env["res.company"].browse(branch_id).currency_id
+        amount = SQL("balance") if currency == company_currency else SQL("amount_currency")
+        self.env.cr.execute(
+            SQL(
+                """SELECT -COALESCE(SUM(%s), 0) FROM account_move_line
+                    WHERE account_id = %s AND company_id = %s AND parent_state = 'posted' AND date <= %s
+                      AND (%s OR currency_id = %s)""",
+                amount,
+                account.id,
+                branch_id,
+                date,
+                currency == company_currency,
+                currency.id,
+            )
+        )
+        return currency.round(float(self.env.cr.fetchone()[0]))

@@ -49,3 +49,4 @@ from . import test_sms_gateway
 from . import test_rfm
 from . import test_sms_campaign
 from . import test_demo
+from . import test_points_accounting

@@ -50,6 +50,7 @@ MATRIX = {
     "loyalty.club.kpi.report": "-     -     -     r     r     r     -     -",
     "loyalty.club.liability.wizard": "-     -     -     rwc   rwc   rwc   -     -",
     "loyalty.club.liability.line": "-     -     -     rwc   rwc   rwc   -     -",
+    "loyalty.club.accounting.batch": "-     -     -     r     r     r     -     -",
     "loyalty.club.bonus.rule": "-     -     -     r     rwcu  rwcu  -     -",
     "loyalty.club.notification": "-     -     -     r     r     r     -     -",
     "loyalty.club.segment": "-     -     -     r     rwcu  rwcu  -     -",

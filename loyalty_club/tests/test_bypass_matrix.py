@@ -21,7 +21,7 @@ ROLES = ("cashier", "salesman", "billing", "club_user", "club_manager", "other_c
 FIELDS = {
     "loyalty.club": {
         "server": "has_legacy_numbers barcode_rule_id currency_id card_count ledger_audit_date ledger_audit_result "
-        "pos_points_ready",
+        "pos_points_ready points_accounting_start points_booked_until",
         "input": "name active company_id earn_amount earn_points earn_rounding earn_on_tax_included "
         "earn_excluded_categ_ids negative_balance_policy redeem_min_points redeem_pin_required reward_product_id "
         "reward_ids tier_discount_mode point_value expiry_months pin_length pin_max_attempts pin_lock_minutes "
@@ -31,7 +31,10 @@ FIELDS = {
         "discount_stacking_max bonus_rule_ids notify_channel notify_welcome notify_earned notify_tier "
         "notify_expiring notify_expiring_days notify_birthday notify_cap_per_week gift_card_validity_months "
         "gift_card_min_validity_months gift_card_product_id gift_card_account_id gift_card_journal_id "
-        "earn_on_points_paid pending_days pos_hold_hours review_user_id rfm_window_days",
+        "earn_on_points_paid pending_days pos_hold_hours review_user_id rfm_window_days points_accounting "
+        "points_journal_id points_liability_account_id points_revenue_account_id points_redemption_account_id "
+        "points_expense_account_id points_opening_account_id points_accounting_value points_breakage "
+        "points_accounting_grouping",
     },
     "loyalty.club.tier": {
         "server": "company_id card_count club_tier_metric threshold_display",
@@ -51,7 +54,8 @@ FIELDS = {
     "loyalty.club.entry": {
         "server": "card_id partner_id club_id company_id branch_id pos_config_id currency_id kind points "
         "points_remaining expiry_date date posting_key origin_model origin_id origin_reference reason reason_note "
-        "reversed_entry_id lot_id amount purchase_count qualifying user_id chain_digest pending_until points_returned",
+        "reversed_entry_id lot_id amount purchase_count qualifying user_id chain_digest pending_until points_returned "
+        "accounting_batch_ids",
     },
     "loyalty.club.lot.consumption": {"server": "debit_entry_id lot_id company_id points points_returned"},
     "loyalty.club.hold": {
@@ -138,11 +142,15 @@ FIELDS = {
     },
     "loyalty.club.activity.report": "report",
     "loyalty.club.liability.report": "report",
+    "loyalty.club.accounting.batch": {
+        "server": "club_id company_id branch_id currency_id date kind origin_model origin_id move_id entry_ids "
+        "entry_count points outstanding_points point_value breakage amount balance",
+    },
     "loyalty.club.member.report": "report",
     "loyalty.club.kpi.report": "report",
     "loyalty.club.liability.wizard": {"server": "line_ids", "input": "date company_ids"},
     "loyalty.club.liability.line": {
-        "server": "source company_id branch_id currency_id points value",
+        "server": "source company_id branch_id currency_id points value booked expected account_balance difference",
         "input": "wizard_id",
     },
     "loyalty.club.bonus.rule": {
@@ -265,6 +273,9 @@ METHODS = {
     "loyalty.club": {
         "action_setup_pos_payment_method": "-",
         "action_setup_gift_cards": "-",
+        "action_setup_points_accounting": "-",
+        "action_compute_breakage": "-",
+        "action_open_points_batches": "-",
         "action_audit_ledgers": "-",
         "action_open_cards": "-",
     },
@@ -340,6 +351,7 @@ METHODS = {
         "action_open_native_migration": "-",
     },
     "loyalty.club.liability.wizard": {"action_compute": "-"},
+    "loyalty.club.accounting.batch": {"action_view_entries": "-"},
     "loyalty.club.native.migration.wizard": {"action_migrate": "-"},
     "loyalty.club.pin.wizard": {"action_set_pin": "-"},
     "loyalty.club.redeem.wizard": {"action_apply": "-"},

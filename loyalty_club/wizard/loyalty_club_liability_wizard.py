@@ -20,9 +20,9 @@ class LoyaltyClubLiabilityWizard(models.TransientModel):
 
     def action_compute(self):
         self.ensure_one()
-        rows = self.env["loyalty.club.liability.report"]._liability_as_of(
-            self.date, self.company_ids or self.env.companies
-        )
+        Report = self.env["loyalty.club.liability.report"]
+        rows = Report._liability_as_of(self.date, self.company_ids or self.env.companies)
+        Report._add_booked_as_of(self.date, rows)
         self.sudo().line_ids = [Command.clear()] + [Command.create(row) for row in rows]
         return {
             "type": "ir.actions.act_window",
@@ -47,6 +47,15 @@ class LoyaltyClubLiabilityLine(models.TransientModel):
     currency_id = fields.Many2one("res.currency", readonly=True)
     points = fields.Integer("Outstanding points", readonly=True)
     value = fields.Monetary("Liability", readonly=True)
+    booked = fields.Boolean("Booked in accounting", readonly=True)
+    expected = fields.Monetary(
+        "Liability to book",
+        readonly=True,
+        help="For points: the outstanding points at the accounting value of a point less the breakage "
+        "of the branch's last journal entry; for gift cards: their balance.",
+    )
+    account_balance = fields.Monetary("Account balance", readonly=True, help="Balance of the liability account.")
+    difference = fields.Monetary(readonly=True, help="Account balance less the liability to book.")
 
     @api.model
     def _selection_source(self):
