@@ -197,11 +197,13 @@ class LoyaltyClubCoalitionSettlement(models.Model):
 
     @api.model
     def _cron_settle_last_month(self):
-        """Monthly job: settle last month with every active partner, each in a savepoint (one
-        partner that cannot be billed does not stop the others; it is settled at the next run)."""
+        """Monthly job: settle last month with every partner (an archived one too: what was booked
+        there is still owed), each in a savepoint (one partner that cannot be billed does not stop
+        the others; it is settled at the next run)."""
         month = date.today().replace(day=1) - relativedelta(months=1)
         done = self.sudo().browse()
-        for coalition in self.env["loyalty.club.coalition.partner"].sudo().search([("active", "=", True)]):
+        Coalition = self.env["loyalty.club.coalition.partner"].sudo().with_context(active_test=False)
+        for coalition in Coalition.search([("transaction_ids", "any", [("settlement_id", "=", False)])]):
             try:
                 with self.env.cr.savepoint():
                     done |= self._settle(coalition, month)

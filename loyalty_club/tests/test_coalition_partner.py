@@ -308,6 +308,12 @@ class TestCoalitionSettlement(CoalitionCase):
         self.assertFalse(self.Settlement._cron_settle_last_month())
         self.assertEqual(self.env["account.move"].search_count([]), moves)
         self.assertEqual(self.Settlement.search_count([]), 1)
+        # an archived partner is still settled by the job
+        gym = self.book(coalition=self.gym_coalition, points=40, amount=50.0)
+        self.backdate(gym, self.last_month())
+        self.gym_coalition.active = False
+        self.assertEqual(self.Settlement._cron_settle_last_month().coalition_partner_id, self.gym_coalition)
+        self.assertEqual(self.Settlement.search_count([]), 2)
         # a transaction of last month that reaches the server late goes into the next settlement
         late = self.book(points=10, amount=50.0)
         self.backdate(late, self.last_month())
