@@ -93,6 +93,24 @@ class TestCoalitionPartnerHttp(CoalitionHttpCase):
         self.login(customer)
         self.assertNotIn('href="/my/club/partner"', self.url_open("/my").text)
 
+    def test_member_history_names_the_partner(self):
+        """The member's own history on the portal shows where the points went."""
+        self.book(points=40, amount=50.0)
+        member_user = self.env["res.users"].create(
+            {
+                "name": "Sara Test",
+                "login": "club_member_sara",
+                "password": "club_member_sara",
+                "partner_id": self.member.id,
+                "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])],
+                "company_id": self.company.id,
+                "company_ids": [(6, 0, self.company.ids)],
+            }
+        )
+        self.login(member_user)
+        history = self.url_open(f"/my/club/card/{self.card.id}/history")
+        self.assertIn("Redeemed at Gym Restaurant", history.text)
+
     def test_lookup_by_phone_and_earning(self):
         self.login(self.gym_user)
         found = self.post(f"{self.page(self.gym_coalition)}/lookup", query="0912 345 6789")
