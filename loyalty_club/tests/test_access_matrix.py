@@ -733,7 +733,7 @@ class TestAccessMatrix(HttpCase):
 
     @mute_logger("odoo.http", "odoo.addons.http_routing.models.ir_http")
     def test_routes_rpcs_and_reports_of_every_role(self):
-        """Every role against every route, RPC and report of the addon (8 x 21); no answer ever
+        """Every role against every route, RPC and report of the addon (8 x 31); no answer ever
         contains a PIN hash; the refused calls change nothing."""
         self._responses = []
         counts = (
