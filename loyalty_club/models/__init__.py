@@ -61,3 +61,7 @@ from . import loyalty_club_phone_verification
 from . import loyalty_club_ledger_audit
 from . import sms_sms
 from . import res_config_settings
+from . import loyalty_club_coalition_partner
+from . import loyalty_club_coalition_transaction
+from . import loyalty_club_coalition_settlement
+from . import res_partner_coalition

@@ -16,14 +16,19 @@ CHANNELS = [
     ("balance_page", "Gift card balance page"),
     ("pos", "Point of Sale"),
     ("backoffice", "Back office"),
+    ("partner", "Coalition partner portal"),
 ]
 STAFF_CHANNELS = ("pos", "backoffice")
+# Channels limited per user (who typed the code): staff, and the portal users of coalition partners.
+USER_CHANNELS = (*STAFF_CHANNELS, "partner")
 # (channels counted together, or None for all; scope; column; system parameter; default limit)
 LIMITS = [
     (("balance_page",), "ip", "ip", "loyalty_club.attempt_limit_page_ip", 10),
     (STAFF_CHANNELS, "ip", "ip", "loyalty_club.attempt_limit_staff_ip", 30),
     (STAFF_CHANNELS, "user", "user_id", "loyalty_club.attempt_limit_user", 10),
     (("pos",), "pos_session", "pos_session_id", "loyalty_club.attempt_limit_pos_session", 10),
+    (("partner",), "ip", "ip", "loyalty_club.attempt_limit_partner_ip", 30),
+    (("partner",), "user", "user_id", "loyalty_club.attempt_limit_partner_user", 10),
     (None, "code", "code_hash", "loyalty_club.attempt_limit_code", 10),
 ]
 WINDOW_PARAM = "loyalty_club.attempt_window_seconds"
@@ -99,7 +104,7 @@ class LoyaltyClubAttempt(models.Model):
         code as its lookup reads it (the cards' ``_lookup_key``, the gift cards' ``_code_key``,
         :meth:`_card_key` for PIN checks), so every spelling of one code is one scope."""
         scope = {"channel": channel, "ip": ip if ip is not None else self._request_ip()}
-        if channel in STAFF_CHANNELS:
+        if channel in USER_CHANNELS:
             # the system user (scheduled jobs, server code) is nobody typing codes: not limited per user
             user_id = (user or self.env.user).id
             scope["user_id"] = user_id if user_id != SUPERUSER_ID else None

@@ -9,7 +9,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.phone_validation.tools import phone_validation
 
-from ..tools.card_number import normalize_digits
+from ..tools.card_number import is_valid_card_number, normalize_digits
 
 
 class LoyaltyClubCard(models.Model):
@@ -35,6 +35,33 @@ class LoyaltyClubCard(models.Model):
             order="id desc",
             limit=1,
         )
+
+    @api.model
+    def _lookup_cards(self, query, company, limit=10):
+        """Active cards of ``company``'s club that a typed or scanned ``query`` names: a card number
+        (or a legacy number kept by an import), else a member's phone in any local or international
+        form (at most ``limit`` cards, newest first). The one lookup of the till and of the coalition
+        partners' page; an empty recordset when nothing matches (the caller gives its uniform error).
+        """
+        club = company._loyalty_club_get()
+        if not club:
+            return self.browse()
+        text, compact = self._lookup_text(query)
+        cards = self.browse()
+        is_number = compact.isascii() and compact.isdigit()
+        if is_number and (is_valid_card_number(compact) or club._has_legacy_numbers_of(club.id)):
+            # a club number, or a legacy number kept by an import (any length); a phone typed in
+            # a club without legacy numbers goes straight to the phone lookup
+            try:
+                cards = self._find_by_number(compact).filtered(lambda card: card.club_id == club)
+            except ValidationError:
+                cards = self.browse()
+        if not cards and not (is_number and len(compact) == 16):
+            try:
+                cards = self._find_by_phone(text, company=company)[:limit]
+            except ValidationError:
+                cards = self.browse()
+        return cards.filtered(lambda card: card.club_id == club and card.state == "active")
 
     @api.model
     def _find_by_number(self, number):

@@ -2,8 +2,6 @@ from odoo import models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
-from ..tools.card_number import is_valid_card_number
-
 PHONE_MATCHES_SHOWN = 10
 
 
@@ -31,22 +29,7 @@ class PosConfig(models.Model):
             raise UserError(self.env._("This shop's company has no customer club."))
         if not isinstance(query, str) or not query.strip():
             raise UserError(self.env._("Scan a card or type a card number or phone number."))
-        text, compact = Card._lookup_text(query)
-        cards = Card.browse()
-        is_number = compact.isascii() and compact.isdigit()
-        if is_number and (is_valid_card_number(compact) or club._has_legacy_numbers_of(club.id)):
-            # a club number, or a legacy number kept by an import (any length); a phone typed in
-            # a club without legacy numbers goes straight to the phone lookup
-            try:
-                cards = Card._find_by_number(compact).filtered(lambda card: card.club_id == club)
-            except ValidationError:
-                cards = Card.browse()
-        if not cards and not (is_number and len(compact) == 16):
-            try:
-                cards = Card._find_by_phone(text, company=self.company_id)[:PHONE_MATCHES_SHOWN]
-            except ValidationError:
-                cards = Card.browse()
-        cards = cards.filtered(lambda card: card.club_id == club and card.state == "active")
+        cards = Card._lookup_cards(query, self.company_id, limit=PHONE_MATCHES_SHOWN)
         if not cards:
             raise self._loyalty_club_failed(
                 scope, UserError(self.env._("No active club card found for this number or phone."))

@@ -50,3 +50,6 @@ from . import test_rfm
 from . import test_sms_campaign
 from . import test_demo
 from . import test_points_accounting
+from . import test_coalition_partner
+from . import test_coalition_partner_http
+from . import test_coalition_partner_concurrency

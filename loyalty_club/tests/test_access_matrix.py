@@ -66,6 +66,10 @@ MATRIX = {
     "loyalty.club.pin.check": "-     -     -     -     -     -     -     -",
     "loyalty.club.phone.verification": "-     -     -     -     -     -     -     -",
     "loyalty.club.gift.card.reveal.wizard": "-     -     -     -     rwc   rwc   -     -",
+    # partners' users reach their page through the controller (sudo, own partner only), not the models
+    "loyalty.club.coalition.partner": "-     -     -     r     rwcu  rwcu  -     -",
+    "loyalty.club.coalition.transaction": "-     -     -     r     r     r     -     -",
+    "loyalty.club.coalition.settlement": "-     -     -     r     r     r     -     -",
 }
 # Models without access rules on purpose: services with no table.
 NO_TABLE = {
@@ -113,6 +117,13 @@ ROUTES = {
     # a delivery report with a wrong token (the gateway's callback)
     "GET,POST /loyalty_club/sms/status/<string:provider>/<string:token>": "deny  deny  deny  deny  deny  deny  deny "
     "deny",
+    # the page of a coalition partner: its own portal users only (none of these roles)
+    "GET /my/club/partner": "404   404   404   404   404   404   404   login",
+    "GET /my/club/partner/<int:coalition_id>": "404   404   404   404   404   404   404   login",
+    "POST /my/club/partner/<int:coalition_id>/lookup": "404   404   404   404   404   404   404   login",
+    "POST /my/club/partner/<int:coalition_id>/pin": "404   404   404   404   404   404   404   login",
+    "POST /my/club/partner/<int:coalition_id>/redeem": "404   404   404   404   404   404   404   login",
+    "POST /my/club/partner/<int:coalition_id>/earn": "404   404   404   404   404   404   404   login",
     "REPORT loyalty_club.report_member_card": "deny  deny  deny  ok    ok    deny  deny  login",
     "REPORT loyalty_club.report_card_statement": "deny  deny  deny  ok    ok    deny  deny  login",
     "REPORT loyalty_club.report_gift_card": "deny  deny  deny  ok    ok    deny  ok    login",
@@ -178,6 +189,20 @@ class TestAccessMatrix(HttpCase):
         cls.gift_other = env["loyalty.club.gift.card"].create({"club_id": cls.club2.id})
         cls.gift_other._set_pin(GIFT_PIN)
         env["loyalty.club.posting"]._post_gift_card(cls.gift_x, 30.0, "load", "matrix:gift", branch=cls.company)
+        cls.restaurant = env["res.partner"].create({"name": "Matrix Restaurant", "is_company": True})
+        cls.restaurant_user = user("mx_restaurant", "base.group_portal", cls.company, [cls.company.id])
+        cls.restaurant_user.partner_id.parent_id = cls.restaurant
+        cls.coalition = env["loyalty.club.coalition.partner"].create(
+            {
+                "club_id": cls.club.id,
+                "partner_id": cls.restaurant.id,
+                "point_rate": 0.5,
+                "allow_earning": True,
+                "earn_amount": 10,
+                "earn_points": 1,
+                "user_ids": [(6, 0, cls.restaurant_user.ids)],
+            }
+        )
         cls.config_a = (
             env["pos.config"]
             .with_company(cls.branch_a)
@@ -260,6 +285,7 @@ class TestAccessMatrix(HttpCase):
             "other customer's card": self.card_y,
             "other customer's entry": self.card_y.entry_ids[:1],
             "own qualifying total": self._qualifying_total(self.card_x),
+            "own partner business": self.coalition,
             "other chain's qualifying total": self._qualifying_total(self.card_other),
         }
         readable = {
@@ -270,6 +296,7 @@ class TestAccessMatrix(HttpCase):
                 "other customer's card",
                 "other customer's entry",
                 "own qualifying total",
+                "own partner business",
             },
             "other_company": {
                 "other chain's club",
@@ -613,6 +640,7 @@ class TestAccessMatrix(HttpCase):
         card, gift = self.card_x, self.gift_x
         reset_token = card._pin_reset_token(self.users["portal_x"])
         number = card.number
+        partner_page = f"/my/club/partner/{self.coalition.id}"
         return {
             "GET /giftcard/balance": lambda: self._get("/giftcard/balance", 'name="code"'),
             "POST /giftcard/balance": lambda: self._post(
@@ -669,6 +697,25 @@ class TestAccessMatrix(HttpCase):
                 "loyalty_gift_card_verify_pin", "loyalty_gift_card_hold", gift.id, GIFT_PIN, 1.0
             ),
             "RPC pos.config.loyalty_club_release_holds": lambda: self._rpc("loyalty_club_release_holds", ["mx-none"]),
+            # X's card looked up, its PIN, a redemption and an earning at the partner: never reached
+            "GET /my/club/partner": lambda: self._get("/my/club/partner", partner_page),
+            "GET /my/club/partner/<int:coalition_id>": lambda: self._get(partner_page, 'name="query"'),
+            "POST /my/club/partner/<int:coalition_id>/lookup": lambda: self._post(
+                f"{partner_page}/lookup", {"query": number}, card._masked_number()
+            ),
+            "POST /my/club/partner/<int:coalition_id>/pin": lambda: self._post(
+                f"{partner_page}/pin", {"card_id": card.id, "pin": "1357"}, "o_loyalty_partner_member_name"
+            ),
+            "POST /my/club/partner/<int:coalition_id>/redeem": lambda: self._post(
+                f"{partner_page}/redeem",
+                {"card_id": card.id, "points": 1, "amount": 10, "request_uuid": "mx-partner-redeem-0001"},
+                "o_loyalty_partner_done",
+            ),
+            "POST /my/club/partner/<int:coalition_id>/earn": lambda: self._post(
+                f"{partner_page}/earn",
+                {"card_id": card.id, "amount": 10, "request_uuid": "mx-partner-earn-0001"},
+                "o_loyalty_partner_done",
+            ),
             "REPORT loyalty_club.report_member_card": lambda: self._report("loyalty_club.report_member_card", card),
             "REPORT loyalty_club.report_card_statement": lambda: self._report(
                 "loyalty_club.report_card_statement", card
@@ -687,12 +734,13 @@ class TestAccessMatrix(HttpCase):
 
     @mute_logger("odoo.http", "odoo.addons.http_routing.models.ir_http")
     def test_routes_rpcs_and_reports_of_every_role(self):
-        """Every role against every route, RPC and report of the addon (8 x 21); no answer ever
+        """Every role against every route, RPC and report of the addon (8 x 31); no answer ever
         contains a PIN hash; the refused calls change nothing."""
         self._responses = []
         counts = (
             self.env["loyalty.club.card"].search_count([]),
             self.env["loyalty.club.gift.card.entry"].search_count([]),
+            self.env["loyalty.club.coalition.transaction"].search_count([]),
         )
         mismatches = []
         for role in ROLES:
@@ -708,7 +756,11 @@ class TestAccessMatrix(HttpCase):
         self.assertTrue(self.card_x._verify_pin("1357"), "the PIN did not change")
         self.env.invalidate_all()
         self.assertEqual(
-            (self.env["loyalty.club.card"].search_count([]), self.env["loyalty.club.gift.card.entry"].search_count([])),
+            (
+                self.env["loyalty.club.card"].search_count([]),
+                self.env["loyalty.club.gift.card.entry"].search_count([]),
+                self.env["loyalty.club.coalition.transaction"].search_count([]),
+            ),
             counts,
         )
         answers = "\n".join(self._responses)

@@ -197,6 +197,20 @@ FIELDS = {
         "gift_card_id points currency_id amount result reason",
         "input": "wizard_id",
     },
+    "loyalty.club.coalition.partner": {
+        "server": "name company_id currency_id transaction_ids transaction_count settlement_ids settlement_count",
+        # the club cannot change once the partner has transactions (write checks); users must be
+        # portal users of the business (constraint)
+        "input": "active club_id partner_id point_rate allow_earning earn_amount earn_points user_ids account_id",
+    },
+    "loyalty.club.coalition.transaction": {
+        "server": "coalition_partner_id club_id company_id currency_id card_id member_id kind points "
+        "purchase_amount value user_id date request_uuid entry_id settlement_id",
+    },
+    "loyalty.club.coalition.settlement": {
+        "server": "name coalition_partner_id partner_id club_id company_id currency_id date_from date_to "
+        "transaction_ids points_redeemed points_earned amount_redeemed amount_earned amount_net move_id state",
+    },
     # Odoo's models: the club's fields on them
     "sale.order": {
         "server": "loyalty_confirmations loyalty_shortfall loyalty_tier_id loyalty_balance loyalty_points_estimate "
@@ -214,7 +228,8 @@ FIELDS = {
         "input": "loyalty_gift_card_code",
     },
     "res.partner": {
-        "server": "loyalty_birthday_changed_on loyalty_club_card_count loyalty_balance loyalty_segment_ids",
+        "server": "loyalty_birthday_changed_on loyalty_club_card_count loyalty_balance loyalty_segment_ids "
+        "loyalty_club_partner_count",
         # cards are written through their own model (its protections apply)
         "input": "loyalty_card_ids loyalty_birthday loyalty_gender loyalty_club_opt_out",
     },
@@ -320,7 +335,14 @@ METHODS = {
         "loyalty_club_release_holds": "-",
         "get_limited_partners_loading": "-",
     },
-    "res.partner": {"action_view_loyalty_club_cards": "-"},
+    "res.partner": {"action_view_loyalty_club_cards": "-", "action_view_loyalty_club_partner": "-"},
+    # settling a month with a partner makes a draft bill or invoice: no points nor money move
+    "loyalty.club.coalition.partner": {
+        "action_view_transactions": "-",
+        "action_view_settlements": "-",
+        "action_settle_last_month": "-",
+    },
+    "loyalty.club.coalition.settlement": {"action_view_move": "-"},
     # confirming a quotation earns its customer's points and spends its reward lines' points, which
     # were reserved with the member's PIN: the salesmen's business (they have the rights on orders)
     "sale.order": {
@@ -514,7 +536,32 @@ class TestBypassMatrix(TransactionCase):
         if not history:
             tier = env["loyalty.club.tier"].create({"name": "Bypass Gold", "club_id": cls.club.id, "threshold": 1})
             card._change_tier(tier, "upgrade")
+        coalition = env["loyalty.club.coalition.partner"].create(
+            {
+                "club_id": cls.club.id,
+                "partner_id": env["res.partner"].create({"name": "Bypass Restaurant", "is_company": True}).id,
+                "point_rate": 0.5,
+            }
+        )
+        transaction = env["loyalty.club.coalition.transaction"]._book(
+            coalition, card, "redeem", 10, 50.0, "bypass-partner-redeem-0001"
+        )
+        month = fields.Date.today().replace(day=1)
+        settlement = env["loyalty.club.coalition.settlement"].create(
+            {
+                "name": "Bypass settlement",
+                "coalition_partner_id": coalition.id,
+                "partner_id": coalition.partner_id.id,
+                "club_id": cls.club.id,
+                "company_id": cls.company.id,
+                "date_from": month,
+                "date_to": month,
+            }
+        )
         return {
+            "loyalty.club.coalition.partner": coalition,
+            "loyalty.club.coalition.transaction": transaction,
+            "loyalty.club.coalition.settlement": settlement,
             "loyalty.club": cls.club,
             "loyalty.club.tier": env["loyalty.club.tier"].search([("club_id", "=", cls.club.id)], limit=1),
             "loyalty.club.card": card,
