@@ -63,7 +63,8 @@ class LoyaltyClubCoalitionPartner(models.Model):
         "account.account",
         "Settlement account",
         check_company=True,
-        help="Account of the settlement lines; empty: the journal's default account.",
+        help="Account of the settlement lines; empty: the club's redemption account when the club books its "
+        "points in accounting, else the journal's default account.",
     )
     transaction_ids = fields.One2many(
         "loyalty.club.coalition.transaction", "coalition_partner_id", "Transactions", readonly=True

@@ -171,8 +171,11 @@ class LoyaltyClubCoalitionSettlement(models.Model):
                 "price_unit": sign * amount,
                 "tax_ids": [Command.clear()],
             }
-            if coalition.account_id:
-                line["account_id"] = coalition.account_id.id
+            # a club that books its points: paying the partner for redeemed points offsets the
+            # release of the liability on the redemption account
+            account = coalition.account_id or coalition.club_id.points_redemption_account_id
+            if account:
+                line["account_id"] = account.id
             lines.append(Command.create(line))
         Move = self.env["account.move"].sudo().with_company(self.company_id)
         try:

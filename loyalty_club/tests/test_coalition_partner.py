@@ -284,6 +284,14 @@ class TestCoalitionSettlement(CoalitionCase):
         self.assertFalse(move.invoice_line_ids.tax_ids)
         self.assertEqual(settlement.state, "draft")
 
+    def test_bill_books_on_the_redemption_account_of_a_club_that_books_its_points(self):
+        self.club.action_setup_points_accounting()
+        transaction = self.book(points=40, amount=50.0)
+        self.backdate(transaction, self.last_month())
+        line = self.Settlement._settle(self.coalition, self.last_month()).move_id.invoice_line_ids
+        self.assertEqual(line.account_id, self.club.points_redemption_account_id)
+        self.assertEqual(line.price_subtotal, 20.0)
+
     def test_draft_invoice_when_the_partner_owes(self):
         earned = self.book(coalition=self.gym_coalition, kind="earn", amount=1000.0)  # 100 points
         redeemed = self.book(coalition=self.gym_coalition, points=40, amount=50.0)
