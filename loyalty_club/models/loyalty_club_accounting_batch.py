@@ -335,7 +335,8 @@ class LoyaltyClubAccountingBatch(models.Model):
         )
         if origin_model:
             origin = self.env[origin_model].browse(origin_id).exists()
-            label = self.env._("Club points of %s", origin.display_name if origin else f"{origin_model},{origin_id}")
+            origin_name = origin.display_name if origin else f"{origin_model},{origin_id}"
+            label = self.env._("Club points of %s", origin_name)
         return {
             "move_type": "entry",
             "journal_id": journal.id,

@@ -1,3 +1,4 @@
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
@@ -262,6 +263,29 @@ class TestGiftCardSales(PosClubCase):
             .search([("gift_card_id", "=", card.id), ("kind", "=", "redeem")])
             .origin_id,
             shirt_invoice.id,
+        )
+
+    def test_liability_as_of_reconciles_gift_cards_with_their_account(self):
+        """The reconciliation of *Liability as of* puts the gift card account beside the cards' balances."""
+        order = self._gift_sale_order()
+        order.action_confirm()
+        order._create_invoices().action_post()
+        card = order.order_line.loyalty_gift_card_ids[0]
+        card._set_pin(GIFT_PIN)
+        shirt_invoice = self.shirt_invoice()
+        self.env["loyalty.club.gift.card.payment.wizard"].create(
+            {"move_id": shirt_invoice.id, "code": card.sudo().code, "pin": GIFT_PIN, "amount": 30.0}
+        ).action_pay()
+        Report = self.env["loyalty.club.liability.report"].sudo()
+        today = fields.Date.today()
+        rows = Report._add_booked_as_of(today, Report._liability_as_of(today, self.company))
+        gift = [row for row in rows if row["source"] == "gift_card"]
+        self.assertEqual(len(gift), 1)
+        self.assertEqual((gift[0]["value"], gift[0]["account_balance"], gift[0]["difference"]), (70.0, 70.0, 0.0))
+        self.assertTrue(gift[0]["booked"])
+        self.assertFalse(
+            [row for row in rows if row["source"] == "points" and row["booked"]],
+            "a club that does not book its points reconciles nothing for them",
         )
 
     def test_credit_note_of_an_invoice_paid_by_gift_card_refunds_the_card(self):
