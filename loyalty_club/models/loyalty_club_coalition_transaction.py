@@ -141,6 +141,13 @@ class LoyaltyClubCoalitionTransaction(models.Model):
         else:
             points = self._check_points(points)
             self._check_redemption(coalition, card, points, purchase_amount)
+        return self._create_with_entry(coalition, card, kind, points, purchase_amount, request_uuid)
+
+    @api.model
+    def _create_with_entry(self, coalition, card, kind, points, purchase_amount, request_uuid):
+        """The transaction and its ledger entry, together or neither (called by :meth:`_book`
+        under the card lock, once the points are checked)."""
+        Posting = self.env["loyalty.club.posting"]
         values = {
             "coalition_partner_id": coalition.id,
             "club_id": coalition.club_id.id,
@@ -160,7 +167,6 @@ class LoyaltyClubCoalitionTransaction(models.Model):
             if kind == "redeem"
             else self.env._("Earned at %s", coalition.name)
         )
-        # the transaction and its ledger entry together, or neither
         with self.env.cr.savepoint():
             try:
                 with self.env.cr.savepoint():

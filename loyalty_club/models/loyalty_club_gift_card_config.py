@@ -64,25 +64,31 @@ class LoyaltyClub(models.Model):
             method, self.env._("Gift cards can be sold and redeemed in %s.", self.company_id.name)
         )
 
+    def _gift_card_liability_account(self):
+        """The club's gift card liability account: set on the club, found by its code in the
+        company, or created."""
+        self.ensure_one()
+        company = self.company_id
+        Account = self.env["account.account"].sudo().with_company(company)
+        account = self.sudo().gift_card_account_id or Account.search(
+            [("code", "=", GIFT_CARD_ACCOUNT_CODE), ("company_ids", "in", company.ids)], limit=1
+        )
+        return account or Account.create(
+            {
+                "name": self.env._("Gift cards outstanding"),
+                "code": GIFT_CARD_ACCOUNT_CODE,
+                "account_type": "liability_current",
+                "reconcile": False,
+                "company_ids": [Command.set(company.ids)],
+            }
+        )
+
     def _setup_gift_cards(self):
         """Accounting and products of gift cards for the club's company; returns the POS method."""
         self.ensure_one()
         company = self.company_id
         club = self.sudo()
-        Account = self.env["account.account"].sudo().with_company(company)
-        account = club.gift_card_account_id or Account.search(
-            [("code", "=", GIFT_CARD_ACCOUNT_CODE), ("company_ids", "in", company.ids)], limit=1
-        )
-        if not account:
-            account = Account.create(
-                {
-                    "name": self.env._("Gift cards outstanding"),
-                    "code": GIFT_CARD_ACCOUNT_CODE,
-                    "account_type": "liability_current",
-                    "reconcile": False,
-                    "company_ids": [Command.set(company.ids)],
-                }
-            )
+        account = club._gift_card_liability_account()
         journal = club.gift_card_journal_id
         Journal = self.env["account.journal"].sudo().with_context(active_test=False).with_company(company)
         if not journal:

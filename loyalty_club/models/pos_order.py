@@ -304,7 +304,7 @@ class PosOrder(models.Model):
         values.update(self._loyalty_club_book_points_payments(card, refunded, when, reviewed))
         if refunded:
             values.update(self._loyalty_club_reverse_refunded_lines(refunded, card))
-        values["loyalty_points_earned"] = self._loyalty_club_post_earnings(card, tier, when)
+        values["loyalty_points_earned"] = self._loyalty_post_earnings(card, tier, when)
         self._loyalty_gift_card_process(client, when, reviewed)
         # the posting service keeps the card's balance in the ORM cache up to date
         values["loyalty_balance_after"] = card.balance

@@ -366,7 +366,7 @@ class PosOrder(models.Model):
         )
         return {"loyalty_points_reversed": -entry.points if entry else 0, "loyalty_shortfall": shortfall}
 
-    def _loyalty_club_post_earnings(self, card, tier, when):
+    def _loyalty_post_earnings(self, card, tier, when):
         """Points earned by the sold (not refunded) lines, computed here from the synced lines
         by the club's earning rule (:meth:`loyalty.club._earning_base`, negative lines included,
         the part paid with club points left out unless the club's *earn points on the part paid

@@ -174,6 +174,15 @@ class TestPointsAccounting(PointsAccountingCase):
         self.assertEqual((late.date, late.points, late.outstanding_points), (self.start, 10, 110))
         self.assertEqual(self.account_balance(self.start), self.liability(self.start))
 
+    def test_a_locked_period_is_booked_on_its_first_open_day(self):
+        self.enable()
+        self.post_on(self.start, 100)
+        self.company.sudo().fiscalyear_lock_date = self.start + timedelta(days=5)
+        batch = self.book(self.start)
+        self.assertEqual(batch.date, self.start, "the batch keeps the day of its ledger entries")
+        self.assertEqual(batch.move_id.date, self.start + timedelta(days=6))
+        self.assertEqual(batch.move_id.state, "posted")
+
     def test_a_club_without_accounting_books_nothing(self):
         self.post_on(self.start, 100)
         self.post(-30, "redeem")
