@@ -157,6 +157,8 @@ class Smoke:
             [["points_remaining", ">", 0], ["expiry_date", "<=", _in_days(30)], ["expiry_date", ">=", _in_days(0)]],
         )
         self.check("points expire within 30 days", expiring > 0, expiring)
+        openings = s.call("loyalty.club.accounting.batch", "search_count", [["kind", "=", "opening"]])
+        self.check("the demo club's points are booked in accounting", openings > 0, openings)
 
     def _dashboard_figures(self, s):
         """The dashboard's key figures, as its client action reads them ({key: value})."""
@@ -250,6 +252,14 @@ class Smoke:
         self.check("the balance is on /my/club", re.search(r">\s*520\s*<", page) is not None, "520 points missing")
         self.check("the gift card is on /my/club", "000N" in page, "gift card missing")
 
+    def partner(self):
+        s = self.session("partner", "partner")
+        self.check("the restaurant's cashier logs in", bool(s.context))
+        status, page = s.get("/my/club/partner")
+        self.check("/my/club/partner opens", status == 200, status)
+        self.check("the partner page shows the restaurant", "Gym Restaurant" in page, "partner name missing")
+        self.check("the partner page has the lookup form", 'name="query"' in page, "lookup form missing")
+
     def balance_page(self):
         s = self.session()
         status, form = s.get("/giftcard/balance")
@@ -265,6 +275,7 @@ class Smoke:
         self.step("cashier", self.cashier)
         self.step("persian", self.persian)
         self.step("portal", self.portal)
+        self.step("coalition partner", self.partner)
         self.step("gift card balance page", self.balance_page)
         print(f"{self.passed} checks passed, {len(self.failures)} failed")
         return not self.failures

@@ -2,6 +2,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import islice
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -10,6 +11,8 @@ from odoo.tools import SQL
 _logger = logging.getLogger(__name__)
 
 ENTRY_REL = "loyalty_club_accounting_batch_entry_rel"
+# journal entries a club books per call of the nightly job (it is called again for the rest)
+BOOKING_LIMIT = 1000
 # origins that get a journal entry of their own when the club books per order
 ORDER_MODELS = ("sale.order", "pos.order", "account.move")
 # counterpart of the liability, per side of a ledger movement (fields of loyalty.club)
@@ -108,15 +111,20 @@ class LoyaltyClubAccountingBatch(models.Model):
     # ---------------------------------------------------------------- booking
 
     @api.model
-    def _cron_book_points(self):
-        """Book, for every club that books its points, the ledger entries dated before today (UTC)."""
+    def _cron_book_points(self, limit=BOOKING_LIMIT):
+        """Book, for every club that books its points, the ledger entries dated before today (UTC),
+        at most ``limit`` journal entries per club and call: Odoo calls the job again until
+        everything is booked (a club booking per order may have thousands a day)."""
         until = datetime.combine(fields.Date.today(), time.min)
+        done = left = 0
         for club in self.env["loyalty.club"].sudo().search([("points_accounting", "=", True)]):
             try:
                 with self.env.cr.savepoint():
-                    self._book_club_points(club, until)
+                    batches, club_left = self._book_club_groups(club, until, limit)
+                done, left = done + len(batches), left + club_left
             except (UserError, ValidationError) as error:
                 _logger.warning("loyalty_club: points of club %s not booked: %s", club.id, error)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=left)
 
     @api.model
     def _book_club_points(self, club, until=None):
@@ -126,9 +134,15 @@ class LoyaltyClubAccountingBatch(models.Model):
 
         :returns: the batches created
         """
+        return self._book_club_groups(club, until)[0]
+
+    @api.model
+    def _book_club_groups(self, club, until=None, limit=None):
+        """:meth:`_book_club_points`, at most ``limit`` journal entries (the first days, branches
+        and orders): returns ``(batches, groups left for the next call)``."""
         club = club.sudo()
         if not club.points_accounting:
-            return self.browse()
+            return self.browse(), 0
         until = until or datetime.combine(fields.Date.today(), time.min)
         cr = self.env.cr
         # one run per club at a time; a run that waited finds the club row changed by the one it
@@ -148,9 +162,16 @@ class LoyaltyClubAccountingBatch(models.Model):
         groups = defaultdict(list)
         for branch_id, day, origin_model, origin_id, side, kind, points, count in cr.fetchall():
             groups[branch_id, day, origin_model, origin_id].append((side, kind, int(points), count))
-        if not groups:
+        left = max(len(groups) - limit, 0) if limit else 0
+        if left:
+            groups = dict(islice(groups.items(), limit))
+        if not left:
             club.points_booked_until = max(until, club.points_booked_until or until)
-            return self.browse()
+            club.flush_recordset(["points_booked_until"])
+        # the club row changes with every run (a run waiting for this one must see it changed)
+        cr.execute(SQL("UPDATE loyalty_club SET write_date = now() AT TIME ZONE 'UTC' WHERE id = %s", club.id))
+        if not groups:
+            return self.browse(), 0
         batches = self._create_batches(club, groups)
         cr.execute(
             SQL(
@@ -174,9 +195,8 @@ class LoyaltyClubAccountingBatch(models.Model):
         expected = sum(count for lines in groups.values() for *_rest, count in lines)
         if cr.rowcount != expected:
             raise UserError(self.env._("The ledger changed while its points were booked; the job will try again."))
-        club.points_booked_until = max(until, club.points_booked_until or until)
         batches.invalidate_recordset(["entry_ids"])
-        return batches
+        return batches, left
 
     @api.model
     def _uncovered_entries(self, club, until):
@@ -237,6 +257,8 @@ class LoyaltyClubAccountingBatch(models.Model):
         unit = club._points_accounting_unit()
         start = club.points_accounting_start
         last = self._last_batches(club)
+        origin_names = self._origin_names(groups)
+        move_dates = {}
         batch_values, move_values = [], []
         for (branch_id, day, origin_model, origin_id), lines in groups.items():
             points = sum(line[2] for line in lines)
@@ -264,7 +286,12 @@ class LoyaltyClubAccountingBatch(models.Model):
                     "balance": balance,
                 }
             )
-            move_values.append(self._move_values(club, branch, day, kind, lines, unit, change, origin_model, origin_id))
+            label = origin_names.get((origin_model, origin_id)) if origin_model else None
+            if (branch_id, day) not in move_dates:
+                move_dates[branch_id, day] = self._move_date(club, branch, day)
+            move_values.append(
+                self._move_values(club, branch, day, kind, lines, unit, change, move_dates[branch_id, day], label)
+            )
             last[branch_id] = (outstanding, balance)
         moves = self.env["account.move"].sudo().create([values for values in move_values if values])
         moves.action_post()
@@ -272,6 +299,19 @@ class LoyaltyClubAccountingBatch(models.Model):
         for values, move in zip(batch_values, move_values, strict=True):
             values["move_id"] = next(moves_iter).id if move else False
         return self.sudo().create(batch_values)
+
+    @api.model
+    def _origin_names(self, groups):
+        """``{(model, id): name}`` of the orders of ``groups`` (one read per model)."""
+        ids_by_model = defaultdict(list)
+        for _branch_id, _day, origin_model, origin_id in groups:
+            if origin_model:
+                ids_by_model[origin_model].append(origin_id)
+        names = {}
+        for model, ids in ids_by_model.items():
+            for origin in self.env[model].sudo().browse(ids).exists():
+                names[model, origin.id] = origin.display_name
+        return names
 
     @api.model
     def _last_batches(self, club):
@@ -294,7 +334,7 @@ class LoyaltyClubAccountingBatch(models.Model):
         return float((value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step)
 
     @api.model
-    def _move_values(self, club, branch, day, kind, lines, unit, change, origin_model, origin_id):
+    def _move_values(self, club, branch, day, kind, lines, unit, change, move_date, origin_name=None):
         """Values of the journal entry of one batch (``{}`` when it books nothing): a line per
         side and kind of movement, the liability's change, and the change in estimate or rounding
         that brings the liability to the outstanding points' booked value."""
@@ -327,24 +367,27 @@ class LoyaltyClubAccountingBatch(models.Model):
         if not move_lines:
             return {}
         journal = club.points_journal_id
-        lock_dates = branch._get_violated_lock_dates(day, False, journal)
         label = (
             self.env._("Club points outstanding before %s", club.points_accounting_start)
             if kind == "opening"
             else self.env._("Club points of %(day)s, %(branch)s", day=day, branch=branch.name)
         )
-        if origin_model:
-            origin = self.env[origin_model].browse(origin_id).exists()
-            origin_name = origin.display_name if origin else f"{origin_model},{origin_id}"
+        if origin_name:
             label = self.env._("Club points of %s", origin_name)
         return {
             "move_type": "entry",
             "journal_id": journal.id,
             "company_id": branch.id,
-            "date": lock_dates[-1][0] + timedelta(days=1) if lock_dates else day,
+            "date": move_date,
             "ref": label,
             "line_ids": move_lines,
         }
+
+    @api.model
+    def _move_date(self, club, branch, day):
+        """Date of the journal entry of ``day``: the day, or the first day after a lock date."""
+        lock_dates = branch._get_violated_lock_dates(day, False, club.points_journal_id)
+        return lock_dates[-1][0] + timedelta(days=1) if lock_dates else day
 
     @api.model
     def _move_line(self, account, credit, name):

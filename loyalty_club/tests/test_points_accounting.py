@@ -183,6 +183,27 @@ class TestPointsAccounting(PointsAccountingCase):
         self.assertEqual(batch.move_id.date, self.start + timedelta(days=6))
         self.assertEqual(batch.move_id.state, "posted")
 
+    def test_the_job_books_a_limited_number_of_entries_per_call(self):
+        """A club booking per order may have thousands of journal entries a night: each call of
+        the job books at most its limit and tells Odoo how many are left; the next call goes on."""
+        self.enable(points_accounting_grouping="order")
+        orders = self.env["sale.order"].create([{"partner_id": self.member.id} for _index in range(3)])
+        for order in orders:
+            self.post_on(self.start, 10, origin=order)
+        until = datetime.combine(self.start + timedelta(days=1), time.min)
+        first, left = self.Batch._book_club_groups(self.club, until, limit=2)
+        self.assertEqual((len(first), left), (2, 1))
+        self.assertFalse(self.club.points_booked_until, "not everything is booked yet")
+        progress = self.env["ir.cron.progress"].create(
+            {"cron_id": self.env.ref("loyalty_club.ir_cron_loyalty_club_book_points").id, "remaining": 0, "done": 0}
+        )
+        self.Batch.with_context(ir_cron_progress_id=progress.id)._cron_book_points(limit=2)
+        batches = self.Batch.search([("club_id", "=", self.club.id)])
+        self.assertEqual(sorted(batches.mapped("origin_id")), sorted(orders.ids))
+        self.assertEqual((progress.done, progress.remaining), (1, 0))
+        self.assertEqual(self.club.points_booked_until, datetime.combine(fields.Date.today(), time.min))
+        self.assertEqual(self.account_balance(self.start), self.liability(self.start))
+
     def test_a_club_without_accounting_books_nothing(self):
         self.post_on(self.start, 100)
         self.post(-30, "redeem")
