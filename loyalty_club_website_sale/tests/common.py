@@ -25,7 +25,20 @@ class WebsiteClubCase(HttpCase):
         # a club the database may already have there (demo data) moves to a company of its own
         existing = env["loyalty.club"].with_context(active_test=False).search([("company_id", "=", cls.company.id)])
         if existing:
-            existing.company_id = env["res.company"].create({"name": "Former club company"})
+            # with the books it keeps in this company (the demo club books its points)
+            books = dict.fromkeys(
+                [
+                    "points_accounting",
+                    "points_journal_id",
+                    "points_liability_account_id",
+                    "points_revenue_account_id",
+                    "points_redemption_account_id",
+                    "points_expense_account_id",
+                    "points_opening_account_id",
+                ],
+                False,
+            )
+            existing.write({"company_id": env["res.company"].create({"name": "Former club company"}).id, **books})
             existing.flush_recordset()
         cls.club = env["loyalty.club"].create(
             {
