@@ -4,6 +4,8 @@ from decimal import Decimal
 from odoo import fields, models
 from odoo.exceptions import UserError
 
+from ..tools import posting_keys
+
 
 class AccountMove(models.Model):
     _name = "account.move"
@@ -96,9 +98,9 @@ class AccountMove(models.Model):
             cycle = self.loyalty_post_count
             order._loyalty_apply_reversal_targets(
                 targets,
-                f"account.move:{self.id}:{order.id}:{cycle}:reverse",
+                posting_keys.credit_note(self, order, cycle, "reverse"),
                 origin=self,
-                restore_key=f"account.move:{self.id}:{order.id}:{cycle}:restore",
+                restore_key=posting_keys.credit_note(self, order, cycle, "restore"),
             )
 
     def _loyalty_sync_credited_gift_cards(self, sale_lines):

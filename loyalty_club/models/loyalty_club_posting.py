@@ -8,6 +8,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..tools import posting_keys
+
 MAX_POINTS_PER_POSTING = 100_000_000
 # "opening": the balance a member brought from another system (import, migration).
 CREDIT_KINDS = {"earn", "bonus", "opening"}
@@ -63,7 +65,7 @@ class LoyaltyClubPosting(models.AbstractModel):
     def _make_key(self, origin, kind, line=None):
         """Posting key ``model:id:line:kind`` for an origin record (line: any sub-identifier)."""
         origin.ensure_one()
-        return f"{origin._name}:{origin.id}:{line if line is not None else 0}:{kind}"
+        return posting_keys.record(origin, kind, line)
 
     @api.model
     def _check_points(self, points, kind):
@@ -484,7 +486,6 @@ class LoyaltyClubPosting(models.AbstractModel):
         target.ensure_one()
         self._lock_rows(source | target)
         self._expire_card_lots(source.sudo(), fields.Datetime.now())
-        prefix = f"transfer:{source.id}:{target.id}"
         common = {
             "origin": origin,
             "reason": self.env._("Card %(old)s replaced by %(new)s", old=source.number, new=target.number),
@@ -496,12 +497,14 @@ class LoyaltyClubPosting(models.AbstractModel):
         )
         for lot in lots:
             moved = lot.points_remaining
-            self._post(source, -moved, "transfer", f"{prefix}:{lot.id}:out", lot=lot, **common)
+            self._post(
+                source, -moved, "transfer", posting_keys.transfer_lot(source, target, lot, "out"), lot=lot, **common
+            )
             self._post(
                 target,
                 moved,
                 "transfer",
-                f"{prefix}:{lot.id}:in",
+                posting_keys.transfer_lot(source, target, lot, "in"),
                 expiry_date=lot.expiry_date or False,
                 pending_until=lot.pending_until or False,
                 **common,
@@ -512,8 +515,17 @@ class LoyaltyClubPosting(models.AbstractModel):
         Hold._invalidate_available()
         if source.balance < 0:
             debt = -source.balance
-            self._post(source, debt, "transfer", f"{prefix}:debt:out", expiry_date=False, **common)
-            self._post(target, -debt, "transfer", f"{prefix}:debt:in", allow_negative=True, **common)
+            self._post(
+                source, debt, "transfer", posting_keys.transfer_debt(source, target, "out"), expiry_date=False, **common
+            )
+            self._post(
+                target,
+                -debt,
+                "transfer",
+                posting_keys.transfer_debt(source, target, "in"),
+                allow_negative=True,
+                **common,
+            )
 
     @api.model
     def _post_demo(self, card_id, points, kind, posting_key, reason, days_ago=0, amount=0.0):

@@ -4,6 +4,8 @@ from collections import defaultdict
 from odoo import Command, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import posting_keys
+
 _logger = logging.getLogger(__name__)
 
 
@@ -83,7 +85,7 @@ class PosOrder(models.Model):
                 card,
                 -amount,
                 "redeem",
-                self._loyalty_club_key(f"gift_redeem:{card.id}"),
+                self._loyalty_club_key(posting_keys.pos_gift_redeem(card)),
                 origin=self,
                 branch=self.company_id,
                 pos_config=config,
@@ -120,7 +122,7 @@ class PosOrder(models.Model):
             card = paying_card.sudo()
             card_currency = card.currency_id
             redeem_entry = Entry.search(
-                [("posting_key", "=", order._loyalty_club_key(f"gift_redeem:{card.id}"))], limit=1
+                [("posting_key", "=", order._loyalty_club_key(posting_keys.pos_gift_redeem(card)))], limit=1
             )
             redeemed = -redeem_entry.amount
             already = sum(
@@ -156,7 +158,7 @@ class PosOrder(models.Model):
                 amount,
                 "refund",
                 # one refund order refunds lines of one sale only (Odoo refuses mixing orders)
-                self._loyalty_club_key(f"gift_refund:{card.id}"),
+                self._loyalty_club_key(posting_keys.pos_gift_refund(card)),
                 origin=self,
                 branch=self.company_id,
                 pos_config=self.config_id,
@@ -171,7 +173,7 @@ class PosOrder(models.Model):
             )
             to_give = currency.round(to_give - amount_here)
         if currency.compare_amounts(to_give, 0) > 0:
-            key = self._loyalty_club_key("gift_refund_new")
+            key = self._loyalty_club_key(posting_keys.POS_GIFT_REFUND_NEW)
             card = self._loyalty_gift_card_new_card(key)
             Posting._post_gift_card(
                 card,
@@ -236,7 +238,7 @@ class PosOrder(models.Model):
                 raise UserError(self.env._("A scanned gift card is sold one per line."))
             cards = Card.browse()
             for unit in range(units):
-                key = self._loyalty_club_key(f"gift_load:{line.uuid or line.id}:{unit}")
+                key = self._loyalty_club_key(posting_keys.pos_gift_load(line, unit))
                 existing = Entry.search([("posting_key", "=", key)], limit=1)
                 if existing:
                     card = existing.gift_card_id

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import posting_keys
+
 
 class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
     """Pay a customer invoice with a gift card: code + PIN + amount. Debits the card under its
@@ -105,7 +107,7 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
             raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
         card._check_spendable(move.company_id, card.currency_id)
         Posting = self.env["loyalty.club.posting"]
-        key = f"{self._name}:{self.id}:redeem"
+        key = posting_keys.wizard(self, "redeem")
         # Under the card lock: a double click (same wizard) pays once.
         Posting._lock_rows(card)
         if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", key)]):

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import posting_keys
+
 
 class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
     """Refund a credit note onto a gift card that paid the credited invoice: credits the card
@@ -59,10 +61,10 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
         for wizard in self:
             wizard.refundable = self._refundable_in(wizard.move_id, wizard.gift_card_id) if wizard.gift_card_id else 0.0
 
-    def _refund_payments(self, card, amount, key):
+    def _refund_payments(self, card, amount):
         """Credit ``amount`` (card currency) back to ``card`` as refunds of its payments of the
         credited invoice, oldest first, each refund within what its payment has left (a card that
-        paid twice is refunded across both). Keys: ``key``, then ``key:<n>`` for the next parts."""
+        paid twice is refunded across both), keyed by :func:`posting_keys.wizard` with the part number."""
         currency = card.currency_id
         Entry = self.env["loyalty.club.gift.card.entry"].sudo()
         left, parts = amount, 0
@@ -75,7 +77,7 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
                 card,
                 part,
                 "refund",
-                f"{key}:{parts}" if parts else key,
+                posting_keys.wizard(self, "refund", parts),
                 origin=self.move_id,
                 branch=self.move_id.company_id,
                 reason=self.move_id.name,
@@ -102,7 +104,7 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
             raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
         currency = move.currency_id
         Posting = self.env["loyalty.club.posting"]
-        key = f"{self._name}:{self.id}:refund"
+        key = posting_keys.wizard(self, "refund")
         # Under the card lock: a double click pays once, two refunds cannot exceed what was paid.
         Posting._lock_rows(card)
         if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", key)]):
@@ -128,7 +130,7 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
             ),
             move._loyalty_gift_card_refundable(card),
         )
-        self._refund_payments(card, card_amount, key)
+        self._refund_payments(card, card_amount)
         payments = move._loyalty_gift_card_settle(
             club,
             self.amount,
