@@ -179,6 +179,14 @@ class AccountMove(models.Model):
         )
         return card.currency_id.round(-sum(redeems.mapped("amount")) - sum(refunds.mapped("amount")))
 
+    def _loyalty_gift_card_club(self):
+        """The club whose gift card journal settles this move, as superuser (its journal and
+        accounts: billing users need no club rights to be paid by a card); refused without one."""
+        club = self.company_id._loyalty_club_get().sudo()
+        if not club.gift_card_journal_id:
+            raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
+        return club
+
     def _loyalty_gift_card_settle(self, club, amount, communication, message):
         """Register ``amount`` on the club's gift card journal against this invoice or credit
         note (inbound for an invoice, outbound for a credit note: the liability account on the

@@ -95,6 +95,12 @@ class LoyaltyClubPosting(models.AbstractModel):
         return points
 
     @api.model
+    def _check_posting_keys(self, keys):
+        """Refuse a posting without a key (each of ``keys`` must be a non-blank string)."""
+        if any(not isinstance(key, str) or not key.strip() for key in keys):
+            raise ValidationError(self.env._("A posting needs a key."))
+
+    @api.model
     def _lock_rows(self, records):
         """Lock the rows of ``records`` (any model with a table; in id order, to avoid deadlocks)
         for the rest of the transaction, and refresh their cached values from the locked rows.
@@ -167,8 +173,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         """
         card.ensure_one()
         points = self._check_points(points, kind)
-        if not isinstance(posting_key, str) or not posting_key.strip():
-            raise ValidationError(self.env._("A posting needs a key."))
+        self._check_posting_keys([posting_key])
         card = card.sudo()
         self._lock_rows(card)
         existing, captured = self._posted_or_checked(card, points, kind, posting_key, reversed_entry, holds, valid_at)

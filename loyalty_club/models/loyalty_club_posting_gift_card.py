@@ -125,8 +125,7 @@ class LoyaltyClubPosting(models.AbstractModel):
             movement
         """
         card.ensure_one()
-        if not isinstance(posting_key, str) or not posting_key.strip():
-            raise ValidationError(self.env._("A posting needs a key."))
+        self._check_posting_keys([posting_key])
         card = card.sudo()
         amount = self._check_gift_amount(card, amount, kind)
         Entry = self.env["loyalty.club.gift.card.entry"].sudo().with_context(loyalty_club_posting=True)
@@ -163,6 +162,14 @@ class LoyaltyClubPosting(models.AbstractModel):
         )
         card.with_context(tracking_disable=True).write(self._gift_card_values_after(card, state, kind, balance, today))
         return entry.sudo(self.env.su)
+
+    @api.model
+    def _lock_gift_card_once(self, card, posting_key, message):
+        """Lock the row of gift card ``card``; refuse with ``message`` when ``posting_key`` was
+        posted before (a back-office action done twice, a double click)."""
+        self._lock_rows(card)
+        if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", posting_key)]):
+            raise UserError(message)
 
     @api.model
     def _gift_posted_before(self, card, amount, kind, posting_key):

@@ -28,8 +28,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         if not items:
             return Entry.browse()
         keys = [item.get("key") for item in items]
-        if any(not isinstance(key, str) or not key.strip() for key in keys):
-            raise ValidationError(self.env._("A posting needs a key."))
+        self._check_posting_keys(keys)
         if len(set(keys)) != len(keys):
             raise ValidationError(self.env._("The same posting key appears twice in one batch."))
         points = [self._check_points(item["points"], "opening") for item in items]

@@ -98,17 +98,12 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
             raise UserError(self.env._("Only posted, unpaid customer credit notes can be refunded to a gift card."))
         if card not in move._loyalty_gift_cards_that_paid():
             raise UserError(self.env._("Only a gift card that paid the credited invoice can take this refund."))
-        # the club's journal and accounts: billing users need no club rights to be paid by a card
-        club = move.company_id._loyalty_club_get().sudo()
-        if not club.gift_card_journal_id:
-            raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
+        club = move._loyalty_gift_card_club()
         currency = move.currency_id
         Posting = self.env["loyalty.club.posting"]
         key = posting_keys.wizard(self, "refund")
         # Under the card lock: a double click pays once, two refunds cannot exceed what was paid.
-        Posting._lock_rows(card)
-        if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", key)]):
-            raise UserError(self.env._("This gift card refund was already made."))
+        Posting._lock_gift_card_once(card, key, self.env._("This gift card refund was already made."))
         refundable = self._refundable_in(move, card)
         if (
             currency.compare_amounts(self.amount, 0) <= 0
