@@ -4,6 +4,8 @@ from decimal import Decimal
 from odoo import fields, models
 from odoo.exceptions import UserError
 
+from ..tools import posting_keys
+
 
 class AccountMove(models.Model):
     _name = "account.move"
@@ -96,9 +98,9 @@ class AccountMove(models.Model):
             cycle = self.loyalty_post_count
             order._loyalty_apply_reversal_targets(
                 targets,
-                f"account.move:{self.id}:{order.id}:{cycle}:reverse",
+                posting_keys.credit_note(self, order, cycle, "reverse"),
                 origin=self,
-                restore_key=f"account.move:{self.id}:{order.id}:{cycle}:restore",
+                restore_key=posting_keys.credit_note(self, order, cycle, "restore"),
             )
 
     def _loyalty_sync_credited_gift_cards(self, sale_lines):
@@ -176,6 +178,14 @@ class AccountMove(models.Model):
             .search([("kind", "=", "refund"), ("reversed_entry_id", "in", redeems.ids)])
         )
         return card.currency_id.round(-sum(redeems.mapped("amount")) - sum(refunds.mapped("amount")))
+
+    def _loyalty_gift_card_club(self):
+        """The club whose gift card journal settles this move, as superuser (its journal and
+        accounts: billing users need no club rights to be paid by a card); refused without one."""
+        club = self.company_id._loyalty_club_get().sudo()
+        if not club.gift_card_journal_id:
+            raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
+        return club
 
     def _loyalty_gift_card_settle(self, club, amount, communication, message):
         """Register ``amount`` on the club's gift card journal against this invoice or credit

@@ -7,6 +7,8 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from ..tools import posting_keys
+
 RULE_KINDS = [
     ("visit", "Per visit"),
     ("join", "On joining"),
@@ -147,11 +149,11 @@ class LoyaltyClubBonusRule(models.Model):
         self.env["loyalty.club.entry"].flush_model()
         for rule in rules:
             if rule.kind == "visit":
-                rule._grant(card, rule.points, f"bonus:visit:{rule.id}:{partner.id}:{local.date()}", **common)
+                rule._grant(card, rule.points, posting_keys.bonus("visit", rule, partner, local.date()), **common)
             elif rule.kind == "nth_purchase":
                 count = self._purchase_count(partner, club)
                 if count > 0 and count % rule.nth == 0:
-                    rule._grant(card, rule.points, f"bonus:nth:{rule.id}:{partner.id}:{count}", **common)
+                    rule._grant(card, rule.points, posting_keys.bonus("nth", rule, partner, count), **common)
             elif rule.kind == "mission":
                 start, end, label = rule._mission_period(local)
                 tz = pytz.timezone(self._member_tz(partner, club))
@@ -159,7 +161,7 @@ class LoyaltyClubBonusRule(models.Model):
                 end_utc = tz.localize(end).astimezone(pytz.utc).replace(tzinfo=None)
                 purchases, amount = self._purchase_count(partner, club, start_utc, end_utc, with_amount=True)
                 if purchases >= rule.mission_purchases and amount >= rule.mission_amount:
-                    rule._grant(card, rule.points, f"bonus:mission:{rule.id}:{partner.id}:{label}", **common)
+                    rule._grant(card, rule.points, posting_keys.bonus("mission", rule, partner, label), **common)
             elif rule.kind == "referral":
                 rule._grant_referral(card, entry, common)
 
@@ -214,10 +216,15 @@ class LoyaltyClubBonusRule(models.Model):
         if first != 1:
             return
         referrer_card = referrer if referrer.state == "active" else self._member_card(referrer.partner_id, club)
-        key = f"bonus:referral:{self.id}:{partner.id}"
         reason = self.env._("%(rule)s: %(member)s joined", rule=self.name, member=partner.name)
-        self._grant(referrer_card, self.points, f"{key}:referrer", reason=reason, **common)
-        self._grant(card, self.referred_points, f"{key}:referred", **common)
+        self._grant(
+            referrer_card,
+            self.points,
+            posting_keys.bonus("referral", self, partner, "referrer"),
+            reason=reason,
+            **common,
+        )
+        self._grant(card, self.referred_points, posting_keys.bonus("referral", self, partner, "referred"), **common)
 
     @api.model
     def _on_purchase_undone(self, earn_entry):
@@ -238,7 +245,7 @@ class LoyaltyClubBonusRule(models.Model):
             Posting._post_reversal(
                 bonus.card_id,
                 bonus.points,
-                f"{bonus.posting_key}:reverse",
+                posting_keys.reversal_of(bonus),
                 bonus,
                 origin=earn_entry,
                 reason=self.env._("Purchase cancelled: %s", bonus.reason or ""),
@@ -251,7 +258,7 @@ class LoyaltyClubBonusRule(models.Model):
     def _on_join(self, cards):
         for card in cards.sudo().filtered(lambda c: c.state == "active"):
             for rule in self._active_rules(card.club_id, ["join"]):
-                rule._grant(card, rule.points, f"bonus:join:{rule.id}:{card.partner_id.id}")
+                rule._grant(card, rule.points, posting_keys.bonus("join", rule, card.partner_id))
 
     @api.model
     def _profile_complete(self, partner):
@@ -268,7 +275,7 @@ class LoyaltyClubBonusRule(models.Model):
                 rules = self._active_rules(club, ["profile"])
                 card = self._member_card(partner, club) if rules else Card
                 for rule in rules:
-                    rule._grant(card, rule.points, f"bonus:profile:{rule.id}:{partner.id}")
+                    rule._grant(card, rule.points, posting_keys.bonus("profile", rule, partner))
 
     # ------------------------------------------------------------------
     # Birthday and anniversary cron
@@ -342,13 +349,13 @@ class LoyaltyClubBonusRule(models.Model):
             SELECT rule_id, card_id, local_date FROM due
              WHERE NOT EXISTS (
                    SELECT 1 FROM loyalty_club_entry e
-                    WHERE e.posting_key = 'bonus:' || due.kind || ':' || due.rule_id || ':'
-                                          || due.partner_id || ':' || due.local_year)
+                    WHERE e.posting_key = %(key)s)
           ORDER BY card_id, rule_id
              %(limit)s""",
             now=now,
             md=self._month_days_around(now),
             limit=SQL("LIMIT %s", limit) if limit else SQL(),
+            key=posting_keys.DUE_BONUS_SQL,
         )
 
     @api.model
@@ -389,7 +396,7 @@ class LoyaltyClubBonusRule(models.Model):
                     "card": card,
                     "points": rule.points,
                     "kind": "bonus",
-                    "posting_key": f"bonus:{rule.kind}:{rule.id}:{card.partner_id.id}:{local_date.year}",
+                    "posting_key": posting_keys.bonus(rule.kind, rule, card.partner_id, local_date.year),
                     "reason": reason,
                     "branch": card.company_id,
                     "rule": rule,

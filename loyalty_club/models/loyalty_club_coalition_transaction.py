@@ -5,6 +5,8 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import posting_keys
+
 TRANSACTION_KINDS = [("redeem", "Points redeemed"), ("earn", "Points earned")]
 # The uuid of one form submission (hidden field of the partner page).
 REQUEST_UUID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -178,7 +180,7 @@ class LoyaltyClubCoalitionTransaction(models.Model):
                 card,
                 -points if kind == "redeem" else points,
                 kind,
-                Posting._make_key(transaction, kind),
+                posting_keys.record(transaction, kind),
                 origin=transaction,
                 reason=reason,
                 branch=coalition.company_id,

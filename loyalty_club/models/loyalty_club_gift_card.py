@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, float_round
 
+from ..tools import posting_keys
 from ..tools.gift_card_code import format_code, generate_code, mask_code, normalize_code, read_code
 
 GIFT_CARD_PIN_LENGTH = 6
@@ -504,7 +505,7 @@ class LoyaltyClubGiftCard(models.Model):
                               posting_key, origin_model, origin_id, reason, user_id,
                               create_uid, create_date, write_uid, write_date)
                        SELECT id, company_id, company_id, currency_id, 'expire', -balance, 0, %(now)s,
-                              'loyalty.club.gift.card:' || id || ':expire', 'loyalty.club.gift.card', id,
+                              %(key)s, 'loyalty.club.gift.card', id,
                               %(reason)s, %(uid)s, %(uid)s, %(now)s, %(uid)s, %(now)s
                          FROM loyalty_club_gift_card
                         WHERE id = ANY(%(cards)s) AND balance > 0
@@ -520,6 +521,7 @@ class LoyaltyClubGiftCard(models.Model):
                     uid=self.env.uid,
                     reason=self.env._("Gift card expired"),
                     cards=card_ids,
+                    key=posting_keys.GIFT_CARD_EXPIRY_SQL,
                 )
             )
             self.invalidate_model(["balance", "state"])

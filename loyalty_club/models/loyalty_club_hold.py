@@ -135,49 +135,15 @@ class LoyaltyClubHold(models.Model):
         self.env["loyalty.club.posting"]._lock_rows(card)
         existing = Hold.search([("payment_uuid", "=", payment_uuid)], limit=1)
         if existing:
-            same = existing[column] == card and existing.order_uuid == order_uuid and existing._is_live()
-            if is_gift:
-                paid_currency, paid = existing._payment_value()
-                same = same and paid_currency == (currency or card.currency_id)
-                same = same and paid_currency.compare_amounts(paid, amount) == 0
-            else:
-                same = same and existing.points == points
-            if not same:
-                raise UserError(self.env._("This payment was already held for another amount or card."))
-            return existing
+            return existing._check_asked_again(card, order_uuid, points, amount, currency)
         held = self._held(column, [card.id]).get(card.id, 0)
         payment_currency = currency or (card.currency_id if is_gift else config.currency_id)
         payment_amount = payment_currency.round(amount)
         if is_gift:
-            # the till pays in its currency; the card gives that amount in its own at today's rate
-            if payment_currency.compare_amounts(payment_amount, 0) <= 0:
-                raise UserError(self.env._("A gift card payment must be positive."))
             currency = card.currency_id
-            amount = card.club_id._convert_amount(payment_amount, payment_currency, currency, config.company_id)
-            if currency.compare_amounts(amount, 0) <= 0:
-                raise UserError(self.env._("This amount is worth nothing in the gift card's currency."))
-            available = currency.round(card.balance - held)
-            if currency.compare_amounts(amount, available) > 0:
-                raise UserError(
-                    self.env._(
-                        "Not enough money on gift card %(card)s: %(available)s %(currency)s can be spent.",
-                        card=card._masked(),
-                        available=max(card._available_in(payment_currency, config.company_id, held=held), 0.0),
-                        currency=payment_currency.name,
-                    )
-                )
+            amount = self._check_gift_card_available(config, card, held, payment_currency, payment_amount)
         else:
-            if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
-                raise UserError(self.env._("Enter a whole, positive number of points."))
-            available = card._loyalty_spendable_points() - held  # pending points cannot be held either
-            if points > available:
-                raise UserError(
-                    self.env._(
-                        "Not enough points on card %(card)s: %(available)s can be spent.",
-                        card=card._masked_number(),
-                        available=self.env["loyalty.club"]._format_points(max(available, 0)),
-                    )
-                )
+            self._check_points_available(card, held, points)
         # A new row version of the card: a concurrent holder or spender that began before this
         # commits and then locks the card gets a serialization failure and retries on a fresh
         # snapshot, which sees this hold (a lock alone would let it read the holds of its old one).
@@ -204,6 +170,58 @@ class LoyaltyClubHold(models.Model):
                 + timedelta(hours=card.club_id.pos_hold_hours or HOLD_HOURS_DEFAULT),
             }
         )
+
+    def _check_asked_again(self, card, order_uuid, points, amount, currency):
+        """This live hold, asked for again for the same payment; refused for another amount or card."""
+        is_gift = card._name == "loyalty.club.gift.card"
+        same = self[("gift_card_id" if is_gift else "card_id")] == card
+        same = same and self.order_uuid == order_uuid and self._is_live()
+        if is_gift:
+            paid_currency, paid = self._payment_value()
+            same = same and paid_currency == (currency or card.currency_id)
+            same = same and paid_currency.compare_amounts(paid, amount) == 0
+        else:
+            same = same and self.points == points
+        if not same:
+            raise UserError(self.env._("This payment was already held for another amount or card."))
+        return self
+
+    @api.model
+    def _check_gift_card_available(self, config, card, held, payment_currency, payment_amount):
+        """The gift card ``card``'s money for ``payment_amount`` (the till pays in its currency; the
+        card gives that amount in its own at today's rate), refused beyond what is not ``held``."""
+        if payment_currency.compare_amounts(payment_amount, 0) <= 0:
+            raise UserError(self.env._("A gift card payment must be positive."))
+        currency = card.currency_id
+        amount = card.club_id._convert_amount(payment_amount, payment_currency, currency, config.company_id)
+        if currency.compare_amounts(amount, 0) <= 0:
+            raise UserError(self.env._("This amount is worth nothing in the gift card's currency."))
+        available = currency.round(card.balance - held)
+        if currency.compare_amounts(amount, available) > 0:
+            raise UserError(
+                self.env._(
+                    "Not enough money on gift card %(card)s: %(available)s %(currency)s can be spent.",
+                    card=card._masked(),
+                    available=max(card._available_in(payment_currency, config.company_id, held=held), 0.0),
+                    currency=payment_currency.name,
+                )
+            )
+        return amount
+
+    @api.model
+    def _check_points_available(self, card, held, points):
+        """Refuse ``points`` that are not a whole positive number or exceed the spendable points not ``held``."""
+        if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+            raise UserError(self.env._("Enter a whole, positive number of points."))
+        available = card._loyalty_spendable_points() - held  # pending points cannot be held either
+        if points > available:
+            raise UserError(
+                self.env._(
+                    "Not enough points on card %(card)s: %(available)s can be spent.",
+                    card=card._masked_number(),
+                    available=self.env["loyalty.club"]._format_points(max(available, 0)),
+                )
+            )
 
     def _payment_value(self):
         """``(currency, amount)`` the hold's payment line pays at the till (holds made before the

@@ -8,6 +8,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..tools import posting_keys
+
 MAX_POINTS_PER_POSTING = 100_000_000
 # "opening": the balance a member brought from another system (import, migration).
 CREDIT_KINDS = {"earn", "bonus", "opening"}
@@ -63,7 +65,7 @@ class LoyaltyClubPosting(models.AbstractModel):
     def _make_key(self, origin, kind, line=None):
         """Posting key ``model:id:line:kind`` for an origin record (line: any sub-identifier)."""
         origin.ensure_one()
-        return f"{origin._name}:{origin.id}:{line if line is not None else 0}:{kind}"
+        return posting_keys.record(origin, kind, line)
 
     @api.model
     def _check_points(self, points, kind):
@@ -91,6 +93,12 @@ class LoyaltyClubPosting(models.AbstractModel):
         if kind in DEBIT_KINDS and points > 0:
             raise ValidationError(self.env._("Points of this kind must be negative."))
         return points
+
+    @api.model
+    def _check_posting_keys(self, keys):
+        """Refuse a posting without a key (each of ``keys`` must be a non-blank string)."""
+        if any(not isinstance(key, str) or not key.strip() for key in keys):
+            raise ValidationError(self.env._("A posting needs a key."))
 
     @api.model
     def _lock_rows(self, records):
@@ -165,61 +173,62 @@ class LoyaltyClubPosting(models.AbstractModel):
         """
         card.ensure_one()
         points = self._check_points(points, kind)
-        if not isinstance(posting_key, str) or not posting_key.strip():
-            raise ValidationError(self.env._("A posting needs a key."))
+        self._check_posting_keys([posting_key])
         card = card.sudo()
         self._lock_rows(card)
+        existing, captured = self._posted_or_checked(card, points, kind, posting_key, reversed_entry, holds, valid_at)
+        if existing:
+            return existing.sudo(self.env.su)
+        now = date or fields.Datetime.now()
+        self._prepare_debit(card, points, kind, now, holds, allow_negative or captured)
+        values = self._entry_values(card, kind, points, posting_key, now, origin=origin, branch=branch, reason=reason)
+        values.update(
+            {
+                "pos_config_id": pos_config.id if pos_config else False,
+                "reversed_entry_id": reversed_entry.id if reversed_entry else False,
+                "lot_id": lot.id if lot and kind == "expire" else False,
+                "amount": amount or 0.0,
+                "purchase_count": purchase_count,
+                "qualifying": kind in QUALIFYING_KINDS or bool(reversed_entry and reversed_entry.qualifying),
+            }
+        )
+        entry = self._insert_posting(card, values, lot, reversed_entry, expiry_date, pending_until)
+        if not entry:
+            # the key was posted before (a retried sync, a double click): nothing happens again
+            return self._posted_before(card, points, kind, posting_key).sudo(self.env.su)
+        self._after_post(card, entry, values["qualifying"], purchase_count, reversed_entry)
+        return entry.sudo(self.env.su)
+
+    @api.model
+    def _posted_or_checked(self, card, points, kind, posting_key, reversed_entry, holds, valid_at):
+        """``(existing, captures_live_holds)``: the entry posted before with the key, or checks that
+        the posting may go on the locked ``card`` (a correction within bounds, an active card)."""
         corrected = reversed_entry.sudo() if reversed_entry else None
-        give_back = bool(points > 0 and corrected and corrected.points < 0)
         # A debit consumes lots before its entry exists, a give-back restores lots, a correction
         # is bounded by the earlier ones: their key is checked first. Another credit changes
         # nothing before its entry: the insert itself checks the key (ON CONFLICT).
         existing = self._posted_before(card, points, kind, posting_key) if points < 0 or corrected else None
         if existing:
-            return existing.sudo(self.env.su)
+            return existing, False
         if corrected and (points > 0) == (corrected.points > 0):
             self._check_restoration(corrected, points)
         captures_live_holds = bool(holds) and kind == "redeem" and all(hold._is_live() for hold in holds)
         if kind in ACTIVE_CARD_KINDS and not captures_live_holds and not card._active_at(valid_at):
-            existing = self._posted_before(card, points, kind, posting_key) if points > 0 else None
-            if existing:
-                return existing.sudo(self.env.su)  # a retry, after the card was blocked
-            raise UserError(self.env._("Card %s is not active.", card.number))
-        now = date or fields.Datetime.now()
-        if points < 0 and kind != "expire":
-            self._expire_card_lots(card, now)
-        balance = card.balance
-        if points < 0 and not allow_negative and not captures_live_holds:
-            held = 0
-            if kind == "redeem":
-                held = self.env["loyalty.club.hold"]._held("card_id", [card.id], exclude=holds).get(card.id, 0)
-            self._check_debit(card, points, kind, now, held=held)
+            return self._posted_before_inactive(card, points, kind, posting_key), False
+        return None, captures_live_holds
 
-        values = {
-            "card_id": card.id,
-            "partner_id": card.partner_id.id,
-            "club_id": card.club_id.id,
-            "company_id": card.company_id.id,
-            "branch_id": (branch or self.env.company).id,
-            "pos_config_id": pos_config.id if pos_config else False,
-            "kind": kind,
-            "points": points,
-            "date": now,
-            "posting_key": posting_key,
-            "origin_model": origin._name if origin else False,
-            "origin_id": origin.id if origin else False,
-            "reason": reason,
-            "reversed_entry_id": reversed_entry.id if reversed_entry else False,
-            "lot_id": lot.id if lot and kind == "expire" else False,
-            "amount": amount or 0.0,
-            "purchase_count": purchase_count,
-            "qualifying": kind in QUALIFYING_KINDS or bool(reversed_entry and reversed_entry.qualifying),
-            "user_id": self.env.uid,
-        }
+    @api.model
+    def _insert_posting(self, card, values, lot, reversed_entry, expiry_date, pending_until):
+        """Insert the entry ``values`` on the locked ``card`` with its lots: a credit repays a debt
+        then makes a lot (a give-back, correcting a debit, restores the debit's lots), a debit
+        consumes lots (``lot`` first). Empty when the insert finds the key posted before."""
+        points, kind, now = values["points"], values["kind"], values["date"]
         taken, restores = [], []
         if points > 0:
+            give_back = bool(reversed_entry and reversed_entry.sudo().points < 0)
+            debit = reversed_entry if give_back else None
             lot_values, restores = self._credit_lot_values(
-                card, points, kind, balance, now, reversed_entry if give_back else None, expiry_date, pending_until
+                card, points, kind, card.balance, now, debit, expiry_date, pending_until
             )
             values.update(lot_values)
         else:
@@ -227,21 +236,62 @@ class LoyaltyClubPosting(models.AbstractModel):
             taken = self._consume_lots(card, -points, first_lot=lot, when=now, include_pending=kind != "redeem")
         entry = self._insert_entry(card, values)
         if not entry:
-            # the key was posted before (a retried sync, a double click): nothing happens again
-            return self._posted_before(card, points, kind, posting_key).sudo(self.env.su)
+            return entry
         if taken and kind in CONSUMPTION_KINDS:
             self._record_consumption(entry, taken)
         if restores:
             self._restore_lots(restores)
-        if values["qualifying"] and points > 0 and kind != "opening":
+        return entry
+
+    @api.model
+    def _entry_values(self, card, kind, points, posting_key, when, origin=None, branch=None, reason=None):
+        """Columns every ledger entry of ``card`` carries (the single and batch postings add theirs)."""
+        return {
+            "card_id": card.id,
+            "partner_id": card.partner_id.id,
+            "club_id": card.club_id.id,
+            "company_id": card.company_id.id,
+            "branch_id": (branch or self.env.company).id,
+            "kind": kind,
+            "points": points,
+            "date": when,
+            "posting_key": posting_key,
+            "origin_model": origin._name if origin else False,
+            "origin_id": origin.id if origin else False,
+            "reason": reason,
+            "user_id": self.env.uid,
+        }
+
+    @api.model
+    def _posted_before_inactive(self, card, points, kind, posting_key):
+        """The entry a retry finds posted before the locked ``card`` stopped being active; else refused."""
+        existing = self._posted_before(card, points, kind, posting_key) if points > 0 else None
+        if existing:
+            return existing  # a retry, after the card was blocked
+        raise UserError(self.env._("Card %s is not active.", card.number))
+
+    @api.model
+    def _prepare_debit(self, card, points, kind, now, holds, unchecked):
+        """Before a debit of the locked ``card``: expire its due lots and refuse what it cannot pay."""
+        if points < 0 and kind != "expire":
+            self._expire_card_lots(card, now)
+        if points < 0 and not unchecked:
+            held = 0
+            if kind == "redeem":
+                held = self.env["loyalty.club.hold"]._held("card_id", [card.id], exclude=holds).get(card.id, 0)
+            self._check_debit(card, points, kind, now, held=held)
+
+    @api.model
+    def _after_post(self, card, entry, qualifying, purchase_count, reversed_entry):
+        """What follows a new entry on the locked ``card``: the tier upgrade and the purchase hooks."""
+        if qualifying and entry.points > 0 and entry.kind != "opening":
             # an opening balance does not "upgrade" (nor message) a member: the import or
             # migration that books it sets the tier it brought or qualifies for
             card._upgrade_tier_if_qualified()
-        if kind == "earn" and purchase_count > 0:
+        if entry.kind == "earn" and purchase_count > 0:
             self._after_purchase(card, entry)
-        elif kind == "reverse" and purchase_count < 0 and reversed_entry and reversed_entry.kind == "earn":
+        elif entry.kind == "reverse" and purchase_count < 0 and reversed_entry and reversed_entry.kind == "earn":
             self._after_purchase_undone(reversed_entry)
-        return entry.sudo(self.env.su)
 
     @api.model
     def _credit_lot_values(self, card, points, kind, balance, now, debit, expiry_date, pending_until):
@@ -337,7 +387,14 @@ class LoyaltyClubPosting(models.AbstractModel):
         """The entry already posted with ``posting_key`` (empty if none); a key used for another
         movement is refused."""
         existing = self.env["loyalty.club.entry"].sudo().search([("posting_key", "=", posting_key)], limit=1)
-        if existing and (existing.card_id, existing.points, existing.kind) != (card, points, kind):
+        if existing:
+            self._check_replay(existing, card, points, kind, posting_key)
+        return existing
+
+    @api.model
+    def _check_replay(self, existing, card, points, kind, posting_key):
+        """Refuse a replay of ``posting_key`` whose ``existing`` entry is another movement."""
+        if (existing.card_id, existing.points, existing.kind) != (card, points, kind):
             raise ValidationError(
                 self.env._(
                     "The posting key %(key)s was already used for another movement "
@@ -348,7 +405,6 @@ class LoyaltyClubPosting(models.AbstractModel):
                     card=existing.card_id.number,
                 )
             )
-        return existing
 
     @api.model
     def _insert_entry(self, card, values):
@@ -484,7 +540,6 @@ class LoyaltyClubPosting(models.AbstractModel):
         target.ensure_one()
         self._lock_rows(source | target)
         self._expire_card_lots(source.sudo(), fields.Datetime.now())
-        prefix = f"transfer:{source.id}:{target.id}"
         common = {
             "origin": origin,
             "reason": self.env._("Card %(old)s replaced by %(new)s", old=source.number, new=target.number),
@@ -496,12 +551,14 @@ class LoyaltyClubPosting(models.AbstractModel):
         )
         for lot in lots:
             moved = lot.points_remaining
-            self._post(source, -moved, "transfer", f"{prefix}:{lot.id}:out", lot=lot, **common)
+            self._post(
+                source, -moved, "transfer", posting_keys.transfer_lot(source, target, lot, "out"), lot=lot, **common
+            )
             self._post(
                 target,
                 moved,
                 "transfer",
-                f"{prefix}:{lot.id}:in",
+                posting_keys.transfer_lot(source, target, lot, "in"),
                 expiry_date=lot.expiry_date or False,
                 pending_until=lot.pending_until or False,
                 **common,
@@ -512,8 +569,17 @@ class LoyaltyClubPosting(models.AbstractModel):
         Hold._invalidate_available()
         if source.balance < 0:
             debt = -source.balance
-            self._post(source, debt, "transfer", f"{prefix}:debt:out", expiry_date=False, **common)
-            self._post(target, -debt, "transfer", f"{prefix}:debt:in", allow_negative=True, **common)
+            self._post(
+                source, debt, "transfer", posting_keys.transfer_debt(source, target, "out"), expiry_date=False, **common
+            )
+            self._post(
+                target,
+                -debt,
+                "transfer",
+                posting_keys.transfer_debt(source, target, "in"),
+                allow_negative=True,
+                **common,
+            )
 
     @api.model
     def _post_demo(self, card_id, points, kind, posting_key, reason, days_ago=0, amount=0.0):

@@ -43,27 +43,27 @@ class LoyaltyClubPosting(models.AbstractModel):
             when = posting.get("date") or now
             balance = balances.get(card.id, card.balance)
             balances[card.id] = balance + posting["points"]
-            origin = posting.get("origin")
-            rows.append(
+            row = self._entry_values(
+                card,
+                posting["kind"],
+                posting["points"],
+                key,
+                when,
+                origin=posting.get("origin"),
+                branch=posting.get("branch"),
+                reason=posting.get("reason"),
+            )
+            row.update(
                 {
-                    "card_id": card.id,
-                    "partner_id": card.partner_id.id,
-                    "club_id": card.club_id.id,
-                    "company_id": card.company_id.id,
-                    "branch_id": (posting.get("branch") or self.env.company).id,
-                    "kind": posting["kind"],
-                    "points": posting["points"],
+                    # rows go to typed arrays: SQL NULL, not False
+                    "origin_model": row["origin_model"] or None,
+                    "origin_id": row["origin_id"] or None,
                     "points_remaining": max(0, posting["points"] - max(0, -balance)),
                     "expiry_date": card.club_id._expiry_date_from(fields.Date.to_date(when)) or None,
-                    "date": when,
-                    "posting_key": key,
-                    "origin_model": origin._name if origin else None,
-                    "origin_id": origin.id if origin else None,
-                    "reason": posting.get("reason"),
                     "qualifying": True,
-                    "user_id": self.env.uid,
                 }
             )
+            rows.append(row)
             posted[key] = Entry.browse()
         created = self._insert_entries(rows)
         entries = [created.get(key) or posted.get(key) or Entry.browse() for key in keys]

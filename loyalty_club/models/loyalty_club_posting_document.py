@@ -1,5 +1,7 @@
 from odoo import api, models
 
+from ..tools import posting_keys
+
 
 # The posting service is split by ledger and use: points (loyalty_club_posting.py), gift cards,
 # opening balances, and here the reversals and restorations of documents (orders, credit notes)
@@ -16,7 +18,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         lot, source = entry, entry.card_id
         while source != card and source.replaced_by_id:
             target = source.replaced_by_id
-            lot = Entry.search([("posting_key", "=", f"transfer:{source.id}:{target.id}:{lot.id}:in")], limit=1)
+            lot = Entry.search([("posting_key", "=", posting_keys.transfer_lot(source, target, lot, "in"))], limit=1)
             if not lot:
                 return Entry
             source = target

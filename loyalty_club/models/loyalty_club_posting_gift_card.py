@@ -125,24 +125,13 @@ class LoyaltyClubPosting(models.AbstractModel):
             movement
         """
         card.ensure_one()
-        if not isinstance(posting_key, str) or not posting_key.strip():
-            raise ValidationError(self.env._("A posting needs a key."))
+        self._check_posting_keys([posting_key])
         card = card.sudo()
         amount = self._check_gift_amount(card, amount, kind)
         Entry = self.env["loyalty.club.gift.card.entry"].sudo().with_context(loyalty_club_posting=True)
         self._lock_rows(card)
-        existing = Entry.search([("posting_key", "=", posting_key)], limit=1)
+        existing = self._gift_posted_before(card, amount, kind, posting_key)
         if existing:
-            if (
-                existing.gift_card_id != card
-                or existing.kind != kind
-                or card.currency_id.compare_amounts(existing.amount, amount)
-            ):
-                raise ValidationError(
-                    self.env._(
-                        "The posting key %(key)s was already used for another gift card movement.", key=posting_key
-                    )
-                )
             return existing.sudo(self.env.su)
         if reversed_entry:
             self._check_gift_correction(card, amount, reversed_entry)
@@ -151,17 +140,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         state = card.state
         held = self._check_gift_card_usable(card, kind, holds, valid_at)
         balance = card.currency_id.round(card.balance + amount)
-        if card.currency_id.compare_amounts(balance - held, 0) < 0:
-            raise UserError(
-                self.env._(
-                    "Not enough money on gift card %(card)s: the balance is %(balance)s %(currency)s "
-                    "(%(held)s held for payments at a till).",
-                    card=card._masked(),
-                    balance=card.balance,
-                    held=held,
-                    currency=card.currency_id.name,
-                )
-            )
+        self._check_gift_balance(card, balance, held)
         entry = Entry.create(
             {
                 "gift_card_id": card.id,
@@ -181,6 +160,51 @@ class LoyaltyClubPosting(models.AbstractModel):
                 "user_id": self.env.uid,
             }
         )
+        card.with_context(tracking_disable=True).write(self._gift_card_values_after(card, state, kind, balance, today))
+        return entry.sudo(self.env.su)
+
+    @api.model
+    def _lock_gift_card_once(self, card, posting_key, message):
+        """Lock the row of gift card ``card``; refuse with ``message`` when ``posting_key`` was
+        posted before (a back-office action done twice, a double click)."""
+        self._lock_rows(card)
+        if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", posting_key)]):
+            raise UserError(message)
+
+    @api.model
+    def _gift_posted_before(self, card, amount, kind, posting_key):
+        """The gift card entry already posted with ``posting_key`` (empty if none); a key used for
+        another movement is refused."""
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo().with_context(loyalty_club_posting=True)
+        existing = Entry.search([("posting_key", "=", posting_key)], limit=1)
+        if existing and (
+            existing.gift_card_id != card
+            or existing.kind != kind
+            or card.currency_id.compare_amounts(existing.amount, amount)
+        ):
+            raise ValidationError(
+                self.env._("The posting key %(key)s was already used for another gift card movement.", key=posting_key)
+            )
+        return existing
+
+    @api.model
+    def _check_gift_balance(self, card, balance, held):
+        """Refuse a movement that leaves the locked ``card`` with ``balance`` below its ``held`` money."""
+        if card.currency_id.compare_amounts(balance - held, 0) < 0:
+            raise UserError(
+                self.env._(
+                    "Not enough money on gift card %(card)s: the balance is %(balance)s %(currency)s "
+                    "(%(held)s held for payments at a till).",
+                    card=card._masked(),
+                    balance=card.balance,
+                    held=held,
+                    currency=card.currency_id.name,
+                )
+            )
+
+    @api.model
+    def _gift_card_values_after(self, card, state, kind, balance, today):
+        """Balance, state and validity of ``card`` (in ``state`` before) after a movement of ``kind``."""
         if kind == "expire":
             new_state = "expired"
         elif state == "blocked":
@@ -197,8 +221,7 @@ class LoyaltyClubPosting(models.AbstractModel):
             activation_expiry = card.club_id._gift_card_default_expiry(today)
             if not card.date_expiry or card.date_expiry < activation_expiry:
                 values["date_expiry"] = activation_expiry
-        card.with_context(tracking_disable=True).write(values)
-        return entry.sudo(self.env.su)
+        return values
 
     @api.model
     def _audit_gift_cards(self, cards=None):

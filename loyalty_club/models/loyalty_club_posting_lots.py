@@ -2,6 +2,8 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from ..tools import posting_keys
+
 
 class LoyaltyClubPosting(models.AbstractModel):
     """The posting service's lots: what debits consume (FIFO), what give-backs restore, what expires."""
@@ -211,7 +213,7 @@ class LoyaltyClubPosting(models.AbstractModel):
     def _expiry_key(self, lot):
         """Posting key of the expiry of what is left of ``lot``. A lot expires once, and once more
         after each give-back put points back into it (the points given back so far tell them apart)."""
-        return f"loyalty.club.entry:{lot.id}:{lot.points_returned or 0}:expire"
+        return posting_keys.lot_expiry(lot)
 
     @api.model
     def _expire_card_lots(self, card, when):
@@ -278,7 +280,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                           date, posting_key, origin_model, origin_id, reason, lot_id, amount, purchase_count,
                           qualifying, user_id, create_uid, create_date, write_uid, write_date)
                    SELECT card_id, partner_id, club_id, company_id, company_id, 'expire', -points_remaining, 0,
-                          %(now)s, 'loyalty.club.entry:' || id || ':' || COALESCE(points_returned, 0) || ':expire',
+                          %(now)s, %(key)s,
                           'loyalty.club.entry', id,
                           %(reason)s, id, 0, 0, FALSE, %(uid)s, %(uid)s, %(now)s, %(uid)s, %(now)s
                      FROM due
@@ -297,6 +299,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                 now=fields.Datetime.now(),
                 uid=self.env.uid,
                 reason=self.env._("Points expired"),
+                key=posting_keys.LOT_EXPIRY_SQL,
             )
         )
         self.env["loyalty.club.entry"].invalidate_model()

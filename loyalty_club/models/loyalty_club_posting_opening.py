@@ -28,8 +28,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         if not items:
             return Entry.browse()
         keys = [item.get("key") for item in items]
-        if any(not isinstance(key, str) or not key.strip() for key in keys):
-            raise ValidationError(self.env._("A posting needs a key."))
+        self._check_posting_keys(keys)
         if len(set(keys)) != len(keys):
             raise ValidationError(self.env._("The same posting key appears twice in one batch."))
         points = [self._check_points(item["points"], "opening") for item in items]
@@ -44,63 +43,53 @@ class LoyaltyClubPosting(models.AbstractModel):
             card = item["card"].sudo()
             entry = existing.get(item["key"])
             if entry:
-                if (entry.card_id, entry.points, entry.kind) != (card, amount, "opening"):
-                    raise ValidationError(
-                        self.env._(
-                            "The posting key %(key)s was already used for another movement "
-                            "(%(kind)s %(points)s on card %(card)s).",
-                            key=item["key"],
-                            kind=entry.kind,
-                            points=entry.points,
-                            card=entry.card_id.number,
-                        )
-                    )
+                self._check_replay(entry, card, amount, "opening", item["key"])
                 continue
             debt = max(0, -balances[card.id])
             balances[card.id] += amount
-            expiry_date = item.get("expiry_date")
-            if expiry_date is None:
-                expiry_date = card.club_id._expiry_date_from(today)
-            origin = item.get("origin")
-            values_list.append(
-                {
-                    "card_id": card.id,
-                    "partner_id": card.partner_id.id,
-                    "club_id": card.club_id.id,
-                    "company_id": card.company_id.id,
-                    "branch_id": (item.get("branch") or self.env.company).id,
-                    "kind": "opening",
-                    "points": amount,
-                    "points_remaining": max(0, amount - debt),
-                    "expiry_date": expiry_date or False,
-                    "date": now,
-                    "posting_key": item["key"],
-                    "origin_model": origin._name if origin else False,
-                    "origin_id": origin.id if origin else False,
-                    "reason": item.get("reason"),
-                    "amount": 0.0,
-                    "purchase_count": 0,
-                    "qualifying": True,
-                    "user_id": self.env.uid,
-                }
-            )
+            values_list.append(self._opening_values(item, card, amount, debt, now, today))
             positions.append(position)
         created = Entry.create(values_list)
         if created:
-            moved = {}
-            for values in values_list:
-                moved[values["card_id"]] = moved.get(values["card_id"], 0) + values["points"]
-            self.env.cr.execute(
-                SQL(
-                    """UPDATE loyalty_club_card c SET balance = c.balance + m.points
-                         FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS points) m
-                        WHERE c.id = m.id""",
-                    list(moved),
-                    list(moved.values()),
-                )
-            )
-            cards.invalidate_recordset(["balance"])
+            self._add_openings_to_balances(cards, values_list)
         result = [existing.get(item["key"]) for item in items]
         for position, entry in zip(positions, created, strict=True):
             result[position] = entry
         return Entry.browse([entry.id for entry in result]).sudo(self.env.su)
+
+    @api.model
+    def _opening_values(self, item, card, amount, debt, now, today):
+        """Values of the opening entry of ``item`` (``amount`` points; ``debt``: the card's debt before it)."""
+        expiry_date = item.get("expiry_date")
+        if expiry_date is None:
+            expiry_date = card.club_id._expiry_date_from(today)
+        values = self._entry_values(
+            card, "opening", amount, item["key"], now, item.get("origin"), item.get("branch"), item.get("reason")
+        )
+        values.update(
+            {
+                "points_remaining": max(0, amount - debt),
+                "expiry_date": expiry_date or False,
+                "amount": 0.0,
+                "purchase_count": 0,
+                "qualifying": True,
+            }
+        )
+        return values
+
+    @api.model
+    def _add_openings_to_balances(self, cards, values_list):
+        """Add the points of the opening entries ``values_list`` to the balances of the locked ``cards``."""
+        moved = {}
+        for values in values_list:
+            moved[values["card_id"]] = moved.get(values["card_id"], 0) + values["points"]
+        self.env.cr.execute(
+            SQL(
+                """UPDATE loyalty_club_card c SET balance = c.balance + m.points
+                     FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS points) m
+                    WHERE c.id = m.id""",
+                list(moved),
+                list(moved.values()),
+            )
+        )
+        cards.invalidate_recordset(["balance"])

@@ -45,16 +45,7 @@ class PosConfig(models.Model):
         Wrong PIN, locked PIN, unknown card and a card of another club give one message, and
         count as failures of the till (see :meth:`loyalty_club_find_card`).
         """
-        self._loyalty_club_check_cashier()
-        scope = self._loyalty_club_check_attempts(code=f"loyalty.club.card:{card_id}")
-        card = self._loyalty_club_card(card_id)
-        Card = self.env["loyalty.club.card"]
-        if not card:
-            Card._pin_dummy_verify()
-            raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
-        if not card._verify_pin(pin):
-            raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
-        self.env["loyalty.club.attempt"].sudo()._record_success(scope)
+        card = self._loyalty_club_pin_checked_card("loyalty.club.card", card_id, pin, self._loyalty_club_card)
         return {
             "token": self._loyalty_club_pin_token(card, order_uuid),
             "card": self._loyalty_club_card_summary(card),
@@ -170,35 +161,31 @@ class PosConfig(models.Model):
         till spends once to hold money of the card (:meth:`loyalty_gift_card_hold`) and the card
         summary (with its available balance). Uniform error for anything wrong, counted as a
         failure of the till (see :meth:`loyalty_club_find_card`)."""
+        card = self._loyalty_club_pin_checked_card("loyalty.club.gift.card", card_id, pin, self._loyalty_gift_card)
+        return {
+            "token": self._loyalty_club_pin_token(card, order_uuid),
+            "card": card._summary(self.currency_id, self.company_id),
+        }
+
+    def _loyalty_club_pin_checked_card(self, model, card_id, pin, find):
+        """The card ``card_id`` of ``model`` (member or gift card) that ``find`` gives, once its PIN
+        is ``pin``: for a cashier, within the till's attempt limits; one uniform error otherwise,
+        counted as a failure of the till (an unknown card costs a PIN check's time too)."""
         self._loyalty_club_check_cashier()
-        scope = self._loyalty_club_check_attempts(code=f"loyalty.club.gift.card:{card_id}")
-        card = self._loyalty_gift_card(card_id)
-        Card = self.env["loyalty.club.gift.card"]
+        scope = self._loyalty_club_check_attempts(code=f"{model}:{card_id}")
+        card = find(card_id)
+        Card = self.env[model]
         if not card:
             Card._pin_dummy_verify()
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         if not card._verify_pin(pin):
             raise self._loyalty_club_failed(scope, Card._uniform_auth_error())
         self.env["loyalty.club.attempt"].sudo()._record_success(scope)
-        return {
-            "token": self._loyalty_club_pin_token(card, order_uuid),
-            "card": card._summary(self.currency_id, self.company_id),
-        }
+        return card
 
     def _loyalty_gift_card(self, card_id):
         """The active gift card ``card_id`` of this shop's club, else an empty recordset."""
-        self.ensure_one()
-        Card = self.env["loyalty.club.gift.card"].sudo()
-        if not isinstance(card_id, int) or isinstance(card_id, bool) or card_id <= 0:
-            return Card
-        club = self.company_id._loyalty_club_get()
-        if not club:
-            return Card
-        # one query: the card, if it is an active card of the club, with its fields in cache
-        names = [name for name, field in Card._fields.items() if field.store and field.prefetch is True]
-        return Card.search_fetch(
-            [("id", "=", card_id), ("club_id", "=", club.id), ("state", "=", "active")], names, limit=1
-        )
+        return self._loyalty_club_shop_card("loyalty.club.gift.card", card_id)
 
     # ------------------------------------------------------------------
     # Helpers
@@ -256,8 +243,13 @@ class PosConfig(models.Model):
     def _loyalty_club_card(self, card_id, active_only=True):
         """The card ``card_id`` if it belongs to this shop's club (and is active, unless
         ``active_only`` is False), else an empty recordset."""
+        return self._loyalty_club_shop_card("loyalty.club.card", card_id, active_only)
+
+    def _loyalty_club_shop_card(self, model, card_id, active_only=True):
+        """The card ``card_id`` of ``model`` (member or gift card) if it belongs to this shop's club
+        (and is active, unless ``active_only`` is False), else an empty recordset."""
         self.ensure_one()
-        Card = self.env["loyalty.club.card"].sudo()
+        Card = self.env[model].sudo()
         if not isinstance(card_id, int) or isinstance(card_id, bool) or card_id <= 0:
             return Card
         club = self.company_id._loyalty_club_get()

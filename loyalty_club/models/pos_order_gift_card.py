@@ -4,6 +4,8 @@ from collections import defaultdict
 from odoo import Command, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import posting_keys
+
 _logger = logging.getLogger(__name__)
 
 
@@ -83,7 +85,7 @@ class PosOrder(models.Model):
                 card,
                 -amount,
                 "redeem",
-                self._loyalty_club_key(f"gift_redeem:{card.id}"),
+                self._loyalty_club_key(posting_keys.pos_gift_redeem(card)),
                 origin=self,
                 branch=self.company_id,
                 pos_config=config,
@@ -108,7 +110,6 @@ class PosOrder(models.Model):
         refund takes of what it paid (the rate of the sale, not today's)."""
         currency = self.currency_id
         Posting = self.env["loyalty.club.posting"]
-        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
         refunded = self.lines.refunded_orderline_id.order_id
         to_give = currency.round(-sum(payments.mapped("amount")))
         paid_by = defaultdict(lambda: self.env["pos.payment"])
@@ -119,26 +120,10 @@ class PosOrder(models.Model):
                 break
             card = paying_card.sudo()
             card_currency = card.currency_id
-            redeem_entry = Entry.search(
-                [("posting_key", "=", order._loyalty_club_key(f"gift_redeem:{card.id}"))], limit=1
-            )
-            redeemed = -redeem_entry.amount
-            already = sum(
-                Entry.search(
-                    [
-                        ("gift_card_id", "=", card.id),
-                        ("kind", "=", "refund"),
-                        ("reversed_entry_id", "=", redeem_entry.id),
-                    ]
-                ).mapped("amount")
-            )
-            room = card_currency.round(redeemed - already)
-            if not redeem_entry or card_currency.compare_amounts(room, 0) <= 0:
+            redeem_entry, room = self._loyalty_gift_card_refund_room(order, card)
+            if room is None:
                 continue
-            if card.state not in ("active", "used") or (
-                card.date_expiry and card.date_expiry < fields.Date.context_today(self)
-            ):
-                continue  # an expired or blocked card gets nothing back: a new card takes it
+            redeemed = -redeem_entry.amount
             paid = sum(originals.mapped("amount"))
             if order.currency_id == currency and paid > 0:
                 room_here = currency.round(room * paid / redeemed)
@@ -156,7 +141,7 @@ class PosOrder(models.Model):
                 amount,
                 "refund",
                 # one refund order refunds lines of one sale only (Odoo refuses mixing orders)
-                self._loyalty_club_key(f"gift_refund:{card.id}"),
+                self._loyalty_club_key(posting_keys.pos_gift_refund(card)),
                 origin=self,
                 branch=self.company_id,
                 pos_config=self.config_id,
@@ -171,25 +156,55 @@ class PosOrder(models.Model):
             )
             to_give = currency.round(to_give - amount_here)
         if currency.compare_amounts(to_give, 0) > 0:
-            key = self._loyalty_club_key("gift_refund_new")
-            card = self._loyalty_gift_card_new_card(key)
-            Posting._post_gift_card(
-                card,
-                card.club_id._convert_amount(to_give, currency, card.currency_id, self.company_id, self.date_order),
-                "load",
-                key,
-                origin=self,
-                branch=self.company_id,
-                pos_config=self.config_id,
-                reason=self.name,
-            )
-            payments[-1:].write(
-                {
-                    "loyalty_gift_card_id": card.id,
-                    "loyalty_gift_card_balance": card._available_in(currency, self.company_id, held=0.0),
-                    "loyalty_gift_card_new_code": card.code_display,
-                }
-            )
+            self._loyalty_gift_card_refund_to_new_card(payments, to_give)
+
+    def _loyalty_gift_card_refund_room(self, order, card):
+        """``(redeem_entry, room)``: the redemption of gift card ``card`` by the refunded ``order``
+        and what a refund may still give back to it (card currency); room None when nothing."""
+        Entry = self.env["loyalty.club.gift.card.entry"].sudo()
+        redeem_entry = Entry.search(
+            [("posting_key", "=", order._loyalty_club_key(posting_keys.pos_gift_redeem(card)))], limit=1
+        )
+        already = sum(
+            Entry.search(
+                [
+                    ("gift_card_id", "=", card.id),
+                    ("kind", "=", "refund"),
+                    ("reversed_entry_id", "=", redeem_entry.id),
+                ]
+            ).mapped("amount")
+        )
+        room = card.currency_id.round(-redeem_entry.amount - already)
+        if not redeem_entry or card.currency_id.compare_amounts(room, 0) <= 0:
+            return redeem_entry, None
+        if card.state not in ("active", "used") or (
+            card.date_expiry and card.date_expiry < fields.Date.context_today(self)
+        ):
+            return redeem_entry, None  # an expired or blocked card gets nothing back: a new card takes it
+        return redeem_entry, room
+
+    def _loyalty_gift_card_refund_to_new_card(self, payments, to_give):
+        """Load ``to_give`` (the till's currency) of a refund on a new gift card, once per order."""
+        currency = self.currency_id
+        key = self._loyalty_club_key(posting_keys.POS_GIFT_REFUND_NEW)
+        card = self._loyalty_gift_card_new_card(key)
+        self.env["loyalty.club.posting"]._post_gift_card(
+            card,
+            card.club_id._convert_amount(to_give, currency, card.currency_id, self.company_id, self.date_order),
+            "load",
+            key,
+            origin=self,
+            branch=self.company_id,
+            pos_config=self.config_id,
+            reason=self.name,
+        )
+        payments[-1:].write(
+            {
+                "loyalty_gift_card_id": card.id,
+                "loyalty_gift_card_balance": card._available_in(currency, self.company_id, held=0.0),
+                "loyalty_gift_card_new_code": card.code_display,
+            }
+        )
 
     def _loyalty_gift_card_new_card(self, posting_key):
         """A new gift card of the shop's club for ``posting_key``, holding the club's currency like
@@ -236,7 +251,7 @@ class PosOrder(models.Model):
                 raise UserError(self.env._("A scanned gift card is sold one per line."))
             cards = Card.browse()
             for unit in range(units):
-                key = self._loyalty_club_key(f"gift_load:{line.uuid or line.id}:{unit}")
+                key = self._loyalty_club_key(posting_keys.pos_gift_load(line, unit))
                 existing = Entry.search([("posting_key", "=", key)], limit=1)
                 if existing:
                     card = existing.gift_card_id

@@ -6,6 +6,7 @@ from odoo import models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare, float_is_zero
 
+from ..tools import posting_keys
 from .pos_order import (
     DISCOUNT_TOLERANCE,
     PAID_STATES,
@@ -137,7 +138,7 @@ class PosOrder(models.Model):
     def _loyalty_club_key(self, kind):
         """Posting key of the order: its POS uuid, so a retried or concurrent sync of the same
         order can never post twice, whatever database id it got."""
-        return f"pos.order:{self.uuid or self.id}:{kind}"
+        return posting_keys.pos_order(self, kind)
 
     def _loyalty_club_points_for_amount(self, club, amount):
         """Whole points worth ``amount`` of money in the order's currency at the club's point

@@ -3,6 +3,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import posting_keys
+
 
 class SaleOrder(models.Model):
     _name = "sale.order"
@@ -356,7 +358,7 @@ class SaleOrder(models.Model):
             order._loyalty_return_redemption()
             order._loyalty_apply_reversal_targets(
                 {line: line.loyalty_points for line in order.order_line},
-                f"sale.order:{order.id}:{order._loyalty_cycle()}:reverse",
+                posting_keys.sale_order(order, order._loyalty_cycle(), "reverse"),
                 origin=order,
             )
         return result
@@ -406,7 +408,7 @@ class SaleOrder(models.Model):
                 card,
                 -points,
                 "redeem",
-                f"sale.order:{order.id}:{order._loyalty_cycle()}:redeem",
+                posting_keys.sale_order(order, order._loyalty_cycle(), "redeem"),
                 origin=order,
                 branch=order.company_id,
                 reason=order.name,
@@ -418,10 +420,10 @@ class SaleOrder(models.Model):
         self.ensure_one()
         cycle = self._loyalty_cycle()
         redeemed = self.env["loyalty.club.entry"].search(
-            [("posting_key", "=", f"sale.order:{self.id}:{cycle}:redeem")], limit=1
+            [("posting_key", "=", posting_keys.sale_order(self, cycle, "redeem"))], limit=1
         )
         if redeemed:
-            self._loyalty_give_back_redemption(redeemed, f"sale.order:{self.id}:{cycle}:unredeem")
+            self._loyalty_give_back_redemption(redeemed, posting_keys.sale_order(self, cycle, "unredeem"))
 
     def _loyalty_give_back_redemption(self, redeemed, posting_key):
         """Give back the points of this order's redemption entry ``redeemed``, once per
@@ -461,7 +463,7 @@ class SaleOrder(models.Model):
                 card,
                 points,
                 "earn",
-                f"sale.order:{order.id}:{order._loyalty_cycle()}:earn",
+                posting_keys.sale_order(order, order._loyalty_cycle(), "earn"),
                 origin=order,
                 branch=order.company_id,
                 amount=spend,

@@ -1,6 +1,8 @@
 from odoo import Command, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import posting_keys
+
 
 class SaleOrder(models.Model):
     """Sales orders: the gift cards they sell, loaded once when the order is confirmed."""
@@ -45,7 +47,7 @@ class SaleOrder(models.Model):
                         continue
                     previous = Entry.search(
                         [
-                            ("posting_key", "=like", f"sale.order.line:{line.id}:{unit}:gift_load%"),
+                            ("posting_key", "=like", posting_keys.sale_gift_load_like(line, unit)),
                             ("kind", "=", "load"),
                         ],
                         limit=1,

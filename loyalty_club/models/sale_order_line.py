@@ -2,6 +2,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
+from ..tools import posting_keys
+
 
 class SaleOrderLine(models.Model):
     _name = "sale.order.line"
@@ -224,14 +226,14 @@ class SaleOrderLine(models.Model):
         first load, or the reload after each cancellation that took the money back."""
         self.ensure_one()
         Entry = self.env["loyalty.club.gift.card.entry"].sudo()
-        base = key = f"sale.order.line:{self.id}:{unit}:gift_load"
+        key = posting_keys.sale_gift_load(self, unit)
         reload_count = 0
         while True:
             load = Entry.search([("posting_key", "=", key)], limit=1)
             if not load or not Entry.search_count([("reversed_entry_id", "=", load.id)], limit=1):
                 return key, load
             reload_count += 1
-            key = f"{base}:reload{reload_count}"
+            key = posting_keys.sale_gift_load(self, unit, reload_count)
 
     def _loyalty_gift_card_loads_in_force(self):
         """Load entries of the line's cards whose money has not been taken back, by unit."""
@@ -240,7 +242,7 @@ class SaleOrderLine(models.Model):
             return self.env["loyalty.club.gift.card.entry"]
         Entry = self.env["loyalty.club.gift.card.entry"].sudo()
         loads = Entry.search(
-            [("posting_key", "=like", f"sale.order.line:{self.id}:%:gift_load%"), ("kind", "=", "load")], order="id"
+            [("posting_key", "=like", posting_keys.sale_gift_load_like(self)), ("kind", "=", "load")], order="id"
         )
         reversed_loads = Entry.search([("reversed_entry_id", "in", loads.ids)]).reversed_entry_id
         return loads - reversed_loads
@@ -279,7 +281,7 @@ class SaleOrderLine(models.Model):
                 card,
                 -load.amount,
                 "adjust",
-                f"{load.posting_key}:unload",
+                posting_keys.unload_of(load),
                 origin=origin,
                 branch=load.branch_id,
                 reason=self.env._("Sale cancelled or credited: %s", origin.display_name),
@@ -302,7 +304,7 @@ class SaleOrderLine(models.Model):
                 ("origin_model", "=", origin._name),
                 ("origin_id", "=", origin.id),
                 ("kind", "=", "adjust"),
-                ("reversed_entry_id.posting_key", "=like", f"sale.order.line:{self.id}:%:gift_load%"),
+                ("reversed_entry_id.posting_key", "=like", posting_keys.sale_gift_load_like(self)),
             ],
             order="id desc",
         )
@@ -311,7 +313,7 @@ class SaleOrderLine(models.Model):
             if len(entries) >= units:
                 break
             load = unload.reversed_entry_id
-            unit = int(load.posting_key.split(":")[2])
+            unit = posting_keys.sale_gift_load_unit(load.posting_key)
             key, existing = self._loyalty_gift_card_load_key(unit)
             if existing:
                 continue

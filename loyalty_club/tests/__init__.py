@@ -53,3 +53,4 @@ from . import test_points_accounting
 from . import test_coalition_partner
 from . import test_coalition_partner_http
 from . import test_coalition_partner_concurrency
+from . import test_posting_keys

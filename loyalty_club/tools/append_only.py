@@ -18,41 +18,8 @@ def create_append_only_trigger(cr, table, immutable_columns, merge_column=None, 
     setting :data:`PARTNER_MERGE_SETTING`, which only the contact merge sets.
     ``fill_once_columns`` may go from NULL to a value (a backfill), never change afterwards.
     """
-    changed = SQL(" OR ").join(
-        [
-            *(
-                SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
-                for column in immutable_columns
-                if column != merge_column
-            ),
-            *(
-                SQL(
-                    "(OLD.%s IS NOT NULL AND NEW.%s IS DISTINCT FROM OLD.%s)",
-                    SQL.identifier(column),
-                    SQL.identifier(column),
-                    SQL.identifier(column),
-                )
-                for column in fill_once_columns
-            ),
-        ]
-    )
-    merge_check = SQL("")
-    if merge_column:
-        merge_identifier = SQL.identifier(merge_column)
-        # positional arguments: the code keeps a literal "%" for the RAISE placeholder
-        merge_check = SQL(
-            """
-            IF NEW.%s IS DISTINCT FROM OLD.%s THEN
-                merge := COALESCE(current_setting('loyalty_club.partner_merge', true), '');
-                IF merge = '' OR NEW.%s IS NULL OR OLD.%s IS NULL
-                   OR NEW.%s::text <> split_part(merge, ':', 1)
-                   OR NOT (OLD.%s::text = ANY (string_to_array(split_part(merge, ':', 2), ','))) THEN
-                    RAISE EXCEPTION 'loyalty_club: ledger entry %% cannot be modified; post a correction', OLD.id
-                        USING ERRCODE = 'integrity_constraint_violation';
-                END IF;
-            END IF;""",
-            *([merge_identifier] * 6),
-        )
+    changed = _changed_condition(immutable_columns, merge_column, fill_once_columns)
+    merge_check = _merge_check(merge_column)
     function = SQL.identifier(f"{table}_append_only")
     table_id = SQL.identifier(table)
     row_trigger = SQL.identifier(f"{table}_append_only_row")
@@ -94,4 +61,47 @@ def create_append_only_trigger(cr, table, immutable_columns, merge_column=None, 
             table_id,
             function,
         )
+    )
+
+
+def _changed_condition(immutable_columns, merge_column, fill_once_columns):
+    """SQL condition true when an update changes a column it may not (the merge column aside)."""
+    return SQL(" OR ").join(
+        [
+            *(
+                SQL("NEW.%s IS DISTINCT FROM OLD.%s", SQL.identifier(column), SQL.identifier(column))
+                for column in immutable_columns
+                if column != merge_column
+            ),
+            *(
+                SQL(
+                    "(OLD.%s IS NOT NULL AND NEW.%s IS DISTINCT FROM OLD.%s)",
+                    SQL.identifier(column),
+                    SQL.identifier(column),
+                    SQL.identifier(column),
+                )
+                for column in fill_once_columns
+            ),
+        ]
+    )
+
+
+def _merge_check(merge_column):
+    """PL/pgSQL block letting ``merge_column`` change only as the contact merge allows (or nothing)."""
+    if not merge_column:
+        return SQL("")
+    merge_identifier = SQL.identifier(merge_column)
+    # positional arguments: the code keeps a literal "%" for the RAISE placeholder
+    return SQL(
+        """
+            IF NEW.%s IS DISTINCT FROM OLD.%s THEN
+                merge := COALESCE(current_setting('loyalty_club.partner_merge', true), '');
+                IF merge = '' OR NEW.%s IS NULL OR OLD.%s IS NULL
+                   OR NEW.%s::text <> split_part(merge, ':', 1)
+                   OR NOT (OLD.%s::text = ANY (string_to_array(split_part(merge, ':', 2), ','))) THEN
+                    RAISE EXCEPTION 'loyalty_club: ledger entry %% cannot be modified; post a correction', OLD.id
+                        USING ERRCODE = 'integrity_constraint_violation';
+                END IF;
+            END IF;""",
+        *([merge_identifier] * 6),
     )

@@ -1,6 +1,8 @@
 from odoo import fields, models
 from odoo.exceptions import AccessError, ValidationError
 
+from ..tools import posting_keys
+
 
 class LoyaltyClubAdjustWizard(models.TransientModel):
     """Manual correction of a card's points by a club manager, with a reason."""
@@ -35,7 +37,7 @@ class LoyaltyClubAdjustWizard(models.TransientModel):
             self.card_id,
             self.delta,
             "adjust",
-            f"{self._name}:{self.id}:0:adjust",
+            posting_keys.record(self, "adjust"),
             origin=self,
             reason=self.reason.strip(),
         )

@@ -6,6 +6,8 @@ from datetime import timedelta
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import posting_keys
+
 
 class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
     """Issue N gift cards of amount X at once. The codes and PINs are shown once, with a CSV for
@@ -65,7 +67,7 @@ class LoyaltyClubGiftCardIssueWizard(models.TransientModel):
                     card,
                     self.amount,
                     "load",
-                    f"{self._name}:{self.id}:{card.id}:load",
+                    posting_keys.record(self, "load", card.id),
                     origin=card,
                     reason=self.env._("Issued loaded"),
                 )

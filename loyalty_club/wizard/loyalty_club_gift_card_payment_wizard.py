@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import posting_keys
+
 
 class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
     """Pay a customer invoice with a gift card: code + PIN + amount. Debits the card under its
@@ -99,17 +101,12 @@ class LoyaltyClubGiftCardPaymentWizard(models.TransientModel):
             or currency.compare_amounts(self.amount, move.amount_residual) > 0
         ):
             raise UserError(self.env._("Enter an amount between zero and what is left to pay."))
-        # the club's journal and accounts: billing users need no club rights to be paid by a card
-        club = move.company_id._loyalty_club_get().sudo()
-        if not club.gift_card_journal_id:
-            raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
+        club = move._loyalty_gift_card_club()
         card._check_spendable(move.company_id, card.currency_id)
         Posting = self.env["loyalty.club.posting"]
-        key = f"{self._name}:{self.id}:redeem"
+        key = posting_keys.wizard(self, "redeem")
         # Under the card lock: a double click (same wizard) pays once.
-        Posting._lock_rows(card)
-        if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", key)]):
-            raise UserError(self.env._("This gift card payment was already made."))
+        Posting._lock_gift_card_once(card, key, self.env._("This gift card payment was already made."))
         card_amount = self._card_amount(card, currency)
         Posting._post_gift_card(
             card,

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import posting_keys
+
 
 class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
     """Refund a credit note onto a gift card that paid the credited invoice: credits the card
@@ -59,10 +61,10 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
         for wizard in self:
             wizard.refundable = self._refundable_in(wizard.move_id, wizard.gift_card_id) if wizard.gift_card_id else 0.0
 
-    def _refund_payments(self, card, amount, key):
+    def _refund_payments(self, card, amount):
         """Credit ``amount`` (card currency) back to ``card`` as refunds of its payments of the
         credited invoice, oldest first, each refund within what its payment has left (a card that
-        paid twice is refunded across both). Keys: ``key``, then ``key:<n>`` for the next parts."""
+        paid twice is refunded across both), keyed by :func:`posting_keys.wizard` with the part number."""
         currency = card.currency_id
         Entry = self.env["loyalty.club.gift.card.entry"].sudo()
         left, parts = amount, 0
@@ -75,7 +77,7 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
                 card,
                 part,
                 "refund",
-                f"{key}:{parts}" if parts else key,
+                posting_keys.wizard(self, "refund", parts),
                 origin=self.move_id,
                 branch=self.move_id.company_id,
                 reason=self.move_id.name,
@@ -96,17 +98,12 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
             raise UserError(self.env._("Only posted, unpaid customer credit notes can be refunded to a gift card."))
         if card not in move._loyalty_gift_cards_that_paid():
             raise UserError(self.env._("Only a gift card that paid the credited invoice can take this refund."))
-        # the club's journal and accounts: billing users need no club rights to be paid by a card
-        club = move.company_id._loyalty_club_get().sudo()
-        if not club.gift_card_journal_id:
-            raise UserError(self.env._("Set up gift cards on the club first (gift card journal)."))
+        club = move._loyalty_gift_card_club()
         currency = move.currency_id
         Posting = self.env["loyalty.club.posting"]
-        key = f"{self._name}:{self.id}:refund"
+        key = posting_keys.wizard(self, "refund")
         # Under the card lock: a double click pays once, two refunds cannot exceed what was paid.
-        Posting._lock_rows(card)
-        if self.env["loyalty.club.gift.card.entry"].sudo().search_count([("posting_key", "=", key)]):
-            raise UserError(self.env._("This gift card refund was already made."))
+        Posting._lock_gift_card_once(card, key, self.env._("This gift card refund was already made."))
         refundable = self._refundable_in(move, card)
         if (
             currency.compare_amounts(self.amount, 0) <= 0
@@ -128,7 +125,7 @@ class LoyaltyClubGiftCardRefundWizard(models.TransientModel):
             ),
             move._loyalty_gift_card_refundable(card),
         )
-        self._refund_payments(card, card_amount, key)
+        self._refund_payments(card, card_amount)
         payments = move._loyalty_gift_card_settle(
             club,
             self.amount,

@@ -9,6 +9,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..models.loyalty_club_card import IMPORT_CONTEXT_KEY
+from ..tools import posting_keys
 from ..tools.import_file import FileFormatError, cell_text, iter_rows
 from .loyalty_club_import_row_parser import ImportRowParser
 
@@ -275,7 +276,8 @@ class ImportRun(ImportRowParser):
                 env["loyalty.club.entry"]
                 .sudo()
                 .search_read(
-                    [("posting_key", "in", [_opening_key(card_id) for card_id in card_ids])], ["card_id", "points"]
+                    [("posting_key", "in", [posting_keys.import_opening(card_id) for card_id in card_ids])],
+                    ["card_id", "points"],
                 )
             )
             openings = {values["card_id"][0]: values["points"] for values in entries}
@@ -490,7 +492,7 @@ class ImportRun(ImportRowParser):
                 {
                     "card": Card.browse(card_ids[row["line"]]),
                     "points": row["points"],
-                    "key": _opening_key(card_ids[row["line"]]),
+                    "key": posting_keys.import_opening(card_ids[row["line"]]),
                     "origin": Card.browse(card_ids[row["line"]]),
                     "reason": self.env._(
                         "Opening balance imported from %(file)s, line %(line)s", file=self.filename, line=row["line"]
@@ -518,8 +520,3 @@ class ImportRun(ImportRowParser):
         if row["birthday"] and not partner["loyalty_birthday"]:
             updates["loyalty_birthday"] = row["birthday"]
         return updates
-
-
-def _opening_key(card_id):
-    """Posting key of a card's one opening balance (import or migration from a file)."""
-    return f"import:opening:{card_id}"

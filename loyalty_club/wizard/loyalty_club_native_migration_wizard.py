@@ -4,6 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools import posting_keys
 from .loyalty_club_import_runner import IMPORT_CONTEXT, refresh_statistics
 
 _logger = logging.getLogger(__name__)
@@ -11,16 +12,6 @@ _logger = logging.getLogger(__name__)
 NATIVE_MEMBER_TYPES = ("loyalty", "ewallet")
 NATIVE_TYPES = (*NATIVE_MEMBER_TYPES, "gift_card")
 MIGRATION_BATCH_SIZE = 1000
-
-
-def native_opening_key(native_card_id):
-    """Posting key of the opening balance a native loyalty card or eWallet moved to the club."""
-    return f"native:loyalty.card:{native_card_id}:opening"
-
-
-def native_gift_key(native_card_id):
-    """Posting key of the load of a gift card moved from a native gift card."""
-    return f"native:loyalty.card:{native_card_id}:gift_load"
 
 
 class LoyaltyClubNativeMigrationWizard(models.TransientModel):
@@ -166,8 +157,8 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
 
     def _migrate_batch(self, rows, programs):
         """Result line values of one batch of native cards (``read`` dicts)."""
-        member_keys = [native_opening_key(row["id"]) for row in rows]
-        gift_keys = [native_gift_key(row["id"]) for row in rows]
+        member_keys = [posting_keys.native_opening(row["id"]) for row in rows]
+        gift_keys = [posting_keys.native_gift_load(row["id"]) for row in rows]
         moved_entries = {
             values["posting_key"]: values
             for values in self.env["loyalty.club.entry"]
@@ -195,9 +186,9 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
             lines.append(line)
             gift = program.program_type == "gift_card"
             done = (
-                moved_gifts.get(native_gift_key(row["id"]))
+                moved_gifts.get(posting_keys.native_gift_load(row["id"]))
                 if gift
-                else moved_entries.get(native_opening_key(row["id"]))
+                else moved_entries.get(posting_keys.native_opening(row["id"]))
             )
             if done:
                 line["result"] = "already"
@@ -309,7 +300,7 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
                     {
                         "card": card,
                         "points": points,
-                        "key": native_opening_key(row["id"]),
+                        "key": posting_keys.native_opening(row["id"]),
                         "origin": env["loyalty.card"].browse(row["id"]),
                         "reason": self.env._(
                             "Opening balance from Odoo Loyalty: %(program)s %(code)s",
@@ -363,7 +354,7 @@ class LoyaltyClubNativeMigrationWizard(models.TransientModel):
             gift_card,
             row["points"],
             "load",
-            native_gift_key(row["id"]),
+            posting_keys.native_gift_load(row["id"]),
             origin=env["loyalty.card"].browse(row["id"]),
             reason=self.env._("Moved from Odoo gift card %s", row["code"]),
             branch=self.club_id.company_id,

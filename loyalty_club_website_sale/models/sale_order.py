@@ -1,13 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-# Posting keys of what an order takes when the customer pays online; one number per payment
-# attempt (a failed payment gives back, the next attempt takes again):
-#   sale.order:<order id>:payment:<attempt>:redeem               the points of the reward lines
-#   sale.order:<order id>:payment:<attempt>:unredeem             ... given back
-#   sale.order:<order id>:payment:<attempt>:gift_card_redeem     the gift card's part (gift card ledger)
-#   sale.order:<order id>:payment:<attempt>:gift_card_unredeem   ... given back
-PAYMENT_KEY = "sale.order:{order}:payment:{attempt}:{what}"
+from odoo.addons.loyalty_club.tools import posting_keys
 
 
 class SaleOrder(models.Model):
@@ -295,7 +289,7 @@ class SaleOrder(models.Model):
                 order.loyalty_card_id,
                 -points,
                 "redeem",
-                PAYMENT_KEY.format(order=order.id, attempt=attempt, what="redeem"),
+                posting_keys.web_payment(order, attempt, "redeem"),
                 origin=order,
                 branch=order.company_id,
                 reason=order.name,
@@ -307,10 +301,8 @@ class SaleOrder(models.Model):
         points now."""
         for order in self.sudo().filtered("loyalty_payment_entry_id"):
             entry = order.loyalty_payment_entry_id
-            attempt = entry.posting_key.split(":")[3]
-            order._loyalty_give_back_redemption(
-                entry, PAYMENT_KEY.format(order=order.id, attempt=attempt, what="unredeem")
-            )
+            attempt = posting_keys.web_payment_attempt(entry.posting_key)
+            order._loyalty_give_back_redemption(entry, posting_keys.web_payment(order, attempt, "unredeem"))
             order.loyalty_payment_entry_id = False
 
     def _loyalty_open_reservations(self, card, exclude=None):

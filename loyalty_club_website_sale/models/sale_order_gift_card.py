@@ -1,9 +1,8 @@
 from odoo import fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.loyalty_club.tools import posting_keys
 from odoo.addons.loyalty_club.tools.gift_card_code import format_code
-
-from .sale_order import PAYMENT_KEY
 
 
 class SaleOrder(models.Model):
@@ -158,7 +157,7 @@ class SaleOrder(models.Model):
                 card,
                 -card_amount,
                 "redeem",
-                PAYMENT_KEY.format(order=order.id, attempt=attempt, what="gift_card_redeem"),
+                posting_keys.web_payment(order, attempt, "gift_card_redeem"),
                 origin=order,
                 branch=order.company_id,
                 reason=order.name,
@@ -171,12 +170,12 @@ class SaleOrder(models.Model):
         Posting = self.env["loyalty.club.posting"]
         for order in self.sudo().filtered("loyalty_gift_card_entry_id"):
             entry = order.loyalty_gift_card_entry_id
-            attempt = entry.posting_key.split(":")[3]
+            attempt = posting_keys.web_payment_attempt(entry.posting_key)
             Posting._post_gift_card(
                 entry.gift_card_id,
                 -entry.amount,
                 "refund",
-                PAYMENT_KEY.format(order=order.id, attempt=attempt, what="gift_card_unredeem"),
+                posting_keys.web_payment(order, attempt, "gift_card_unredeem"),
                 origin=order,
                 branch=order.company_id,
                 reversed_entry=entry,
