@@ -31,10 +31,13 @@ from . import test_gift_card_http
 from . import test_attempt_limits
 from . import test_gift_card_tour
 from . import test_reports
+from . import test_reports_channels
 from . import test_engagement
+from . import test_engagement_messages
 from . import test_import
 from . import test_native_migration
 from . import test_pos_till
+from . import test_pos_till_tenders
 from . import test_sale_combo
 from . import test_native_coexistence
 from . import test_give_back

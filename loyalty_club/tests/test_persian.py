@@ -10,7 +10,7 @@ from odoo.tools import file_open
 from odoo.addons.loyalty_club.tools.jalali import format_jalali, gregorian_to_jalali
 
 from .common import LoyaltyClubCase
-from .test_engagement import EngagementCase
+from .common_engagement import EngagementCase
 from .test_portal import LoyaltyPortalCase
 from .test_pos_tour import TestPosTours
 
