@@ -50,6 +50,7 @@ from . import loyalty_club_posting_opening
 from . import loyalty_club_posting_document
 from . import loyalty_club_posting_merge
 from . import loyalty_club_posting_demo
+from . import loyalty_club_posting_transfer
 from . import pos_payment
 from . import loyalty_club_bonus_rule
 from . import loyalty_club_notification

@@ -10,6 +10,7 @@ from . import test_tiers
 from . import test_i18n
 from . import test_sale
 from . import test_sale_money
+from . import test_sale_money_orders
 from . import test_pos
 from . import test_pos_tour
 from . import test_pos_concurrency
@@ -35,6 +36,7 @@ from . import test_reports_channels
 from . import test_engagement
 from . import test_engagement_messages
 from . import test_import
+from . import test_import_openings
 from . import test_native_migration
 from . import test_pos_till
 from . import test_pos_till_tenders
