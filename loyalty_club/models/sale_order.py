@@ -225,15 +225,16 @@ class SaleOrder(models.Model):
             )
 
     def _loyalty_points_for_lines(self):
-        """(points, spend in the club currency, {line: base}) this order earns now with its card."""
+        """``(points, spend in the club currency, {line: base}, {line: points})`` this order earns
+        now with its card: each line's base computed once, the points split over the lines once."""
         self.ensure_one()
         card = self.loyalty_card_id
         club = card.club_id
         bases = {line: line._loyalty_club_base(club) for line in self.order_line}
-        points, spend, _allocation = club._points_for_bases(
+        points, spend, allocation = club._points_for_bases(
             bases, self.currency_id, self.company_id, self.date_order, card.tier_id.earn_multiplier
         )
-        return points, spend, bases
+        return points, spend, bases, allocation
 
     def action_loyalty_use_points(self):
         """Open the wizard that spends the member's points on this quotation."""
@@ -447,8 +448,7 @@ class SaleOrder(models.Model):
         Posting = self.env["loyalty.club.posting"]
         for order in self.filtered(lambda o: o.loyalty_card_id.state == "active"):
             card = order.loyalty_card_id
-            points, spend, bases = order._loyalty_points_for_lines()
-            allocation = card.club_id._allocate_points(points, bases)
+            points, spend, bases, allocation = order._loyalty_points_for_lines()
             for line in order.order_line:
                 line.sudo().write(
                     {

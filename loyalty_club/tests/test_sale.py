@@ -210,6 +210,20 @@ class TestSaleEarning(SaleClubCase):
                 {"card_id": self.card.id, "delta": 10, "reason": "Friend"}
             )
 
+    def test_confirmation_computes_each_lines_points_once(self):
+        order = self._order([(self.product, 3), (self.product, 2), (self.gift_card, 1)])
+        order.invalidate_recordset()
+        Club = type(self.club)
+        with (
+            patch.object(Club, "_earning_base", autospec=True, side_effect=Club._earning_base) as bases,
+            patch.object(Club, "_allocate_points", autospec=True, side_effect=Club._allocate_points) as splits,
+        ):
+            order.action_confirm()
+        self.assertEqual(order.order_line.mapped("loyalty_points"), [30, 20, 0])
+        self.assertEqual(self._entries().mapped("points"), [50])
+        self.assertEqual(splits.call_count, 1, "the order's points are split over its lines once")
+        self.assertEqual(bases.call_count, 2, "each line's base is computed once")
+
     def test_confirmation_queries_do_not_grow_with_the_ledger(self):
         small = self.card
         big = self.env["loyalty.club.card"].create(
