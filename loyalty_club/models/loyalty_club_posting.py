@@ -186,7 +186,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                 "pos_config_id": pos_config.id if pos_config else False,
                 "reversed_entry_id": reversed_entry.id if reversed_entry else False,
                 "lot_id": lot.id if lot and kind == "expire" else False,
-                "amount": amount or 0.0,
+                "amount": card.company_id.currency_id.round(amount or 0.0),
                 "purchase_count": purchase_count,
                 "qualifying": kind in QUALIFYING_KINDS or bool(reversed_entry and reversed_entry.qualifying),
             }
@@ -233,7 +233,7 @@ class LoyaltyClubPosting(models.AbstractModel):
         else:
             values["points_remaining"] = 0
             taken = self._consume_lots(card, -points, first_lot=lot, when=now, include_pending=kind != "redeem")
-        entry = self._insert_entry(card, values)
+        entry = self._insert_entries([values]).get(values["posting_key"], self.env["loyalty.club.entry"].sudo())
         if not entry:
             return entry
         if taken and kind in CONSUMPTION_KINDS:
@@ -406,52 +406,74 @@ class LoyaltyClubPosting(models.AbstractModel):
             )
 
     @api.model
-    def _insert_entry(self, card, values):
-        """Insert the ledger entry ``values`` of the locked ``card`` and add its points to the
-        card's balance, in one statement: ``INSERT ... ON CONFLICT (posting_key) DO NOTHING``
-        and the balance ``UPDATE`` of the same row. The new entry and balance go into the ORM
-        cache as ``create`` would put them.
+    def _insert_entries(self, rows, cache=True):
+        """Insert ledger entries and add their points to the balances of their locked cards, in
+        one statement: ``INSERT ... ON CONFLICT (posting_key) DO NOTHING`` and the ``UPDATE`` of
+        the cards' balances. The only way entries are written: single postings, batches of
+        bonuses, opening balances and the expiry job all come here.
 
-        :returns: the entry, or an empty recordset when the key was posted before (nothing changed)
+        :param rows: dicts of column values (:meth:`_entry_values` and what the posting adds), at
+            most one per key; a column a row lacks is NULL (amounts and purchases are 0)
+        :param cache: put the new entries and balances into the ORM cache as ``create`` would
+            (a set-based job that invalidates afterwards skips it)
+        :returns: ``{posting_key: entry}`` of the entries inserted; a key posted before is absent
         """
         Entry = self.env["loyalty.club.entry"].sudo().with_context(loyalty_club_posting=True)
+        if not rows:
+            return {}
         now = self.env.cr.now()
-        row = {
-            **values,
-            "amount": card.company_id.currency_id.round(values.get("amount") or 0.0),
-            "create_uid": self.env.uid,
-            "create_date": now,
-            "write_uid": self.env.uid,
-            "write_date": now,
-        }
-        columns = list(row)
+        audit = {"create_uid": self.env.uid, "create_date": now, "write_uid": self.env.uid, "write_date": now}
+        rows = [{"amount": 0, "purchase_count": 0, **row, **audit} for row in rows]
+        columns = list({name: None for row in rows for name in row})
+        fields_ = [Entry._fields[name] for name in columns]
+        arrays = [
+            SQL(
+                "%s::%s[]",
+                [None if row.get(name, False) is False and field.type != "boolean" else row.get(name) for row in rows],
+                SQL(field.column_type[1]),
+            )
+            for name, field in zip(columns, fields_, strict=True)
+        ]
         self.env.cr.execute(
             SQL(
                 """WITH entry AS (
-                       INSERT INTO loyalty_club_entry (%(columns)s) VALUES (%(values)s)
+                       INSERT INTO loyalty_club_entry (%(columns)s)
+                       SELECT * FROM unnest(%(arrays)s)
                        ON CONFLICT (posting_key) DO NOTHING
-                       RETURNING id, card_id, points),
+                       RETURNING id, card_id, points, posting_key),
                    card AS (
-                       UPDATE loyalty_club_card c SET balance = c.balance + entry.points
-                         FROM entry WHERE c.id = entry.card_id
-                       RETURNING c.balance)
-                   SELECT entry.id, card.balance FROM entry, card""",
+                       UPDATE loyalty_club_card c SET balance = c.balance + s.total
+                         FROM (SELECT card_id, SUM(points) AS total FROM entry GROUP BY card_id) s
+                        WHERE c.id = s.card_id
+                       RETURNING c.id, c.balance)
+                   SELECT entry.posting_key, entry.id, NULL FROM entry
+                   UNION ALL
+                   SELECT NULL, card.id, card.balance FROM card""",
                 columns=SQL(", ").join(SQL.identifier(name) for name in columns),
-                values=SQL(", ").join(
-                    SQL("%s", None if row[name] is False and Entry._fields[name].type != "boolean" else row[name])
-                    for name in columns
-                ),
+                arrays=SQL(", ").join(arrays),
             )
         )
-        result = self.env.cr.fetchone()
-        if not result:
-            return Entry.browse()
-        entry_id, balance = result
-        entry = Entry.browse(entry_id)
-        for name in columns:
-            entry._cache[name] = Entry._fields[name].convert_to_cache(row[name], entry, validate=False)
-        card._cache["balance"] = balance
-        return entry
+        created, balances = {}, {}
+        for key, record_id, balance in self.env.cr.fetchall():
+            if key is None:
+                balances[record_id] = balance
+            else:
+                created[key] = Entry.browse(record_id)
+        if cache:
+            self._cache_inserted(created, rows, balances)
+        return created
+
+    @api.model
+    def _cache_inserted(self, created, rows, balances):
+        """Put the inserted ``rows`` (``created``: their entries by key) and the new card
+        ``balances`` into the ORM cache, as ``create`` and ``write`` would."""
+        Entry, Card = self.env["loyalty.club.entry"], self.env["loyalty.club.card"]
+        for row in rows:
+            entry = created.get(row["posting_key"])
+            for name, value in row.items() if entry else ():
+                entry._cache[name] = Entry._fields[name].convert_to_cache(value, entry, validate=False)
+        for card_id, balance in balances.items():
+            Card.browse(card_id)._cache["balance"] = balance
 
     # ------------------------------------------------------------------
     # Purchase hooks: what follows a purchase lives with its own subject (messages, bonus rules,

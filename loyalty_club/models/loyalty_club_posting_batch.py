@@ -1,6 +1,5 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
 
 
 class LoyaltyClubPosting(models.AbstractModel):
@@ -55,11 +54,8 @@ class LoyaltyClubPosting(models.AbstractModel):
             )
             row.update(
                 {
-                    # rows go to typed arrays: SQL NULL, not False
-                    "origin_model": row["origin_model"] or None,
-                    "origin_id": row["origin_id"] or None,
                     "points_remaining": max(0, posting["points"] - max(0, -balance)),
-                    "expiry_date": card.club_id._expiry_date_from(fields.Date.to_date(when)) or None,
+                    "expiry_date": card.club_id._expiry_date_from(fields.Date.to_date(when)) or False,
                     "qualifying": True,
                 }
             )
@@ -70,46 +66,3 @@ class LoyaltyClubPosting(models.AbstractModel):
         upgraded = cards.filtered(lambda card: card.id in {row["card_id"] for row in rows})
         upgraded._upgrade_tier_if_qualified()
         return [entry.sudo(self.env.su) for entry in entries]
-
-    @api.model
-    def _insert_entries(self, rows):
-        """Insert credit entries (dicts of column values, at most one row per key) and add their
-        points to the balances of their locked cards, in one statement; ``{key: entry}``."""
-        Entry = self.env["loyalty.club.entry"].sudo()
-        if not rows:
-            return {}
-        columns = list(rows[0])
-        types = {name: Entry._fields[name].column_type[1] for name in columns}
-        now = self.env.cr.now()
-        self.env.cr.execute(
-            SQL(
-                """WITH entry AS (
-                       INSERT INTO loyalty_club_entry (%(columns)s, amount, purchase_count,
-                                                       create_uid, create_date, write_uid, write_date)
-                       SELECT %(columns)s, 0, 0, %(uid)s, %(now)s, %(uid)s, %(now)s
-                         FROM unnest(%(arrays)s) AS v(%(columns)s)
-                       ON CONFLICT (posting_key) DO NOTHING
-                       RETURNING id, card_id, points, posting_key),
-                   card AS (
-                       UPDATE loyalty_club_card c SET balance = c.balance + s.total
-                         FROM (SELECT card_id, SUM(points) AS total FROM entry GROUP BY card_id) s
-                        WHERE c.id = s.card_id
-                       RETURNING c.id, c.balance)
-                   SELECT entry.posting_key, entry.id, NULL FROM entry
-                   UNION ALL
-                   SELECT NULL, card.id, card.balance FROM card""",
-                columns=SQL(", ").join(SQL.identifier(name) for name in columns),
-                arrays=SQL(", ").join(
-                    SQL("%s::%s[]", [row[name] for row in rows], SQL(types[name])) for name in columns
-                ),
-                uid=self.env.uid,
-                now=now,
-            )
-        )
-        created, Card = {}, self.env["loyalty.club.card"].sudo()
-        for key, record_id, balance in self.env.cr.fetchall():
-            if key is None:
-                Card.browse(record_id)._cache["balance"] = balance
-            else:
-                created[key] = Entry.browse(record_id)
-        return created

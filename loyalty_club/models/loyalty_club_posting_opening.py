@@ -1,6 +1,5 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
 
 
 # The posting service is split by ledger: points (loyalty_club_posting.py), gift cards and
@@ -38,8 +37,8 @@ class LoyaltyClubPosting(models.AbstractModel):
         balances = {card.id: card.balance for card in cards}
         now = fields.Datetime.now()
         today = fields.Date.to_date(now)
-        values_list, positions = [], []
-        for position, (item, amount) in enumerate(zip(items, points, strict=True)):
+        values_list = []
+        for item, amount in zip(items, points, strict=True):
             card = item["card"].sudo()
             entry = existing.get(item["key"])
             if entry:
@@ -48,13 +47,10 @@ class LoyaltyClubPosting(models.AbstractModel):
             debt = max(0, -balances[card.id])
             balances[card.id] += amount
             values_list.append(self._opening_values(item, card, amount, debt, now, today))
-            positions.append(position)
-        created = Entry.create(values_list)
-        if created:
-            self._add_openings_to_balances(cards, values_list)
-        result = [existing.get(item["key"]) for item in items]
-        for position, entry in zip(positions, created, strict=True):
-            result[position] = entry
+        # every new key is inserted: under Odoo's repeatable read, a key another transaction
+        # committed since the search above makes the insert fail to serialize (and be retried)
+        created = self._insert_entries(values_list)
+        result = [created.get(key) or existing[key] for key in keys]
         return Entry.browse([entry.id for entry in result]).sudo(self.env.su)
 
     @api.model
@@ -76,20 +72,3 @@ class LoyaltyClubPosting(models.AbstractModel):
             }
         )
         return values
-
-    @api.model
-    def _add_openings_to_balances(self, cards, values_list):
-        """Add the points of the opening entries ``values_list`` to the balances of the locked ``cards``."""
-        moved = {}
-        for values in values_list:
-            moved[values["card_id"]] = moved.get(values["card_id"], 0) + values["points"]
-        self.env.cr.execute(
-            SQL(
-                """UPDATE loyalty_club_card c SET balance = c.balance + m.points
-                     FROM (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS points) m
-                    WHERE c.id = m.id""",
-                list(moved),
-                list(moved.values()),
-            )
-        )
-        cards.invalidate_recordset(["balance"])
