@@ -36,6 +36,35 @@ class AccountMove(models.Model):
         undone._loyalty_sync_credited_sales()
         return result
 
+    def write(self, vals):
+        if vals.get("state", "posted") != "posted":
+            self.filtered(lambda move: move.state == "posted")._loyalty_check_not_points_booking()
+        return super().write(vals)
+
+    def _reverse_moves(self, default_values_list=None, cancel=False):
+        self._loyalty_check_not_points_booking()
+        return super()._reverse_moves(default_values_list=default_values_list, cancel=cancel)
+
+    def _loyalty_check_not_points_booking(self):
+        """Refuse to reset, cancel or reverse a journal entry that books the club's points ledger
+        (``loyalty.club.accounting.batch``): its ledger rows are booked once, so the entry undone
+        would leave the liability account short with nothing to book it again. Points are
+        corrected in the club (an adjustment is booked the next night); a value or breakage
+        change is booked as a change in estimate."""
+        if not self:
+            return
+        batch = self.env["loyalty.club.accounting.batch"].sudo().search([("move_id", "in", self.ids)], limit=1)
+        if batch:
+            raise UserError(
+                self.env._(
+                    "The journal entry %(move)s books the club's points ledger (%(batch)s) and cannot be "
+                    "reset, cancelled or reversed: the points it books would not be booked again. Correct "
+                    "the points in the club instead (an adjustment is booked the next night).",
+                    move=batch.move_id.display_name,
+                    batch=batch.display_name,
+                )
+            )
+
     def _loyalty_sync_credited_sales(self):
         """Bring the points and the gift cards of the sale lines these credit notes credit in line
         with the credit notes posted now: posting one takes back its part, resetting it to draft or

@@ -2,7 +2,7 @@ from datetime import datetime, time, timedelta
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .common import CommittedClubMixin, LoyaltyClubCase
@@ -254,6 +254,34 @@ class TestPointsAccounting(PointsAccountingCase):
             self.club.with_user(self.club_manager).write({"points_accounting_start": fields.Date.today()})
         self.assertEqual(batch.with_user(self.club_user).read(["amount"])[0]["amount"], 50.0)
         self.assertFalse(batch.with_user(self.other_manager).search([("id", "=", batch.id)]))
+
+    def test_a_booked_journal_entry_is_not_undone(self):
+        """Reset to draft, cancelled, its state written over RPC or reversed by an accountant: the
+        entry booking the ledger stays posted and the account keeps matching the ledger."""
+        self.enable()
+        self.post_on(self.start, 100)
+        move = self.book(self.start).move_id
+        accountant = new_test_user(
+            self.env, "points_accountant", groups="account.group_account_manager", company_id=self.company.id
+        )
+        undos = {
+            "reset": lambda move: move.button_draft(),
+            "cancel": lambda move: move.button_cancel(),
+            "write": lambda move: move.write({"state": "cancel"}),
+            "reverse": lambda move: move._reverse_moves(cancel=True),
+        }
+        for name, undo in undos.items():
+            with self.subTest(name), self.assertRaisesRegex(UserError, "books the club's points ledger"):
+                with self.cr.savepoint():
+                    undo(move.with_user(accountant))
+        self.assertEqual(move.state, "posted")
+        self.assertFalse(self.env["account.move"].search([("reversed_entry_id", "=", move.id)]))
+        self.assertEqual(self.account_balance(self.start), self.liability(self.start))
+        # other journal entries are reset as before
+        other = move.copy({"date": self.start, "ref": "manual"})
+        other.action_post()
+        other.with_user(accountant).button_draft()
+        self.assertEqual(other.state, "draft")
 
 
 @tagged("post_install", "-at_install")
