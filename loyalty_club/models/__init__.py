@@ -16,6 +16,7 @@ from . import loyalty_club_lot_consumption
 from . import loyalty_club_qualifying_total
 from . import loyalty_club_tier_history
 from . import loyalty_club_posting
+from . import loyalty_club_posting_insert
 from . import loyalty_club_posting_batch
 from . import loyalty_club_posting_lots
 from . import loyalty_club_hold

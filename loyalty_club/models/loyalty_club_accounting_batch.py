@@ -99,9 +99,7 @@ class LoyaltyClubAccountingBatch(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
         """A booked batch stays: its ledger rows would be booked again."""
-        raise UserError(
-            self.env._("Points journal entries cannot be deleted; correct the points in the club instead.")
-        )
+        raise UserError(self.env._("Points journal entries cannot be deleted; correct the points in the club instead."))
 
     def action_view_entries(self):
         """Ledger entries this batch booked."""

@@ -243,25 +243,6 @@ class LoyaltyClubPosting(models.AbstractModel):
         return entry
 
     @api.model
-    def _entry_values(self, card, kind, points, posting_key, when, origin=None, branch=None, reason=None):
-        """Columns every ledger entry of ``card`` carries (the single and batch postings add theirs)."""
-        return {
-            "card_id": card.id,
-            "partner_id": card.partner_id.id,
-            "club_id": card.club_id.id,
-            "company_id": card.company_id.id,
-            "branch_id": (branch or self.env.company).id,
-            "kind": kind,
-            "points": points,
-            "date": when,
-            "posting_key": posting_key,
-            "origin_model": origin._name if origin else False,
-            "origin_id": origin.id if origin else False,
-            "reason": reason,
-            "user_id": self.env.uid,
-        }
-
-    @api.model
     def _posted_before_inactive(self, card, points, kind, posting_key):
         """The entry a retry finds posted before the locked ``card`` stopped being active; else refused."""
         existing = self._posted_before(card, points, kind, posting_key) if points > 0 else None
@@ -404,76 +385,6 @@ class LoyaltyClubPosting(models.AbstractModel):
                     card=existing.card_id.number,
                 )
             )
-
-    @api.model
-    def _insert_entries(self, rows, cache=True):
-        """Insert ledger entries and add their points to the balances of their locked cards, in
-        one statement: ``INSERT ... ON CONFLICT (posting_key) DO NOTHING`` and the ``UPDATE`` of
-        the cards' balances. The only way entries are written: single postings, batches of
-        bonuses, opening balances and the expiry job all come here.
-
-        :param rows: dicts of column values (:meth:`_entry_values` and what the posting adds), at
-            most one per key; a column a row lacks is NULL (amounts and purchases are 0)
-        :param cache: put the new entries and balances into the ORM cache as ``create`` would
-            (a set-based job that invalidates afterwards skips it)
-        :returns: ``{posting_key: entry}`` of the entries inserted; a key posted before is absent
-        """
-        Entry = self.env["loyalty.club.entry"].sudo().with_context(loyalty_club_posting=True)
-        if not rows:
-            return {}
-        now = self.env.cr.now()
-        audit = {"create_uid": self.env.uid, "create_date": now, "write_uid": self.env.uid, "write_date": now}
-        rows = [{"amount": 0, "purchase_count": 0, **row, **audit} for row in rows]
-        columns = list({name: None for row in rows for name in row})
-        fields_ = [Entry._fields[name] for name in columns]
-        arrays = [
-            SQL(
-                "%s::%s[]",
-                [None if row.get(name, False) is False and field.type != "boolean" else row.get(name) for row in rows],
-                SQL(field.column_type[1]),
-            )
-            for name, field in zip(columns, fields_, strict=True)
-        ]
-        self.env.cr.execute(
-            SQL(
-                """WITH entry AS (
-                       INSERT INTO loyalty_club_entry (%(columns)s)
-                       SELECT * FROM unnest(%(arrays)s)
-                       ON CONFLICT (posting_key) DO NOTHING
-                       RETURNING id, card_id, points, posting_key),
-                   card AS (
-                       UPDATE loyalty_club_card c SET balance = c.balance + s.total
-                         FROM (SELECT card_id, SUM(points) AS total FROM entry GROUP BY card_id) s
-                        WHERE c.id = s.card_id
-                       RETURNING c.id, c.balance)
-                   SELECT entry.posting_key, entry.id, NULL FROM entry
-                   UNION ALL
-                   SELECT NULL, card.id, card.balance FROM card""",
-                columns=SQL(", ").join(SQL.identifier(name) for name in columns),
-                arrays=SQL(", ").join(arrays),
-            )
-        )
-        created, balances = {}, {}
-        for key, record_id, balance in self.env.cr.fetchall():
-            if key is None:
-                balances[record_id] = balance
-            else:
-                created[key] = Entry.browse(record_id)
-        if cache:
-            self._cache_inserted(created, rows, balances)
-        return created
-
-    @api.model
-    def _cache_inserted(self, created, rows, balances):
-        """Put the inserted ``rows`` (``created``: their entries by key) and the new card
-        ``balances`` into the ORM cache, as ``create`` and ``write`` would."""
-        Entry, Card = self.env["loyalty.club.entry"], self.env["loyalty.club.card"]
-        for row in rows:
-            entry = created.get(row["posting_key"])
-            for name, value in row.items() if entry else ():
-                entry._cache[name] = Entry._fields[name].convert_to_cache(value, entry, validate=False)
-        for card_id, balance in balances.items():
-            Card.browse(card_id)._cache["balance"] = balance
 
     # ------------------------------------------------------------------
     # Purchase hooks: what follows a purchase lives with its own subject (messages, bonus rules,

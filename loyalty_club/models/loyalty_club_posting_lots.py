@@ -1,13 +1,8 @@
-from collections import namedtuple
-
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 from ..tools import posting_keys
-
-# A lot due for expiry, as the expiry job reads it (enough for its key: posting_keys.lot_expiry).
-DueLot = namedtuple("DueLot", "id card_id points_remaining points_returned")
 
 
 class LoyaltyClubPosting(models.AbstractModel):
@@ -244,6 +239,7 @@ class LoyaltyClubPosting(models.AbstractModel):
                 lot=lot,
                 reason=self.env._("Points earned on %s expired", lot.date.date()),
                 origin=lot,
+                branch=card.company_id,  # as the expiry job: not the branch whose debit came first
                 date=when,
             )
 
@@ -272,46 +268,32 @@ class LoyaltyClubPosting(models.AbstractModel):
         if not card_ids:
             self.env["ir.cron"]._notify_progress(done=0, remaining=0)
             return 0
-        cards = self.env["loyalty.club.card"].sudo().browse(card_ids)
-        self._lock_rows(cards)
-        cr.execute(
+        cr.execute(SQL("SELECT id FROM loyalty_club_card WHERE id = ANY(%s) ORDER BY id FOR UPDATE", card_ids))
+        # Set-based: the columns of _entry_values (of the lot's card, in its company), in SQL
+        columns = (
+            "card_id", "partner_id", "club_id", "company_id", "branch_id", "kind", "points", "date",
+            "posting_key", "origin_model", "origin_id", "reason", "user_id",
+            "points_remaining", "lot_id", "amount", "purchase_count", "qualifying",
+        )  # fmt: skip
+        self._write_entries(
+            columns,
             SQL(
-                """SELECT id, card_id, points_remaining, points_returned FROM loyalty_club_entry
-                    WHERE card_id = ANY(%s) AND points_remaining > 0 AND expiry_date <= %s
-                 ORDER BY id""",
-                card_ids,
-                today,
-            )
+                """SELECT card_id, partner_id, club_id, company_id, company_id, 'expire', -points_remaining, %(now)s,
+                          %(key)s, 'loyalty.club.entry', id, %(reason)s, %(uid)s,
+                          0, id, 0, 0, FALSE
+                     FROM loyalty_club_entry
+                    WHERE card_id = ANY(%(cards)s) AND points_remaining > 0 AND expiry_date <= %(today)s""",
+                cards=card_ids,
+                today=today,
+                now=fields.Datetime.now(),
+                uid=self.env.uid,
+                reason=self.env._("Points expired"),
+                key=posting_keys.LOT_EXPIRY_SQL,
+            ),
+            empty_lots=True,
         )
-        lots = [DueLot(*row) for row in cr.fetchall()]
-        now, reason = fields.Datetime.now(), self.env._("Points expired")
-        Entry = self.env["loyalty.club.entry"]
-        card_by_id = {card.id: card for card in cards}  # one prefetch for the batch's cards
-        rows = []
-        for lot in lots:
-            card = card_by_id[lot.card_id]
-            row = self._entry_values(
-                card,
-                "expire",
-                -lot.points_remaining,
-                self._expiry_key(lot),
-                now,
-                origin=Entry.browse(lot.id),
-                branch=card.company_id,
-                reason=reason,
-            )
-            row.update({"points_remaining": 0, "lot_id": lot.id, "qualifying": False})
-            rows.append(row)
-        expired = self._insert_entries(rows, cache=False)
-        # the lots expired are empty (by primary key: an array, not a join over the ledger)
-        cr.execute(
-            SQL(
-                "UPDATE loyalty_club_entry SET points_remaining = 0 WHERE id = ANY(%s)",
-                [row["lot_id"] for row in rows if row["posting_key"] in expired],
-            )
-        )
-        Entry.invalidate_model()
-        cards.invalidate_recordset(["balance"])
+        self.env["loyalty.club.entry"].invalidate_model()
+        self.env["loyalty.club.card"].invalidate_model(["balance"])
         # Odoo only needs to know whether to call again: count at most one more batch, so the
         # progress report stays O(batch) instead of counting every due lot after each batch.
         cr.execute(

@@ -3,9 +3,11 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..tools import posting_keys
 from .common import LoyaltyClubCase
 
 
@@ -50,6 +52,33 @@ class TestPointExpiry(LoyaltyClubCase):
             self.Posting._cron_expire_points()
             self.assertEqual(self.ledger_count(), count, "running the cron again posts nothing")
         self.assertBalanceIsLedgerSum()
+
+    def test_the_job_and_a_debit_expire_a_lot_alike(self):
+        """The job assembles its entries in SQL, a debit through _entry_values: the same columns."""
+        card2 = self.env["loyalty.club.card"].create({"partner_id": self.member2.id, "club_id": self.club.id})
+        with freeze_time("2025-01-10 10:00:00"):
+            lot, lot2 = self.post(100), self.post(100, card=card2)
+        with freeze_time("2026-01-11 08:00:00"):
+            self.Posting._expire_card_lots(card2, fields.Datetime.now())  # what a debit of card 2 does first
+            self._expire()  # the job: card 1's lot
+            expected = self.Posting._entry_values(
+                self.card, "expire", -100, posting_keys.lot_expiry(lot), fields.Datetime.now(),
+                origin=lot, branch=self.card.company_id, reason="Points expired",
+            )  # fmt: skip
+        expected.update(
+            {"points_remaining": 0, "lot_id": lot.id, "amount": 0, "purchase_count": 0, "qualifying": False}
+        )
+        by_job = self._entries("expire")
+        by_debit = self.env["loyalty.club.entry"].search([("card_id", "=", card2.id), ("kind", "=", "expire")])
+        self.assertEqual((by_debit.lot_id, by_debit.points), (lot2, -100))
+        for name, value in expected.items():
+            with self.subTest(column=name):
+                self.assertEqual(by_job._fields[name].convert_to_write(by_job[name], by_job), value)
+                if name not in ("card_id", "partner_id", "posting_key", "origin_id", "lot_id", "reason"):
+                    self.assertEqual(by_job[name], by_debit[name], "as the debit's expiry")
+        self.assertEqual((lot.points_remaining, lot2.points_remaining), (0, 0))
+        self.assertBalanceIsLedgerSum()
+        self.assertBalanceIsLedgerSum(card2)
 
     def test_cron_reports_progress_per_batch_until_nothing_is_due(self):
         """Each call expires one batch and tells the scheduler whether to call again; the

@@ -88,9 +88,19 @@ class TestPostingKeys(TransactionCase):
 
     def test_sql_keys(self):
         """The SQL expressions give the strings of their Python builders."""
-        self.env.cr.execute(SQL("SELECT %s FROM (VALUES (99), (98)) AS t(id)", keys.GIFT_CARD_EXPIRY_SQL))
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s, %s FROM (VALUES (99, NULL::int), (98, 15)) AS t(id, points_returned)",
+                keys.LOT_EXPIRY_SQL,
+                keys.GIFT_CARD_EXPIRY_SQL,
+            )
+        )
         self.assertEqual(
-            self.env.cr.fetchall(), [("loyalty.club.gift.card:99:expire",), ("loyalty.club.gift.card:98:expire",)]
+            self.env.cr.fetchall(),
+            [
+                ("loyalty.club.entry:99:0:expire", "loyalty.club.gift.card:99:expire"),
+                ("loyalty.club.entry:98:15:expire", "loyalty.club.gift.card:98:expire"),
+            ],
         )
         self.env.cr.execute(
             SQL(

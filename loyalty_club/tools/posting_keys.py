@@ -16,7 +16,7 @@ Points ledger (``loyalty.club.entry``)::
     pos.order:<uuid or id>:<kind>                         pos_order()       earn, redeem, unredeem, reverse
     transfer:<source>:<target>:<lot>:<in|out>             transfer_lot()    a lot moved to a replacing card
     transfer:<source>:<target>:debt:<in|out>              transfer_debt()   a debt moved to a replacing card
-    loyalty.club.entry:<lot>:<points returned>:expire     lot_expiry()      a lot's expiry
+    loyalty.club.entry:<lot>:<points returned>:expire     lot_expiry()      (LOT_EXPIRY_SQL in SQL)
     bonus:<kind>:<rule>:<partner>[:<detail>]              bonus()           visit:<date>, nth:<count>,
                                                                             mission:<period>, join, profile,
                                                                             birthday|anniversary:<year>
@@ -52,7 +52,8 @@ messages are not posting keys and are not built here.
 from odoo.tools import SQL
 
 # SQL expressions of the keys that set-based jobs insert or look up, over the columns named
-# (the gift card expiry of a gift card row; bonus() of a due row).
+# (lot_expiry() of a lot row; the gift card expiry of a gift card row; bonus() of a due row).
+LOT_EXPIRY_SQL = SQL("'loyalty.club.entry:' || id || ':' || COALESCE(points_returned, 0) || ':expire'")
 GIFT_CARD_EXPIRY_SQL = SQL("'loyalty.club.gift.card:' || id || ':expire'")
 DUE_BONUS_SQL = SQL("'bonus:' || due.kind || ':' || due.rule_id || ':' || due.partner_id || ':' || due.local_year")
 
