@@ -4,13 +4,14 @@ from datetime import date, datetime, time
 from dateutil.relativedelta import relativedelta
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
 SETTLEMENT_STATES = [
     ("balanced", "Nothing to bill"),
+    ("unbilled", "To bill"),
     ("draft", "Draft"),
     ("posted", "Posted"),
     ("cancel", "Cancelled"),
@@ -64,10 +65,15 @@ class LoyaltyClubCoalitionSettlement(models.Model):
         ),
     ]
 
-    @api.depends("move_id.state")
+    @api.depends("move_id.state", "amount_net")
     def _compute_state(self):
         for settlement in self:
-            settlement.state = settlement.move_id.state if settlement.move_id else "balanced"
+            if settlement.move_id:
+                settlement.state = settlement.move_id.state
+            elif settlement.currency_id.is_zero(settlement.amount_net):
+                settlement.state = "balanced"
+            else:
+                settlement.state = "unbilled"  # its bill or invoice was deleted: still owed
 
     # ------------------------------------------------------------------
     # Settling (server only)
@@ -213,6 +219,25 @@ class LoyaltyClubCoalitionSettlement(models.Model):
             except UserError as error:
                 _logger.warning("loyalty_club: partner %s not settled: %s", coalition.id, error.args[0])
         return done
+
+    def action_make_move(self):
+        """Bill a settlement again (club managers) whose bill or invoice an accountant deleted or
+        cancelled: the same amounts, a new draft; a settlement still billed is left alone."""
+        if not self.env.user.has_group("loyalty_club.group_loyalty_club_manager"):
+            raise AccessError(self.env._("Only club managers can bill settlements with partners."))
+        self.check_access("read")
+        for settlement in self.sudo():
+            self.env["loyalty.club.posting"]._lock_rows(settlement)  # a double click bills once
+            if settlement.state not in ("unbilled", "cancel"):
+                raise UserError(
+                    self.env._(
+                        "The settlement %(name)s has nothing to bill again (%(state)s).",
+                        name=settlement.name,
+                        state=dict(SETTLEMENT_STATES)[settlement.state],
+                    )
+                )
+            settlement.move_id = settlement._make_move()
+        return self.action_view_move() if len(self) == 1 else True
 
     def action_view_move(self):
         """The settlement's bill or invoice."""

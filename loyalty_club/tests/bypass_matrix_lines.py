@@ -336,7 +336,8 @@ METHODS = {
         "action_view_settlements": "-",
         "action_settle_last_month": "-",
     },
-    "loyalty.club.coalition.settlement": {"action_view_move": "-"},
+    # billing a settlement again makes a draft bill or invoice of the amounts it settled
+    "loyalty.club.coalition.settlement": {"action_view_move": "-", "action_make_move": "-"},
     # confirming a quotation earns its customer's points and spends its reward lines' points, which
     # were reserved with the member's PIN: the salesmen's business (they have the rights on orders)
     "sale.order": {

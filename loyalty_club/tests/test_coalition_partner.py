@@ -345,6 +345,26 @@ class TestCoalitionSettlement(CoalitionCase):
                 "UPDATE loyalty_club_coalition_transaction SET settlement_id = NULL WHERE id = %s", [first.id]
             )
 
+    def test_a_deleted_or_cancelled_bill_is_made_again(self):
+        transaction = self.book(points=40, amount=50.0)
+        self.backdate(transaction, self.last_month())
+        settlement = self.Settlement._settle(self.coalition, self.last_month())
+        settlement.move_id.unlink()  # an accountant deletes the draft bill
+        self.assertEqual(settlement.state, "unbilled", "still owed, not 'nothing to bill'")
+        with self.assertRaises(AccessError):
+            settlement.with_user(self.club_user).action_make_move()
+        settlement.with_user(self.club_manager).action_make_move()
+        self.assertEqual((settlement.move_id.amount_total, settlement.state), (20.0, "draft"))
+        with self.assertRaisesRegex(UserError, "nothing to bill again"):
+            settlement.with_user(self.club_manager).action_make_move()  # billed: left alone
+        settlement.move_id.button_cancel()
+        self.assertEqual(settlement.state, "cancel")
+        cancelled = settlement.move_id
+        settlement.with_user(self.club_manager).action_make_move()
+        self.assertNotEqual(settlement.move_id, cancelled)
+        self.assertEqual(settlement.move_id.amount_total, 20.0)
+        self.assertEqual(self.env["account.move"].search_count([("ref", "=", settlement.name)]), 2)
+
     def test_current_month_and_unbillable_partner(self):
         self.book()
         with self.assertRaises(ValidationError):
