@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lint every addon of the repository (loyalty_club and its bridges: each folder with a
-# __manifest__.py) and the bench/ scripts: ruff (lint + format), pylint-odoo, prettier (XML, SCSS,
+# __manifest__.py), the bench/ scripts and the pytest conftest.py: ruff (lint + format), pylint-odoo, prettier (XML, SCSS,
 # JS), and the relative links of the Markdown documentation (scripts/check_links.py).
 # Tools come from .venv (requirements-dev.txt) and .local/npm, installed by lib.sh.
 # Exits non-zero if any check fails; prints one line per check.
@@ -31,8 +31,8 @@ run_check() {
 }
 
 # as modules: with --system-site-packages their scripts may live outside .venv/bin
-run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "${ADDONS[@]}" bench scripts/check_links.py
-run_check "ruff format" "$VENV_PY" -m ruff format --check "${ADDONS[@]}" bench scripts/check_links.py
+run_check "ruff check" "$VENV_PY" -m ruff check --no-fix "${ADDONS[@]}" bench scripts/check_links.py conftest.py
+run_check "ruff format" "$VENV_PY" -m ruff format --check "${ADDONS[@]}" bench scripts/check_links.py conftest.py
 run_check "pylint-odoo" "$VENV_PY" -m pylint --rcfile=.pylintrc "${ADDONS[@]}"
 prettier="$NODE_TOOLS_DIR/node_modules/.bin/prettier"
 xml_plugin="$NODE_TOOLS_DIR/node_modules/@prettier/plugin-xml/src/plugin.js"
