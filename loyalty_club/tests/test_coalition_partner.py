@@ -256,6 +256,24 @@ class TestCoalitionPartner(CoalitionCase):
         action = self.restaurant.action_view_loyalty_club_partner()
         self.assertEqual(action["res_id"], self.coalition.id)
 
+    def test_contact_merges_keep_partners_and_their_transactions(self):
+        Merge = self.env["base.partner.merge.automatic.wizard"]
+        redeemed = self.book()
+        # a member who used a partner business merges into another contact: the transaction follows
+        newcomer = self.env["res.partner"].create({"name": "Member, again"})
+        Merge._merge((self.member | newcomer).ids, dst_partner=newcomer)
+        self.assertEqual((redeemed.member_id, self.card.partner_id), (newcomer, newcomer))
+        # two businesses that are both partners of the club: Odoo's generic rewrite would delete one
+        # partnership (or fail on its transactions); the merge is refused, nothing changes
+        with self.assertRaisesRegex(UserError, "both partners of the club"):
+            Merge._merge((self.restaurant | self.gym).ids, dst_partner=self.gym)
+        self.assertEqual((self.coalition.partner_id, self.gym_coalition.partner_id), (self.restaurant, self.gym))
+        self.assertTrue(self.restaurant.exists())
+        # a business merged with a contact that is no partner keeps its partnership, on the survivor
+        branch = self.env["res.partner"].create({"name": "Gym Restaurant (old record)", "is_company": True})
+        Merge._merge((self.restaurant | branch).ids, dst_partner=branch)
+        self.assertEqual((self.coalition.partner_id, redeemed.coalition_partner_id), (branch, self.coalition))
+
     def test_nobody_writes_a_transaction(self):
         transaction = self.book()
         for user in (self.club_user, self.club_manager, self.restaurant_user):
