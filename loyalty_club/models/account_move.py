@@ -31,13 +31,15 @@ class AccountMove(models.Model):
 
     def button_draft(self):
         # button_cancel of a posted move resets it to draft first, so both come through here
+        self.filtered(lambda move: move.state == "posted")._loyalty_check_not_points_booking()
         undone = self.filtered(lambda move: move.move_type == "out_refund" and move.state == "posted").sudo()
         result = super().button_draft()
         undone._loyalty_sync_credited_sales()
         return result
 
     def write(self, vals):
-        if vals.get("state", "posted") != "posted":
+        # a user's write of the state (over RPC); server code writing it with sudo is trusted
+        if vals.get("state", "posted") != "posted" and not self.env.su:
             self.filtered(lambda move: move.state == "posted")._loyalty_check_not_points_booking()
         return super().write(vals)
 
