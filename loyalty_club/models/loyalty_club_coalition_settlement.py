@@ -107,7 +107,12 @@ class LoyaltyClubCoalitionSettlement(models.Model):
         until = datetime.combine(next_month, time.min)
         Transaction.flush_model()
         pending = Transaction.search(
-            [("coalition_partner_id", "=", coalition.id), ("settlement_id", "=", False), ("date", "<", until)]
+            [
+                ("coalition_partner_id", "=", coalition.id),
+                ("settlement_id", "=", False),
+                ("state", "=", "done"),
+                ("date", "<", until),
+            ]
         )
         if not pending:
             return Settlement
@@ -128,7 +133,7 @@ class LoyaltyClubCoalitionSettlement(models.Model):
         rows = self.env.execute_query(
             SQL(
                 """UPDATE loyalty_club_coalition_transaction SET settlement_id = %(settlement)s
-                    WHERE id = ANY(%(ids)s) AND settlement_id IS NULL
+                    WHERE id = ANY(%(ids)s) AND settlement_id IS NULL AND state = 'done'
                 RETURNING kind, points, value""",
                 settlement=settlement.id,
                 ids=pending.ids,
@@ -212,7 +217,9 @@ class LoyaltyClubCoalitionSettlement(models.Model):
         month = date.today().replace(day=1) - relativedelta(months=1)
         done = self.sudo().browse()
         Coalition = self.env["loyalty.club.coalition.partner"].sudo().with_context(active_test=False)
-        for coalition in Coalition.search([("transaction_ids", "any", [("settlement_id", "=", False)])]):
+        for coalition in Coalition.search(
+            [("transaction_ids", "any", [("settlement_id", "=", False), ("state", "=", "done")])]
+        ):
             try:
                 with self.env.cr.savepoint():
                     done |= self._settle(coalition, month)

@@ -3,11 +3,12 @@ import re
 import psycopg2.errors
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools import posting_keys
 
 TRANSACTION_KINDS = [("redeem", "Points redeemed"), ("earn", "Points earned")]
+TRANSACTION_STATES = [("done", "Booked"), ("cancelled", "Cancelled")]
 # The uuid of one form submission (hidden field of the partner page).
 REQUEST_UUID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
@@ -45,6 +46,14 @@ class LoyaltyClubCoalitionTransaction(models.Model):
     entry_id = fields.Many2one("loyalty.club.entry", "Ledger entry", readonly=True, index="btree_not_null")
     settlement_id = fields.Many2one(
         "loyalty.club.coalition.settlement", "Settled by", readonly=True, index="btree_not_null", ondelete="restrict"
+    )
+    state = fields.Selection(TRANSACTION_STATES, required=True, readonly=True, default="done", copy=False)
+    cancel_entry_id = fields.Many2one(
+        "loyalty.club.entry",
+        "Undone by",
+        readonly=True,
+        copy=False,
+        help="The ledger entry that gave back the points redeemed, or took back the points earned.",
     )
 
     _sql_constraints = [
@@ -188,6 +197,56 @@ class LoyaltyClubCoalitionTransaction(models.Model):
             transaction.entry_id = entry
             transaction.flush_recordset()
         return transaction
+
+    def action_cancel(self):
+        """Undo these transactions (club managers), e.g. a redemption a partner's cashier booked
+        by mistake: the points redeemed go back to the member's card (to the lots they came
+        from), the points earned are taken back (by the club's negative-balance policy), and the
+        transaction is left out of its month's settlement. Once per transaction. A settled
+        transaction is not undone: its month is billed, correct it with the partner."""
+        if not self.env.user.has_group("loyalty_club.group_loyalty_club_manager"):
+            raise AccessError(self.env._("Only club managers can undo partner transactions."))
+        self.check_access("read")
+        self.sudo()._cancel()
+        return True
+
+    def _cancel(self):
+        """Undo these transactions (server side of :meth:`action_cancel`), each under its partner's
+        row lock, which the settlement takes too: a month is settled before or after, never during."""
+        Posting = self.env["loyalty.club.posting"]
+        for transaction in self:
+            Posting._lock_rows(transaction.coalition_partner_id)
+            Posting._lock_rows(transaction)
+            if transaction.state == "cancelled":
+                continue
+            if transaction.settlement_id:
+                raise UserError(
+                    self.env._(
+                        "%(transaction)s is settled in %(settlement)s and cannot be undone: correct it with "
+                        "the partner and adjust the member's points.",
+                        transaction=transaction.display_name,
+                        settlement=transaction.settlement_id.name,
+                    )
+                )
+            transaction._undo_entry()
+
+    def _undo_entry(self):
+        """Post the entry that undoes this transaction's ledger entry and mark it cancelled."""
+        self.ensure_one()
+        Posting = self.env["loyalty.club.posting"]
+        entry = self.entry_id
+        values = {
+            "origin": self,
+            "branch": self.company_id,
+            "reason": self.env._("%s undone", self.display_name),
+        }
+        key = posting_keys.reversal_of(entry)
+        if self.kind == "redeem":
+            card = entry.card_id._active_successor()
+            undo = Posting._post(card, -entry.points, "reverse", key, reversed_entry=entry, **values)
+        else:
+            undo, _shortfall = Posting._post_document_reversal(entry, entry.points, key, **values)
+        self.write({"state": "cancelled", "cancel_entry_id": undo.id})
 
     @api.model
     def _check_points(self, points):

@@ -199,7 +199,7 @@ FIELDS = {
     },
     "loyalty.club.coalition.transaction": {
         "server": "coalition_partner_id club_id company_id currency_id card_id member_id kind points "
-        "purchase_amount value user_id date request_uuid entry_id settlement_id",
+        "purchase_amount value user_id date request_uuid entry_id settlement_id state cancel_entry_id",
     },
     "loyalty.club.coalition.settlement": {
         "server": "name coalition_partner_id partner_id club_id company_id currency_id date_from date_to "
@@ -338,6 +338,8 @@ METHODS = {
     },
     # billing a settlement again makes a draft bill or invoice of the amounts it settled
     "loyalty.club.coalition.settlement": {"action_view_move": "-", "action_make_move": "-"},
+    # undoing a partner transaction gives back (or takes back) its points: club managers
+    "loyalty.club.coalition.transaction": {"action_cancel": "club_manager"},
     # confirming a quotation earns its customer's points and spends its reward lines' points, which
     # were reserved with the member's PIN: the salesmen's business (they have the rights on orders)
     "sale.order": {

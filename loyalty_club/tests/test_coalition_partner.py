@@ -383,6 +383,30 @@ class TestCoalitionSettlement(CoalitionCase):
         self.assertEqual(settlement.move_id.amount_total, 20.0)
         self.assertEqual(self.env["account.move"].search_count([("ref", "=", settlement.name)]), 2)
 
+    def test_an_undone_transaction_gives_its_points_back_and_is_not_settled(self):
+        balance = self.card.balance
+        mistake = self.book(points=40, amount=50.0)
+        kept = self.book(points=60, amount=80.0)
+        earned = self.book(coalition=self.gym_coalition, kind="earn", amount=1000.0)  # 100 points
+        self.backdate(mistake | kept | earned, self.last_month())
+        self.assertEqual(self.card.balance, balance - 100 + 100)
+        with self.assertRaises(AccessError):
+            mistake.with_user(self.club_user).action_cancel()
+        (mistake | earned).with_user(self.club_manager).action_cancel()
+        (mistake | earned).with_user(self.club_manager).action_cancel()  # a double click: once
+        self.assertEqual((mistake.state, earned.state, kept.state), ("cancelled", "cancelled", "done"))
+        self.assertEqual((mistake.cancel_entry_id.points, earned.cancel_entry_id.points), (40, -100))
+        self.assertEqual(mistake.cancel_entry_id.reversed_entry_id, mistake.entry_id)
+        self.assertEqual(self.card.balance, balance - 60)
+        self.assertBalanceIsLedgerSum()
+        settlements = self.Settlement._settle(self.coalition | self.gym_coalition, self.last_month())
+        self.assertEqual(settlements.transaction_ids, kept, "the undone ones are not settled")
+        self.assertEqual(settlements.move_id.amount_total, 30.0, "60 points x 0.50")
+        # a settled transaction stays: its month is billed
+        with self.assertRaisesRegex(UserError, "cannot be undone"):
+            kept.with_user(self.club_manager).action_cancel()
+        self.assertEqual((kept.state, self.card.balance), ("done", balance - 60))
+
     def test_current_month_and_unbillable_partner(self):
         self.book()
         with self.assertRaises(ValidationError):

@@ -111,6 +111,22 @@ class TestCoalitionPartnerHttp(CoalitionHttpCase):
         history = self.url_open(f"/my/club/card/{self.card.id}/history")
         self.assertIn("Redeemed at Gym Restaurant", history.text)
 
+    def test_an_undone_transaction_shows_as_cancelled(self):
+        mistake, kept = self.book(points=40, amount=50.0), self.book(points=10, amount=50.0)
+        mistake.with_user(self.club_manager).action_cancel()
+        self.login(self.restaurant_user)
+        page = lxml_html.fromstring(self.url_open(self.page()).text)
+        rows = page.xpath("//tr[contains(@class, 'o_loyalty_partner_transaction')]")
+        cancelled = [
+            " ".join(row.text_content().split())
+            for row in rows
+            if row.xpath(".//*[contains(@class, 'o_loyalty_partner_cancelled')]")
+        ]
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(len(cancelled), 1)
+        self.assertIn("40", cancelled[0])
+        self.assertEqual(kept.state, "done")
+
     def test_lookup_by_phone_and_earning(self):
         self.login(self.gym_user)
         found = self.post(f"{self.page(self.gym_coalition)}/lookup", query="0912 345 6789")
