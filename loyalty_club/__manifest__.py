@@ -1,7 +1,7 @@
 {
     "name": "Customer Club",
     "summary": "Member cards with PINs, tiers and an append-only point ledger",
-    "version": "18.0.1.5.1",
+    "version": "18.0.1.6.0",
     "category": "Sales/Loyalty",
     "author": "loyalty_club developers",
     "license": "LGPL-3",
